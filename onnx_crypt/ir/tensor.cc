@@ -1,0 +1,95 @@
+#include "onnx_crypt/ir/tensor.h"
+
+#include <cassert>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+
+namespace onnx_crypt {
+
+int64_t NumElements(const Shape& shape) {
+  int64_t n = 1;
+  for (int64_t d : shape) n *= d;
+  return n;
+}
+
+std::string ShapeToString(const Shape& shape) {
+  return absl::StrCat("[", absl::StrJoin(shape, ", "), "]");
+}
+
+Tensor::Tensor(DType dtype, Shape shape)
+    : dtype_(dtype), shape_(std::move(shape)), numel_(NumElements(shape_)) {
+  bytes_.assign(static_cast<size_t>(numel_) * DTypeSize(dtype_), 0);
+}
+
+void Tensor::Reshape(Shape shape) {
+  assert(NumElements(shape) == numel_);
+  shape_ = std::move(shape);
+}
+
+namespace {
+
+template <typename To, typename From>
+void ConvertAll(const Tensor& src, To* dst) {
+  const From* p = src.data<From>();
+  for (int64_t i = 0; i < src.numel(); ++i) dst[i] = static_cast<To>(p[i]);
+}
+
+template <typename To>
+void ConvertAny(const Tensor& src, To* dst) {
+  switch (src.dtype()) {
+    case DType::kFloat32: ConvertAll<To, float>(src, dst); break;
+    case DType::kFloat64: ConvertAll<To, double>(src, dst); break;
+    case DType::kInt64: ConvertAll<To, int64_t>(src, dst); break;
+    case DType::kInt32: ConvertAll<To, int32_t>(src, dst); break;
+    case DType::kInt16: ConvertAll<To, int16_t>(src, dst); break;
+    case DType::kInt8: ConvertAll<To, int8_t>(src, dst); break;
+    case DType::kUint8: ConvertAll<To, uint8_t>(src, dst); break;
+    case DType::kUint16: ConvertAll<To, uint16_t>(src, dst); break;
+    case DType::kUint32: ConvertAll<To, uint32_t>(src, dst); break;
+    case DType::kUint64: ConvertAll<To, uint64_t>(src, dst); break;
+    case DType::kBool: ConvertAll<To, bool>(src, dst); break;
+    default:
+      for (int64_t i = 0; i < src.numel(); ++i) dst[i] = To{};
+  }
+}
+
+}  // namespace
+
+std::vector<int64_t> Tensor::ToInt64Vector() const {
+  std::vector<int64_t> out(static_cast<size_t>(numel_));
+  ConvertAny<int64_t>(*this, out.data());
+  return out;
+}
+
+std::vector<double> Tensor::ToDoubleVector() const {
+  std::vector<double> out(static_cast<size_t>(numel_));
+  ConvertAny<double>(*this, out.data());
+  return out;
+}
+
+Tensor Tensor::CastTo(DType dtype) const {
+  if (dtype == dtype_) return *this;
+  Tensor out(dtype, shape_);
+  switch (dtype) {
+    case DType::kFloat32: ConvertAny<float>(*this, out.mutable_data<float>()); break;
+    case DType::kFloat64: ConvertAny<double>(*this, out.mutable_data<double>()); break;
+    case DType::kInt64: ConvertAny<int64_t>(*this, out.mutable_data<int64_t>()); break;
+    case DType::kInt32: ConvertAny<int32_t>(*this, out.mutable_data<int32_t>()); break;
+    case DType::kInt16: ConvertAny<int16_t>(*this, out.mutable_data<int16_t>()); break;
+    case DType::kInt8: ConvertAny<int8_t>(*this, out.mutable_data<int8_t>()); break;
+    case DType::kUint8: ConvertAny<uint8_t>(*this, out.mutable_data<uint8_t>()); break;
+    case DType::kUint16: ConvertAny<uint16_t>(*this, out.mutable_data<uint16_t>()); break;
+    case DType::kUint32: ConvertAny<uint32_t>(*this, out.mutable_data<uint32_t>()); break;
+    case DType::kUint64: ConvertAny<uint64_t>(*this, out.mutable_data<uint64_t>()); break;
+    case DType::kBool: ConvertAny<bool>(*this, out.mutable_data<bool>()); break;
+    default: break;
+  }
+  return out;
+}
+
+std::string Tensor::DebugString() const {
+  return absl::StrCat(DTypeName(dtype_), ShapeToString(shape_));
+}
+
+}  // namespace onnx_crypt

@@ -1,0 +1,92 @@
+// Tensor: a dense host tensor with value semantics (dtype, shape, contiguous row-major bytes).
+//
+// A default-constructed Tensor is "absent" (dtype kUndefined); ops use it for missing optional
+// inputs and for gradients that are not needed. Not thread-safe for concurrent mutation.
+#ifndef ONNX_CRYPT_IR_TENSOR_H_
+#define ONNX_CRYPT_IR_TENSOR_H_
+
+#include <cstdint>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "absl/types/span.h"
+#include "onnx_crypt/ir/dtype.h"
+
+namespace onnx_crypt {
+
+using Shape = std::vector<int64_t>;
+
+// Product of the dimensions (1 for a scalar).
+int64_t NumElements(const Shape& shape);
+// "[2, 3, 4]"
+std::string ShapeToString(const Shape& shape);
+
+class Tensor {
+ public:
+  Tensor() = default;
+  // Zero-filled tensor.
+  Tensor(DType dtype, Shape shape);
+
+  template <typename T>
+  static Tensor FromVector(Shape shape, const std::vector<T>& values) {
+    Tensor t(DTypeOf<T>::value, std::move(shape));
+    if (!values.empty()) std::memcpy(t.bytes_.data(), values.data(), t.bytes_.size());
+    return t;
+  }
+  template <typename T>
+  static Tensor Scalar(T value) {
+    return FromVector<T>({}, std::vector<T>{value});
+  }
+
+  bool defined() const { return dtype_ != DType::kUndefined; }
+  DType dtype() const { return dtype_; }
+  const Shape& shape() const { return shape_; }
+  int64_t rank() const { return static_cast<int64_t>(shape_.size()); }
+  int64_t dim(int64_t i) const { return shape_[i]; }
+  int64_t numel() const { return numel_; }
+  size_t nbytes() const { return bytes_.size(); }
+
+  // Changes the shape without touching the bytes; numel must stay the same.
+  void Reshape(Shape shape);
+
+  // Typed access. The caller must have checked dtype() (asserted in debug builds).
+  template <typename T>
+  const T* data() const {
+    return reinterpret_cast<const T*>(bytes_.data());
+  }
+  template <typename T>
+  T* mutable_data() {
+    return reinterpret_cast<T*>(bytes_.data());
+  }
+  template <typename T>
+  absl::Span<const T> span() const {
+    return absl::MakeConstSpan(data<T>(), static_cast<size_t>(numel_));
+  }
+  template <typename T>
+  absl::Span<T> mutable_span() {
+    return absl::MakeSpan(mutable_data<T>(), static_cast<size_t>(numel_));
+  }
+  const uint8_t* raw() const { return bytes_.data(); }
+  uint8_t* mutable_raw() { return bytes_.data(); }
+
+  // Reads an integer tensor (int32/int64/uint8/bool...) as int64 values.
+  std::vector<int64_t> ToInt64Vector() const;
+  // Reads a float32/float64 tensor as double values.
+  std::vector<double> ToDoubleVector() const;
+  // Element-wise converted copy (numeric types only).
+  Tensor CastTo(DType dtype) const;
+
+  // "float32[2, 3]"
+  std::string DebugString() const;
+
+ private:
+  DType dtype_ = DType::kUndefined;
+  Shape shape_;
+  int64_t numel_ = 0;
+  std::vector<uint8_t> bytes_;
+};
+
+}  // namespace onnx_crypt
+
+#endif  // ONNX_CRYPT_IR_TENSOR_H_

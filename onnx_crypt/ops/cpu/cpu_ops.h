@@ -1,0 +1,51 @@
+// Factory functions of the CPU reference ops: each returns the OpDef(s) of one ONNX operator.
+// Defined one operator per file in this folder; collected by ops/registry.cc.
+#ifndef ONNX_CRYPT_OPS_CPU_CPU_OPS_H_
+#define ONNX_CRYPT_OPS_CPU_CPU_OPS_H_
+
+#include <vector>
+
+#include "onnx_crypt/ops/op.h"
+
+namespace onnx_crypt::cpu {
+
+// Each adds its OpDef(s) (one per opset range with different semantics) to `ops`.
+// --- math / elementwise (ops group A) ---
+void AddAddOps(std::vector<OpDef>& ops);
+void AddSubOps(std::vector<OpDef>& ops);
+void AddMulOps(std::vector<OpDef>& ops);
+void AddDivOps(std::vector<OpDef>& ops);
+void AddReluOps(std::vector<OpDef>& ops);
+void AddLeakyReluOps(std::vector<OpDef>& ops);
+void AddSigmoidOps(std::vector<OpDef>& ops);
+void AddTanhOps(std::vector<OpDef>& ops);
+void AddClipOps(std::vector<OpDef>& ops);
+void AddHardSigmoidOps(std::vector<OpDef>& ops);
+void AddHardSwishOps(std::vector<OpDef>& ops);
+void AddSoftmaxOps(std::vector<OpDef>& ops);
+void AddLogSoftmaxOps(std::vector<OpDef>& ops);
+void AddDropoutOps(std::vector<OpDef>& ops);
+void AddIdentityOps(std::vector<OpDef>& ops);
+// --- shape / data movement (ops group B) ---
+void AddFlattenOps(std::vector<OpDef>& ops);
+void AddReshapeOps(std::vector<OpDef>& ops);
+void AddTransposeOps(std::vector<OpDef>& ops);
+void AddConcatOps(std::vector<OpDef>& ops);
+void AddSqueezeOps(std::vector<OpDef>& ops);
+void AddUnsqueezeOps(std::vector<OpDef>& ops);
+void AddConstantOps(std::vector<OpDef>& ops);
+void AddShapeOps(std::vector<OpDef>& ops);
+void AddGatherOps(std::vector<OpDef>& ops);
+void AddPadOps(std::vector<OpDef>& ops);
+// --- neural-network ops (ops group C) ---
+void AddConvOps(std::vector<OpDef>& ops);
+void AddGemmOps(std::vector<OpDef>& ops);
+void AddMatMulOps(std::vector<OpDef>& ops);
+void AddMaxPoolOps(std::vector<OpDef>& ops);
+void AddAveragePoolOps(std::vector<OpDef>& ops);
+void AddGlobalAveragePoolOps(std::vector<OpDef>& ops);
+void AddBatchNormalizationOps(std::vector<OpDef>& ops);
+
+}  // namespace onnx_crypt::cpu
+
+#endif  // ONNX_CRYPT_OPS_CPU_CPU_OPS_H_

@@ -1,0 +1,38 @@
+#include "onnx_crypt/ops/registry.h"
+
+#include "absl/strings/str_cat.h"
+#include "onnx_crypt/ops/cpu/cpu_ops.h"
+
+namespace onnx_crypt {
+
+namespace {
+
+std::vector<OpDef> BuildRegistry() {
+  std::vector<OpDef> ops;
+  // --- math / elementwise (group A) ---
+  // --- shape / data movement (group B) ---
+  // --- neural-network ops (group C) ---
+  return ops;
+}
+
+}  // namespace
+
+const std::vector<OpDef>& AllOps() {
+  static const std::vector<OpDef>* const ops = new std::vector<OpDef>(BuildRegistry());
+  return *ops;
+}
+
+absl::StatusOr<const OpDef*> FindOp(const Node& node) {
+  bool type_known = false;
+  for (const OpDef& def : AllOps()) {
+    if (def.domain != node.domain || def.op_type != node.op_type) continue;
+    type_known = true;
+    if (node.opset >= def.since_version && node.opset <= def.until_version) return &def;
+  }
+  return absl::UnimplementedError(absl::StrCat(
+      "unsupported operator ", node.Describe(),
+      type_known ? ": this opset version is not implemented"
+                 : ": this operator type is not implemented"));
+}
+
+}  // namespace onnx_crypt
