@@ -1,7 +1,7 @@
 // Status helpers used by every library file.
 //
-// Library code returns absl::Status / absl::StatusOr<T>; it never throws, exits or aborts.
-// Only tools/ turns a Status into a message and an exit code.
+// Library code returns absl::Status / absl::StatusOr<T>; it never throws, exits
+// or aborts. Only tools/ turns a Status into a message and an exit code.
 #ifndef ONNX_CRYPT_BASE_STATUS_H_
 #define ONNX_CRYPT_BASE_STATUS_H_
 
@@ -13,10 +13,10 @@
 #define OC_CONCAT_(a, b) OC_CONCAT_INNER_(a, b)
 
 // Returns from the enclosing function when `expr` (an absl::Status) is not OK.
-#define OC_RETURN_IF_ERROR(expr)                  \
-  do {                                            \
-    ::absl::Status oc_status_ = (expr);           \
-    if (!oc_status_.ok()) return oc_status_;      \
+#define OC_RETURN_IF_ERROR(expr)             \
+  do {                                       \
+    ::absl::Status oc_status_ = (expr);      \
+    if (!oc_status_.ok()) return oc_status_; \
   } while (0)
 
 // `lhs` = value of `rexpr` (an absl::StatusOr<T>), or returns its error.
@@ -29,10 +29,13 @@
 
 namespace onnx_crypt {
 
-// Prefixes `status`'s message with `context` ("context: message"), keeping its code.
-inline absl::Status Annotate(const absl::Status& status, absl::string_view context) {
+// Prefixes `status`'s message with `context` ("context: message"), keeping its
+// code.
+inline absl::Status Annotate(const absl::Status& status,
+                             absl::string_view context) {
   if (status.ok()) return status;
-  return absl::Status(status.code(), absl::StrCat(context, ": ", status.message()));
+  return absl::Status(status.code(),
+                      absl::StrCat(context, ": ", status.message()));
 }
 
 }  // namespace onnx_crypt

@@ -1,7 +1,9 @@
-// Engine: executes a Graph forward, and forward+backward with a cross-entropy loss.
+// Engine: executes a Graph forward, and forward+backward with a cross-entropy
+// loss.
 //
-// An engine owns its copy of the graph's initializers (uploaded once for device engines);
-// SetInitializerValues edits them in place between calls. Not thread-safe: one caller at a time.
+// An engine owns its copy of the graph's initializers (uploaded once for device
+// engines); SetInitializerValues edits them in place between calls. Not
+// thread-safe: one caller at a time.
 #ifndef ONNX_CRYPT_ENGINE_ENGINE_H_
 #define ONNX_CRYPT_ENGINE_ENGINE_H_
 
@@ -27,8 +29,8 @@ enum class OutputKind {
 };
 
 struct LossResult {
-  double loss = 0.0;           // mean cross-entropy over the batch
-  Tensor output;               // the graph's first output (N x C)
+  double loss = 0.0;                    // mean cross-entropy over the batch
+  Tensor output;                        // the graph's first output (N x C)
   std::map<std::string, Tensor> grads;  // dL/dθ for each requested initializer
 };
 
@@ -41,23 +43,27 @@ class Engine {
   // Runs the graph; returns its outputs in graph order.
   virtual absl::StatusOr<std::vector<Tensor>> Run(const Feeds& feeds) = 0;
 
-  // Runs the graph, takes the mean cross-entropy of the first output (N x C) against `labels`
-  // (N class indices), and returns dL/dθ for each initializer named in `params` (float32/64).
-  virtual absl::StatusOr<LossResult> LossAndGradients(const Feeds& feeds,
-                                                      absl::Span<const int64_t> labels,
-                                                      const std::vector<std::string>& params) = 0;
+  // Runs the graph, takes the mean cross-entropy of the first output (N x C)
+  // against `labels` (N class indices), and returns dL/dθ for each initializer
+  // named in `params` (float32/64).
+  virtual absl::StatusOr<LossResult> LossAndGradients(
+      const Feeds& feeds, absl::Span<const int64_t> labels,
+      const std::vector<std::string>& params) = 0;
 
-  // Overwrites elements of initializer `name`: element indices[i] becomes values[i] (`values`
-  // has the initializer's dtype and indices.size() elements). Bits are copied exactly.
+  // Overwrites elements of initializer `name`: element indices[i] becomes
+  // values[i] (`values` has the initializer's dtype and indices.size()
+  // elements). Bits are copied exactly.
   virtual absl::Status SetInitializerValues(const std::string& name,
                                             absl::Span<const int64_t> indices,
                                             const Tensor& values) = 0;
 
   // Current value of an initializer (host copy).
-  virtual absl::StatusOr<Tensor> GetInitializer(const std::string& name) const = 0;
+  virtual absl::StatusOr<Tensor> GetInitializer(
+      const std::string& name) const = 0;
 };
 
-// How the first graph output is produced (Softmax / LogSoftmax / anything else).
+// How the first graph output is produced (Softmax / LogSoftmax / anything
+// else).
 OutputKind DetectOutputKind(const Graph& graph);
 
 }  // namespace onnx_crypt

@@ -16,7 +16,8 @@ float Node::GetFloat(const std::string& key, float fallback) const {
   return it == attrs.end() ? fallback : it->second.f;
 }
 
-std::string Node::GetString(const std::string& key, const std::string& fallback) const {
+std::string Node::GetString(const std::string& key,
+                            const std::string& fallback) const {
   auto it = attrs.find(key);
   return it == attrs.end() ? fallback : it->second.s;
 }
@@ -35,9 +36,10 @@ std::vector<float> Node::GetFloats(const std::string& key,
 
 std::string Node::Describe() const {
   std::string label = name;
-  if (label.empty() && !outputs.empty()) label = absl::StrCat("<output ", outputs[0], ">");
-  return absl::StrCat(domain.empty() ? "" : domain + ".", op_type, "-", opset, " node '",
-                      label, "'");
+  if (label.empty() && !outputs.empty())
+    label = absl::StrCat("<output ", outputs[0], ">");
+  return absl::StrCat(domain.empty() ? "" : domain + ".", op_type, "-", opset,
+                      " node '", label, "'");
 }
 
 absl::Status Graph::TopologicalSort() {
@@ -47,8 +49,9 @@ absl::Status Graph::TopologicalSort() {
   std::vector<Node> sorted;
   sorted.reserve(nodes.size());
   std::vector<bool> placed(nodes.size(), false);
-  // Kahn's algorithm by repeated scans: graphs here are small (hundreds of nodes), and the
-  // scan keeps file order among ready nodes, so the result is deterministic.
+  // Kahn's algorithm by repeated scans: graphs here are small (hundreds of
+  // nodes), and the scan keeps file order among ready nodes, so the result is
+  // deterministic.
   size_t remaining = nodes.size();
   while (remaining > 0) {
     bool progress = false;
@@ -75,10 +78,10 @@ absl::Status Graph::TopologicalSort() {
         if (placed[i]) continue;
         for (const std::string& in : nodes[i].inputs) {
           if (!in.empty() && !available.count(in)) {
-            return absl::InvalidArgumentError(
-                absl::StrCat(nodes[i].Describe(), ": input '", in,
-                             "' is produced by no node, initializer or graph input (or the "
-                             "graph has a cycle)"));
+            return absl::InvalidArgumentError(absl::StrCat(
+                nodes[i].Describe(), ": input '", in,
+                "' is produced by no node, initializer or graph input (or the "
+                "graph has a cycle)"));
           }
         }
       }

@@ -1,7 +1,9 @@
-// Graph IR: what the engines execute. Built from an ONNX ModelProto by onnx_crypt/onnx only.
+// Graph IR: what the engines execute. Built from an ONNX ModelProto by
+// onnx_crypt/onnx only.
 //
-// Values are named by strings as in ONNX; an empty input name means "optional input absent".
-// Nodes are kept in topological order (TopologicalSort() establishes it).
+// Values are named by strings as in ONNX; an empty input name means "optional
+// input absent". Nodes are kept in topological order (TopologicalSort()
+// establishes it).
 #ifndef ONNX_CRYPT_IR_GRAPH_H_
 #define ONNX_CRYPT_IR_GRAPH_H_
 
@@ -18,7 +20,16 @@
 namespace onnx_crypt {
 
 struct Attribute {
-  enum class Kind { kUndefined, kFloat, kInt, kString, kTensor, kFloats, kInts, kStrings };
+  enum class Kind {
+    kUndefined,
+    kFloat,
+    kInt,
+    kString,
+    kTensor,
+    kFloats,
+    kInts,
+    kStrings
+  };
   Kind kind = Kind::kUndefined;
   float f = 0.0f;
   int64_t i = 0;
@@ -30,10 +41,12 @@ struct Attribute {
 };
 
 struct Node {
-  std::string name;     // may be empty in the file; Describe() then uses the first output
+  std::string
+      name;  // may be empty in the file; Describe() then uses the first output
   std::string op_type;
-  std::string domain;   // "" for the default ONNX domain ("ai.onnx" is normalized to "")
-  int64_t opset = 0;    // the model's opset for `domain`
+  std::string
+      domain;  // "" for the default ONNX domain ("ai.onnx" is normalized to "")
+  int64_t opset = 0;  // the model's opset for `domain`
   std::vector<std::string> inputs;
   std::vector<std::string> outputs;
   std::map<std::string, Attribute> attrs;
@@ -41,10 +54,12 @@ struct Node {
   bool HasAttr(const std::string& key) const { return attrs.count(key) > 0; }
   int64_t GetInt(const std::string& key, int64_t fallback) const;
   float GetFloat(const std::string& key, float fallback) const;
-  std::string GetString(const std::string& key, const std::string& fallback) const;
+  std::string GetString(const std::string& key,
+                        const std::string& fallback) const;
   std::vector<int64_t> GetInts(const std::string& key,
                                const std::vector<int64_t>& fallback) const;
-  std::vector<float> GetFloats(const std::string& key, const std::vector<float>& fallback) const;
+  std::vector<float> GetFloats(const std::string& key,
+                               const std::vector<float>& fallback) const;
   // "Conv-11 node 'conv1'" for error messages.
   std::string Describe() const;
 };
@@ -52,7 +67,8 @@ struct Node {
 struct ValueInfo {
   std::string name;
   DType dtype = DType::kUndefined;
-  // -1 for a dimension that is unknown or symbolic (then dim_params holds its name, if any).
+  // -1 for a dimension that is unknown or symbolic (then dim_params holds its
+  // name, if any).
   Shape dims;
   std::vector<std::string> dim_params;
   bool has_shape = false;
@@ -62,13 +78,15 @@ struct Graph {
   std::string name;
   std::vector<Node> nodes;                     // topological order
   std::map<std::string, Tensor> initializers;  // float/int constants, by name
-  std::vector<std::string> initializer_order;  // names in file order (tensor order for ties)
-  std::vector<ValueInfo> inputs;               // graph inputs that are not initializers
+  std::vector<std::string>
+      initializer_order;          // names in file order (tensor order for ties)
+  std::vector<ValueInfo> inputs;  // graph inputs that are not initializers
   std::vector<ValueInfo> outputs;
-  std::map<std::string, int64_t> opsets;       // domain -> version
+  std::map<std::string, int64_t> opsets;  // domain -> version
 
-  // Reorders `nodes` topologically (stable with respect to file order). Fails on a cycle or on
-  // an input that no node, initializer or graph input produces.
+  // Reorders `nodes` topologically (stable with respect to file order). Fails
+  // on a cycle or on an input that no node, initializer or graph input
+  // produces.
   absl::Status TopologicalSort();
   // Index of the node producing `value`, or -1.
   int FindProducer(const std::string& value) const;

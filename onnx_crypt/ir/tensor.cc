@@ -38,17 +38,39 @@ void ConvertAll(const Tensor& src, To* dst) {
 template <typename To>
 void ConvertAny(const Tensor& src, To* dst) {
   switch (src.dtype()) {
-    case DType::kFloat32: ConvertAll<To, float>(src, dst); break;
-    case DType::kFloat64: ConvertAll<To, double>(src, dst); break;
-    case DType::kInt64: ConvertAll<To, int64_t>(src, dst); break;
-    case DType::kInt32: ConvertAll<To, int32_t>(src, dst); break;
-    case DType::kInt16: ConvertAll<To, int16_t>(src, dst); break;
-    case DType::kInt8: ConvertAll<To, int8_t>(src, dst); break;
-    case DType::kUint8: ConvertAll<To, uint8_t>(src, dst); break;
-    case DType::kUint16: ConvertAll<To, uint16_t>(src, dst); break;
-    case DType::kUint32: ConvertAll<To, uint32_t>(src, dst); break;
-    case DType::kUint64: ConvertAll<To, uint64_t>(src, dst); break;
-    case DType::kBool: ConvertAll<To, bool>(src, dst); break;
+    case DType::kFloat32:
+      ConvertAll<To, float>(src, dst);
+      break;
+    case DType::kFloat64:
+      ConvertAll<To, double>(src, dst);
+      break;
+    case DType::kInt64:
+      ConvertAll<To, int64_t>(src, dst);
+      break;
+    case DType::kInt32:
+      ConvertAll<To, int32_t>(src, dst);
+      break;
+    case DType::kInt16:
+      ConvertAll<To, int16_t>(src, dst);
+      break;
+    case DType::kInt8:
+      ConvertAll<To, int8_t>(src, dst);
+      break;
+    case DType::kUint8:
+      ConvertAll<To, uint8_t>(src, dst);
+      break;
+    case DType::kUint16:
+      ConvertAll<To, uint16_t>(src, dst);
+      break;
+    case DType::kUint32:
+      ConvertAll<To, uint32_t>(src, dst);
+      break;
+    case DType::kUint64:
+      ConvertAll<To, uint64_t>(src, dst);
+      break;
+    case DType::kBool:
+      ConvertAll<To, bool>(src, dst);
+      break;
     default:
       for (int64_t i = 0; i < src.numel(); ++i) dst[i] = To{};
   }
@@ -72,18 +94,41 @@ Tensor Tensor::CastTo(DType dtype) const {
   if (dtype == dtype_) return *this;
   Tensor out(dtype, shape_);
   switch (dtype) {
-    case DType::kFloat32: ConvertAny<float>(*this, out.mutable_data<float>()); break;
-    case DType::kFloat64: ConvertAny<double>(*this, out.mutable_data<double>()); break;
-    case DType::kInt64: ConvertAny<int64_t>(*this, out.mutable_data<int64_t>()); break;
-    case DType::kInt32: ConvertAny<int32_t>(*this, out.mutable_data<int32_t>()); break;
-    case DType::kInt16: ConvertAny<int16_t>(*this, out.mutable_data<int16_t>()); break;
-    case DType::kInt8: ConvertAny<int8_t>(*this, out.mutable_data<int8_t>()); break;
-    case DType::kUint8: ConvertAny<uint8_t>(*this, out.mutable_data<uint8_t>()); break;
-    case DType::kUint16: ConvertAny<uint16_t>(*this, out.mutable_data<uint16_t>()); break;
-    case DType::kUint32: ConvertAny<uint32_t>(*this, out.mutable_data<uint32_t>()); break;
-    case DType::kUint64: ConvertAny<uint64_t>(*this, out.mutable_data<uint64_t>()); break;
-    case DType::kBool: ConvertAny<bool>(*this, out.mutable_data<bool>()); break;
-    default: break;
+    case DType::kFloat32:
+      ConvertAny<float>(*this, out.mutable_data<float>());
+      break;
+    case DType::kFloat64:
+      ConvertAny<double>(*this, out.mutable_data<double>());
+      break;
+    case DType::kInt64:
+      ConvertAny<int64_t>(*this, out.mutable_data<int64_t>());
+      break;
+    case DType::kInt32:
+      ConvertAny<int32_t>(*this, out.mutable_data<int32_t>());
+      break;
+    case DType::kInt16:
+      ConvertAny<int16_t>(*this, out.mutable_data<int16_t>());
+      break;
+    case DType::kInt8:
+      ConvertAny<int8_t>(*this, out.mutable_data<int8_t>());
+      break;
+    case DType::kUint8:
+      ConvertAny<uint8_t>(*this, out.mutable_data<uint8_t>());
+      break;
+    case DType::kUint16:
+      ConvertAny<uint16_t>(*this, out.mutable_data<uint16_t>());
+      break;
+    case DType::kUint32:
+      ConvertAny<uint32_t>(*this, out.mutable_data<uint32_t>());
+      break;
+    case DType::kUint64:
+      ConvertAny<uint64_t>(*this, out.mutable_data<uint64_t>());
+      break;
+    case DType::kBool:
+      ConvertAny<bool>(*this, out.mutable_data<bool>());
+      break;
+    default:
+      break;
   }
   return out;
 }

@@ -1,7 +1,9 @@
-// Tensor: a dense host tensor with value semantics (dtype, shape, contiguous row-major bytes).
+// Tensor: a dense host tensor with value semantics (dtype, shape, contiguous
+// row-major bytes).
 //
-// A default-constructed Tensor is "absent" (dtype kUndefined); ops use it for missing optional
-// inputs and for gradients that are not needed. Not thread-safe for concurrent mutation.
+// A default-constructed Tensor is "absent" (dtype kUndefined); ops use it for
+// missing optional inputs and for gradients that are not needed. Not
+// thread-safe for concurrent mutation.
 #ifndef ONNX_CRYPT_IR_TENSOR_H_
 #define ONNX_CRYPT_IR_TENSOR_H_
 
@@ -31,7 +33,8 @@ class Tensor {
   template <typename T>
   static Tensor FromVector(Shape shape, const std::vector<T>& values) {
     Tensor t(DTypeOf<T>::value, std::move(shape));
-    if (!values.empty()) std::memcpy(t.bytes_.data(), values.data(), t.bytes_.size());
+    if (!values.empty())
+      std::memcpy(t.bytes_.data(), values.data(), t.bytes_.size());
     return t;
   }
   template <typename T>
@@ -50,7 +53,8 @@ class Tensor {
   // Changes the shape without touching the bytes; numel must stay the same.
   void Reshape(Shape shape);
 
-  // Typed access. The caller must have checked dtype() (asserted in debug builds).
+  // Typed access. The caller must have checked dtype() (asserted in debug
+  // builds).
   template <typename T>
   const T* data() const {
     return reinterpret_cast<const T*>(bytes_.data());
