@@ -1,0 +1,319 @@
+#include "onnx_crypt/api.h"
+
+#include <chrono>
+#include <cstring>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "google/protobuf/util/message_differencer.h"
+#include "onnx/onnx_pb.h"
+#include "onnx_crypt/base/file.h"
+#include "onnx_crypt/base/status.h"
+#include "onnx_crypt/data/npz.h"
+#include "onnx_crypt/engine/evaluate.h"
+#include "onnx_crypt/engine/factory.h"
+#include "onnx_crypt/key/key.h"
+#include "onnx_crypt/lock/model_lock.h"
+#include "onnx_crypt/onnx/model.h"
+#include "onnx_crypt/ops/registry.h"
+
+namespace onnx_crypt {
+
+namespace {
+
+std::string ShapeText(const ValueInfo& v) {
+  if (!v.has_shape) return "?";
+  std::vector<std::string> dims;
+  for (size_t i = 0; i < v.dims.size(); ++i) {
+    if (v.dims[i] >= 0) {
+      dims.push_back(absl::StrCat(v.dims[i]));
+    } else if (i < v.dim_params.size() && !v.dim_params[i].empty()) {
+      dims.push_back(v.dim_params[i]);
+    } else {
+      dims.push_back("?");
+    }
+  }
+  return absl::StrCat("[", absl::StrJoin(dims, ", "), "]");
+}
+
+std::vector<int64_t> LabelsOf(const Dataset& data) {
+  if (!data.y.defined()) return {};
+  return data.y.ToInt64Vector();
+}
+
+absl::Status RefuseSame(const std::string& output, const std::string& input,
+                        absl::string_view what) {
+  if (SamePath(output, input)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "refusing to overwrite the ", what, " ", input, " with an output"));
+  }
+  return absl::OkStatus();
+}
+
+double Seconds(std::chrono::steady_clock::time_point since) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - since)
+      .count();
+}
+
+absl::StatusOr<OnnxModel> UnlockedModel(OnnxModel locked,
+                                        absl::string_view key_bytes) {
+  OC_ASSIGN_OR_RETURN(keyfile::LockKey key, DecodeKey(key_bytes));
+  OC_RETURN_IF_ERROR(ApplyKey(locked, key));
+  return locked;
+}
+
+std::vector<RestoredTensor> RestoredFrom(const OnnxModel& unlocked,
+                                         const keyfile::LockKey& key,
+                                         absl::Status* status) {
+  std::vector<RestoredTensor> out;
+  for (const keyfile::TensorFingerprint& fp : key.tensors()) {
+    absl::StatusOr<Tensor> t = unlocked.ReadInitializer(fp.name());
+    if (!t.ok()) {
+      *status = t.status();
+      return {};
+    }
+    RestoredTensor r;
+    r.name = fp.name();
+    r.dtype = t->dtype();
+    r.shape = t->shape();
+    r.bytes.assign(reinterpret_cast<const char*>(t->raw()), t->nbytes());
+    out.push_back(std::move(r));
+  }
+  return out;
+}
+
+}  // namespace
+
+absl::StatusOr<ModelInfo> InspectModel(const std::string& model_path) {
+  OC_ASSIGN_OR_RETURN(OnnxModel model, OnnxModel::Load(model_path));
+  OC_ASSIGN_OR_RETURN(Graph graph, model.ToGraph());
+  ModelInfo info;
+  const auto& inferred = model.inferred_values();
+  for (const ValueInfo& v : graph.inputs) {
+    info.inputs.push_back({v.name, DTypeName(v.dtype), ShapeText(v)});
+  }
+  for (const ValueInfo& v : graph.outputs) {
+    auto it = inferred.find(v.name);
+    const ValueInfo& best =
+        (!v.has_shape && it != inferred.end()) ? it->second : v;
+    info.outputs.push_back({v.name, DTypeName(v.dtype), ShapeText(best)});
+  }
+  info.opsets = graph.opsets;
+  info.ir_version = model.proto().ir_version();
+  info.producer = absl::StrCat(model.proto().producer_name(), " ",
+                               model.proto().producer_version());
+  for (const Node& node : graph.nodes) {
+    ++info.op_histogram[node.op_type];
+    if (!FindOp(node).ok()) info.unsupported_ops.push_back(node.Describe());
+  }
+  for (const auto& [name, t] : graph.initializers) {
+    ++info.initializers;
+    if (IsFloatingPoint(t.dtype())) info.parameters += t.numel();
+  }
+  info.eligible = FindEligibleTensors(graph, false);
+  for (const EligibleTensor& e : FindEligibleTensors(graph, true)) {
+    if (e.role == "bias") info.eligible_bias.push_back(e);
+  }
+  return info;
+}
+
+absl::StatusOr<EvalReport> EvaluateFile(const std::string& model_path,
+                                        const std::string& data_path,
+                                        const EvalOptions& options) {
+  OC_ASSIGN_OR_RETURN(OnnxModel model, OnnxModel::Load(model_path));
+  OC_ASSIGN_OR_RETURN(Dataset data, LoadDataset(data_path));
+  OC_ASSIGN_OR_RETURN(Graph graph, model.ToGraph());
+  EvalReport report;
+  OC_ASSIGN_OR_RETURN(report.device, ResolveDevice(options.device));
+  OC_ASSIGN_OR_RETURN(
+      std::unique_ptr<Engine> engine,
+      CreateEngine(std::move(graph), report.device, options.threads));
+  const std::vector<int64_t> labels = LabelsOf(data);
+  OC_ASSIGN_OR_RETURN(EvalStats stats,
+                      EvaluateDataset(*engine, data.x, labels,
+                                      options.batch_size, options.progress));
+  report.has_labels = !labels.empty();
+  report.accuracy = stats.accuracy();
+  report.samples = stats.samples;
+  report.seconds = stats.seconds;
+  return report;
+}
+
+absl::StatusOr<LockSummary> LockFile(const std::string& model_path,
+                                     const std::string& data_path,
+                                     const std::string& locked_path,
+                                     const std::string& key_path,
+                                     const LockOptions& options) {
+  OC_RETURN_IF_ERROR(RefuseSame(locked_path, model_path, "model"));
+  OC_RETURN_IF_ERROR(RefuseSame(key_path, model_path, "model"));
+  OC_RETURN_IF_ERROR(RefuseSame(locked_path, data_path, "data file"));
+  OC_RETURN_IF_ERROR(RefuseSame(key_path, data_path, "data file"));
+  if (SamePath(locked_path, key_path)) {
+    return absl::InvalidArgumentError(
+        "the locked model and the key must be different files");
+  }
+  const auto t0 = std::chrono::steady_clock::now();
+  OC_ASSIGN_OR_RETURN(OnnxModel model, OnnxModel::Load(model_path));
+  OC_ASSIGN_OR_RETURN(Dataset data, LoadDataset(data_path));
+  OC_ASSIGN_OR_RETURN(
+      ModelLockOutput out,
+      LockOnnxModel(model, data.x, LabelsOf(data), options.config,
+                    options.device, options.threads));
+  LockSummary summary;
+  summary.result = std::move(out.result);
+  summary.device = out.key.options().device();
+  summary.key_bytes = EncodeKey(out.key);
+  // The model first: a key without its model is useless, a model without its
+  // key is safe.
+  OC_RETURN_IF_ERROR(model.Save(locked_path));
+  OC_RETURN_IF_ERROR(WriteFileAtomically(key_path, summary.key_bytes));
+  summary.seconds = Seconds(t0);
+  return summary;
+}
+
+absl::StatusOr<LockedBytes> LockBytes(std::string model_bytes, const Tensor& x,
+                                      const std::vector<int64_t>& labels,
+                                      const LockOptions& options) {
+  const auto t0 = std::chrono::steady_clock::now();
+  OC_ASSIGN_OR_RETURN(OnnxModel model,
+                      OnnxModel::LoadFromBytes(std::move(model_bytes)));
+  OC_ASSIGN_OR_RETURN(ModelLockOutput out,
+                      LockOnnxModel(model, x, labels, options.config,
+                                    options.device, options.threads));
+  LockedBytes result;
+  OC_ASSIGN_OR_RETURN(result.locked_model, model.SerializeToBytes());
+  result.key = EncodeKey(out.key);
+  result.summary.result = std::move(out.result);
+  result.summary.device = out.key.options().device();
+  result.summary.key_bytes = result.key;
+  result.summary.seconds = Seconds(t0);
+  return result;
+}
+
+absl::Status UnlockFile(const std::string& locked_path,
+                        const std::string& key_path,
+                        const std::string& output_path) {
+  OC_RETURN_IF_ERROR(RefuseSame(output_path, locked_path, "locked model"));
+  OC_RETURN_IF_ERROR(RefuseSame(output_path, key_path, "key"));
+  OC_ASSIGN_OR_RETURN(const std::string key_bytes, ReadFile(key_path));
+  OC_ASSIGN_OR_RETURN(keyfile::LockKey key,
+                      [&]() -> absl::StatusOr<keyfile::LockKey> {
+                        auto k = DecodeKey(key_bytes);
+                        if (!k.ok()) return Annotate(k.status(), key_path);
+                        return k;
+                      }());
+  OC_ASSIGN_OR_RETURN(OnnxModel model, OnnxModel::Load(locked_path));
+  OC_RETURN_IF_ERROR(Annotate(ApplyKey(model, key), locked_path));
+  return model.Save(output_path);
+}
+
+absl::StatusOr<std::string> UnlockToBytes(absl::string_view locked_model,
+                                          absl::string_view key) {
+  OC_ASSIGN_OR_RETURN(OnnxModel model,
+                      OnnxModel::LoadFromBytes(std::string(locked_model)));
+  OC_ASSIGN_OR_RETURN(OnnxModel unlocked, UnlockedModel(std::move(model), key));
+  return unlocked.SerializeToBytes();
+}
+
+absl::StatusOr<std::vector<RestoredTensor>> UnlockTensors(
+    absl::string_view locked_model, absl::string_view key_bytes) {
+  OC_ASSIGN_OR_RETURN(keyfile::LockKey key, DecodeKey(key_bytes));
+  OC_ASSIGN_OR_RETURN(OnnxModel model,
+                      OnnxModel::LoadFromBytes(std::string(locked_model)));
+  OC_RETURN_IF_ERROR(ApplyKey(model, key));
+  absl::Status status;
+  std::vector<RestoredTensor> out = RestoredFrom(model, key, &status);
+  OC_RETURN_IF_ERROR(status);
+  return out;
+}
+
+absl::StatusOr<std::vector<RestoredTensor>> UnlockTensorsFromFile(
+    const std::string& locked_path, absl::string_view key_bytes) {
+  OC_ASSIGN_OR_RETURN(keyfile::LockKey key, DecodeKey(key_bytes));
+  OC_ASSIGN_OR_RETURN(OnnxModel model, OnnxModel::Load(locked_path));
+  OC_RETURN_IF_ERROR(ApplyKey(model, key));
+  absl::Status status;
+  std::vector<RestoredTensor> out = RestoredFrom(model, key, &status);
+  OC_RETURN_IF_ERROR(status);
+  return out;
+}
+
+absl::Status VerifyFiles(const std::string& original_path,
+                         const std::string& locked_path,
+                         const std::string& key_path) {
+  OC_ASSIGN_OR_RETURN(const std::string key_bytes, ReadFile(key_path));
+  OC_ASSIGN_OR_RETURN(OnnxModel original, OnnxModel::Load(original_path));
+  OC_ASSIGN_OR_RETURN(OnnxModel locked, OnnxModel::Load(locked_path));
+  OC_ASSIGN_OR_RETURN(OnnxModel unlocked,
+                      UnlockedModel(std::move(locked), key_bytes));
+  std::string diff;
+  google::protobuf::util::MessageDifferencer differ;
+  differ.ReportDifferencesToString(&diff);
+  if (!differ.Compare(original.proto(), unlocked.proto())) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("the unlocked model differs from ", original_path, ": ",
+                     diff.substr(0, 2000)));
+  }
+  // External data lives outside the proto: compare the decoded initializers
+  // too.
+  OC_ASSIGN_OR_RETURN(Graph a, original.ToGraph());
+  OC_ASSIGN_OR_RETURN(Graph b, unlocked.ToGraph());
+  if (GraphInitializersSha256(a) != GraphInitializersSha256(b)) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "the unlocked model's tensor data differs from ", original_path));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::string> DescribeKey(absl::string_view key_bytes,
+                                        bool show_values) {
+  OC_ASSIGN_OR_RETURN(keyfile::LockKey key, DecodeKey(key_bytes));
+  const keyfile::LockOptions& o = key.options();
+  std::string s;
+  absl::StrAppend(&s, "onnx-crypt key, format version ", kKeyFormatVersion,
+                  " (written by ", key.tool_version(), ")\n");
+  absl::StrAppendFormat(
+      &s,
+      "options: max_values=%d target_accuracy=%.4f include_bias=%s "
+      "values_per_round=%d candidates=%d score=%s device=%s\n",
+      o.max_values(), o.target_accuracy(), o.include_bias() ? "yes" : "no",
+      o.values_per_round(), o.candidates(), o.score(), o.device());
+  absl::StrAppendFormat(&s, "owner samples: %d (%s labels)\n", o.num_samples(),
+                        o.pseudo_labels() ? "pseudo" : "given");
+  absl::StrAppend(&s, "seed: ", key.seed(), "\n");
+  absl::StrAppendFormat(
+      &s, "locked values: %d of %d eligible parameters (%.6f%%)\n",
+      key.values_size(), key.total_parameters(),
+      100.0 * key.values_size() / std::max<int64_t>(1, key.total_parameters()));
+  absl::StrAppendFormat(&s, "owner-sample accuracy: %.4f -> %.4f (stop: %s)\n",
+                        key.sample_accuracy_before(),
+                        key.sample_accuracy_after(), key.stop_reason());
+  absl::StrAppend(
+      &s,
+      "model fingerprint (original): ", HexString(key.model_sha256_original()),
+      "\nmodel fingerprint (locked):   ", HexString(key.model_sha256_locked()),
+      "\n");
+  absl::StrAppend(&s, "tensors touched: ", key.tensors_size(), "\n");
+  for (const keyfile::TensorFingerprint& fp : key.tensors()) {
+    int count = 0;
+    for (const keyfile::LockedValue& v : key.values())
+      count += v.tensor() == fp.name();
+    absl::StrAppend(&s, "  ", fp.name(), " ",
+                    DTypeName(static_cast<DType>(fp.data_type())), "[",
+                    absl::StrJoin(fp.dims(), ", "), "]: ", count, " values\n");
+  }
+  if (show_values) {
+    absl::StrAppend(&s, "values (tensor[index]: original -> locked, round):\n");
+    for (const keyfile::LockedValue& v : key.values()) {
+      float a = 0, b = 0;
+      std::memcpy(&a, v.original().data(), 4);
+      std::memcpy(&b, v.locked().data(), 4);
+      absl::StrAppendFormat(&s, "  %s[%d]: %.9g -> %.9g (round %d)\n",
+                            v.tensor(), v.index(), a, b, v.round());
+    }
+  }
+  return s;
+}
+
+}  // namespace onnx_crypt

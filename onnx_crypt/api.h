@@ -1,0 +1,142 @@
+// onnx-crypt public API: what the CLI and the Python module call.
+//
+// Lock a model with a few owner samples; unlock it exactly with the key, to a
+// file, to bytes for ONNX Runtime's session-from-array, or to just the restored
+// tensors for ONNX Runtime's add-initializer path. Every function returns
+// absl::Status(Or); messages name the file, tensor or node at fault. Files are
+// written atomically, and an output that names an input is refused. Functions
+// are independent and thread-compatible (no shared mutable state between
+// calls).
+#ifndef ONNX_CRYPT_API_H_
+#define ONNX_CRYPT_API_H_
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "onnx_crypt/ir/tensor.h"
+#include "onnx_crypt/lock/eligibility.h"
+#include "onnx_crypt/lock/locker.h"
+
+namespace onnx_crypt {
+
+// ---------------------------------------------------------------- inspection
+
+struct ModelInfo {
+  struct Io {
+    std::string name;
+    std::string dtype;
+    std::string shape;  // "[N, 1, 28, 28]" with symbolic names
+  };
+  std::vector<Io> inputs, outputs;
+  std::map<std::string, int64_t> opsets;  // domain ("" = ai.onnx) -> version
+  int64_t ir_version = 0;
+  std::string producer;
+  std::map<std::string, int> op_histogram;  // op type -> count
+  int64_t parameters = 0;  // elements of all float initializers
+  int64_t initializers = 0;
+  std::vector<EligibleTensor> eligible;  // weights (no biases)
+  std::vector<EligibleTensor>
+      eligible_bias;  // extra tensors with --include-bias
+  std::vector<std::string>
+      unsupported_ops;  // ops the CPU engine lacks ("Op-opset node")
+};
+absl::StatusOr<ModelInfo> InspectModel(const std::string& model_path);
+
+// ---------------------------------------------------------------- evaluation
+
+struct EvalOptions {
+  int64_t batch_size = 256;
+  std::string device = "cpu";  // cpu | cuda | auto
+  int threads = 0;             // BLAS threads for the CPU engine (0 = default)
+  std::function<void(int64_t done, int64_t total)> progress;
+};
+struct EvalReport {
+  bool has_labels = false;
+  double accuracy = 0;  // top-1, when labels are present
+  int64_t samples = 0;
+  double seconds = 0;  // forward passes only
+  std::string device;
+};
+absl::StatusOr<EvalReport> EvaluateFile(const std::string& model_path,
+                                        const std::string& data_path,
+                                        const EvalOptions& options);
+
+// ---------------------------------------------------------------- lock
+
+struct LockOptions {
+  LockConfig config;           // budget, target, seed, bias, progress callback
+  std::string device = "cpu";  // cpu | cuda | auto
+  int threads = 0;
+};
+struct LockSummary {
+  LockResult result;
+  std::string device;
+  double seconds = 0;
+  std::string key_bytes;
+};
+// Locks `model_path` with the samples of `data_path` (npz x[, y]); writes the
+// locked model to `locked_path` and the key to `key_path`.
+absl::StatusOr<LockSummary> LockFile(const std::string& model_path,
+                                     const std::string& data_path,
+                                     const std::string& locked_path,
+                                     const std::string& key_path,
+                                     const LockOptions& options);
+
+struct LockedBytes {
+  std::string locked_model;
+  std::string key;
+  LockSummary summary;
+};
+// The same in memory (models with external data must go through LockFile).
+absl::StatusOr<LockedBytes> LockBytes(std::string model_bytes, const Tensor& x,
+                                      const std::vector<int64_t>& labels,
+                                      const LockOptions& options);
+
+// ---------------------------------------------------------------- unlock
+
+// Restores the original model exactly and writes it to `output_path`. Nothing
+// is written when the key is wrong, corrupted or truncated, or the locked model
+// changed since locking.
+absl::Status UnlockFile(const std::string& locked_path,
+                        const std::string& key_path,
+                        const std::string& output_path);
+
+// The original model, serialized, for ONNX Runtime's session-from-array:
+// nothing touches the disk. `locked_model` must not use external data.
+absl::StatusOr<std::string> UnlockToBytes(absl::string_view locked_model,
+                                          absl::string_view key);
+
+struct RestoredTensor {
+  std::string name;
+  DType dtype = DType::kUndefined;
+  Shape shape;
+  std::string bytes;  // little-endian element bytes, row-major
+};
+// Only the tensors the key touches, restored, for ONNX Runtime's AddInitializer
+// / AddExternalInitializers: a large model need not be re-serialized.
+// `locked_model` is the locked model's bytes (external data not supported here;
+// use the file form below).
+absl::StatusOr<std::vector<RestoredTensor>> UnlockTensors(
+    absl::string_view locked_model, absl::string_view key);
+absl::StatusOr<std::vector<RestoredTensor>> UnlockTensorsFromFile(
+    const std::string& locked_path, absl::string_view key);
+
+// OK only when `key_path` unlocks `locked_path` into exactly `original_path`
+// (every field and every bit); otherwise an error that says what differs.
+absl::Status VerifyFiles(const std::string& original_path,
+                         const std::string& locked_path,
+                         const std::string& key_path);
+
+// A readable summary of a key file: format, options, seed, values, touched
+// tensors; the values themselves when `show_values`.
+absl::StatusOr<std::string> DescribeKey(absl::string_view key_bytes,
+                                        bool show_values);
+
+}  // namespace onnx_crypt
+
+#endif  // ONNX_CRYPT_API_H_

@@ -1,0 +1,27 @@
+// Whole-file reads and atomic writes.
+#ifndef ONNX_CRYPT_BASE_FILE_H_
+#define ONNX_CRYPT_BASE_FILE_H_
+
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+
+namespace onnx_crypt {
+
+// NotFound / PermissionDenied / DataLoss naming the file.
+absl::StatusOr<std::string> ReadFile(const std::string& path);
+
+// Writes to "<path>.tmp.<pid>", fsyncs, renames over `path`: readers see the
+// old file or the whole new one, never a part. The temporary file is removed on
+// failure.
+absl::Status WriteFileAtomically(const std::string& path,
+                                 absl::string_view bytes);
+
+// Whether two paths name the same file (existing or not: compared after
+// normalization).
+bool SamePath(const std::string& a, const std::string& b);
+
+}  // namespace onnx_crypt
+
+#endif  // ONNX_CRYPT_BASE_FILE_H_

@@ -1,0 +1,71 @@
+#include "onnx_crypt/engine/evaluate.h"
+
+#include <chrono>
+#include <cstring>
+
+#include "absl/strings/str_cat.h"
+#include "onnx_crypt/base/status.h"
+#include "onnx_crypt/engine/loss.h"
+
+namespace onnx_crypt {
+
+Tensor SliceRows(const Tensor& x, int64_t begin, int64_t end) {
+  Shape shape = x.shape();
+  const int64_t row =
+      shape.empty() || shape[0] == 0 ? 0 : x.nbytes() / shape[0];
+  shape[0] = end - begin;
+  Tensor out(x.dtype(), shape);
+  std::memcpy(out.mutable_raw(), x.raw() + begin * row, (end - begin) * row);
+  return out;
+}
+
+absl::StatusOr<std::string> SingleInputName(const Graph& graph) {
+  if (graph.inputs.size() != 1) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "the model has ", graph.inputs.size(),
+        " data inputs; onnx-crypt handles classifiers with exactly one"));
+  }
+  return graph.inputs[0].name;
+}
+
+absl::StatusOr<EvalStats> EvaluateDataset(
+    Engine& engine, const Tensor& x, const std::vector<int64_t>& labels,
+    int64_t batch_size, const std::function<void(int64_t, int64_t)>& progress) {
+  OC_ASSIGN_OR_RETURN(const std::string input, SingleInputName(engine.graph()));
+  if (x.rank() < 1)
+    return absl::InvalidArgumentError("data x has no batch dimension");
+  if (batch_size <= 0)
+    return absl::InvalidArgumentError("batch size must be positive");
+  const int64_t n = x.dim(0);
+  if (!labels.empty() && static_cast<int64_t>(labels.size()) != n) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "data has ", n, " samples but ", labels.size(), " labels"));
+  }
+  EvalStats stats;
+  stats.samples = n;
+  stats.predictions.reserve(n);
+  for (int64_t begin = 0; begin < n; begin += batch_size) {
+    const int64_t end = std::min(n, begin + batch_size);
+    Feeds feeds;
+    feeds[input] = SliceRows(x, begin, end);
+    const auto t0 = std::chrono::steady_clock::now();
+    OC_ASSIGN_OR_RETURN(std::vector<Tensor> outs, engine.Run(feeds));
+    stats.seconds +=
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0)
+            .count();
+    if (outs.empty() || outs[0].rank() != 2 || outs[0].dim(0) != end - begin) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "the first model output must be [batch, classes], got ",
+          outs.empty() ? std::string("nothing") : outs[0].DebugString()));
+    }
+    for (int64_t p : ArgmaxRows(outs[0])) stats.predictions.push_back(p);
+    if (progress) progress(end, n);
+  }
+  if (!labels.empty()) {
+    for (int64_t i = 0; i < n; ++i)
+      stats.correct += stats.predictions[i] == labels[i];
+  }
+  return stats;
+}
+
+}  // namespace onnx_crypt

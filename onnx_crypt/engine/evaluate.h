@@ -1,0 +1,40 @@
+// Batched inference over a dataset: predictions, accuracy and throughput.
+#ifndef ONNX_CRYPT_ENGINE_EVALUATE_H_
+#define ONNX_CRYPT_ENGINE_EVALUATE_H_
+
+#include <cstdint>
+#include <functional>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "onnx_crypt/engine/engine.h"
+
+namespace onnx_crypt {
+
+struct EvalStats {
+  int64_t samples = 0;
+  int64_t correct = 0;               // only meaningful with labels
+  double seconds = 0.0;              // wall time of the forward passes
+  std::vector<int64_t> predictions;  // argmax of the first output per sample
+  double accuracy() const {
+    return samples ? static_cast<double>(correct) / samples : 0.0;
+  }
+};
+
+// Rows [begin, end) of a batch-first tensor.
+Tensor SliceRows(const Tensor& x, int64_t begin, int64_t end);
+
+// Runs `engine` (single-input graph) over `x` in batches of `batch_size`;
+// counts argmax hits against `labels` when non-empty. `progress(done, total)`
+// is called after each batch.
+absl::StatusOr<EvalStats> EvaluateDataset(
+    Engine& engine, const Tensor& x, const std::vector<int64_t>& labels,
+    int64_t batch_size,
+    const std::function<void(int64_t, int64_t)>& progress = nullptr);
+
+// The name of the graph's single data input, or InvalidArgument.
+absl::StatusOr<std::string> SingleInputName(const Graph& graph);
+
+}  // namespace onnx_crypt
+
+#endif  // ONNX_CRYPT_ENGINE_EVALUATE_H_

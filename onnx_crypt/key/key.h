@@ -1,0 +1,43 @@
+// Key file encoding, validation and fingerprints (format: key_format.md).
+#ifndef ONNX_CRYPT_KEY_KEY_H_
+#define ONNX_CRYPT_KEY_KEY_H_
+
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "onnx_crypt/ir/graph.h"
+#include "onnx_crypt/ir/tensor.h"
+#include "onnx_crypt/key/key.pb.h"
+
+namespace onnx_crypt {
+
+inline constexpr char kKeyMagic[] = "onnx-crypt-key";
+inline constexpr uint32_t kKeyFormatVersion = 1;
+
+// Wraps `key` in a KeyFile with its checksum; deterministic bytes.
+std::string EncodeKey(const keyfile::LockKey& key);
+
+// Parses and validates a key file's bytes:
+//  - DataLoss: truncated or corrupted (unparseable, checksum mismatch,
+//  inconsistent content);
+//  - InvalidArgument: not a key file (wrong magic), or a newer format version.
+absl::StatusOr<keyfile::LockKey> DecodeKey(absl::string_view bytes);
+
+// Checks internal consistency: every value's tensor is fingerprinted, indices
+// are inside the fingerprinted shape, byte sizes match the element type, no
+// (tensor, index) appears twice.
+absl::Status ValidateKey(const keyfile::LockKey& key);
+
+// SHA-256 (32 raw bytes) and its lowercase hex form.
+std::string Sha256(absl::string_view data);
+std::string HexString(absl::string_view bytes);
+
+// SHA-256 of a tensor's element bytes.
+std::string TensorSha256(const Tensor& tensor);
+// SHA-256 over all initializers (name, dtype, dims, bytes) in file order.
+std::string GraphInitializersSha256(const Graph& graph);
+
+}  // namespace onnx_crypt
+
+#endif  // ONNX_CRYPT_KEY_KEY_H_

@@ -1,0 +1,65 @@
+// The lock loop (../shared/ADVPARAMS.md): gradient rounds on the owner samples,
+// first-order scoring, candidate trial, in-place perturbation inside each
+// tensor's original range.
+#ifndef ONNX_CRYPT_LOCK_LOCKER_H_
+#define ONNX_CRYPT_LOCK_LOCKER_H_
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "onnx_crypt/engine/engine.h"
+
+namespace onnx_crypt {
+
+struct LockRound {
+  int round = 0;
+  int locked = 0;              // values locked so far
+  double sample_accuracy = 0;  // on the owner samples, after this round
+  double loss = 0;  // mean cross-entropy on the owner samples, after this round
+};
+
+struct LockConfig {
+  int max_values = 32;            // budget
+  double target_accuracy = -1.0;  // < 0: chance (1/C) + 0.02
+  uint64_t seed = 0;
+  bool include_bias = false;
+  int values_per_round = 1;  // values locked per gradient round
+  int candidates =
+      16;  // best first-order candidates tried each round (>= values_per_round)
+  std::function<void(const LockRound&)> progress;  // called after each round
+};
+
+struct LockChange {
+  std::string tensor;
+  int64_t index = 0;
+  float original = 0.0f;
+  float locked = 0.0f;
+  int round = 0;
+};
+
+struct LockResult {
+  std::vector<LockChange> changes;    // in the order they were locked
+  std::vector<std::string> eligible;  // eligible tensors, model order
+  int64_t total_parameters = 0;       // elements of the eligible tensors
+  int64_t num_classes = 0;
+  double target_accuracy = 0;
+  double sample_accuracy_before = 0, sample_accuracy_after = 0;
+  double loss_before = 0, loss_after = 0;
+  std::string stop_reason;  // "target" or "budget"
+  int rounds = 0;
+};
+
+// Locks the model held by `engine` in place (its initializers are changed). `x`
+// are the owner samples (batch first); `labels` their classes, or empty for
+// pseudo-labels from the model. Deterministic for the same engine state,
+// samples and config.
+absl::StatusOr<LockResult> LockModel(Engine& engine, const Tensor& x,
+                                     std::vector<int64_t> labels,
+                                     const LockConfig& config);
+
+}  // namespace onnx_crypt
+
+#endif  // ONNX_CRYPT_LOCK_LOCKER_H_

@@ -1,0 +1,148 @@
+#include "onnx_crypt/lock/model_lock.h"
+
+#include <cstring>
+#include <map>
+
+#include "absl/strings/str_cat.h"
+#include "onnx_crypt/base/status.h"
+#include "onnx_crypt/engine/factory.h"
+
+namespace onnx_crypt {
+
+namespace {
+
+std::string ElementBytes(float v) {
+  return std::string(reinterpret_cast<const char*>(&v), 4);
+}
+
+}  // namespace
+
+absl::StatusOr<ModelLockOutput> LockOnnxModel(
+    OnnxModel& model, const Tensor& x, const std::vector<int64_t>& labels,
+    const LockConfig& config, const std::string& device, int num_threads) {
+  OC_ASSIGN_OR_RETURN(Graph original, model.ToGraph());
+  const std::string model_sha_original = GraphInitializersSha256(original);
+  OC_ASSIGN_OR_RETURN(const std::string resolved, ResolveDevice(device));
+  OC_ASSIGN_OR_RETURN(std::unique_ptr<Engine> engine,
+                      CreateEngine(original, resolved, num_threads));
+  ModelLockOutput out;
+  OC_ASSIGN_OR_RETURN(out.result, LockModel(*engine, x, labels, config));
+  const LockResult& r = out.result;
+
+  // Touched tensors in model order; write them back in their storage form.
+  std::map<std::string, bool> touched;
+  for (const LockChange& c : r.changes) touched[c.tensor] = true;
+  keyfile::LockKey& key = out.key;
+  for (const std::string& name : original.initializer_order) {
+    if (!touched.count(name)) continue;
+    OC_ASSIGN_OR_RETURN(Tensor locked, engine->GetInitializer(name));
+    OC_RETURN_IF_ERROR(model.WriteInitializer(name, locked));
+    const Tensor& before = original.initializers.at(name);
+    keyfile::TensorFingerprint* fp = key.add_tensors();
+    fp->set_name(name);
+    fp->set_data_type(static_cast<int32_t>(before.dtype()));
+    for (int64_t d : before.shape()) fp->add_dims(d);
+    fp->set_sha256_original(TensorSha256(before));
+    fp->set_sha256_locked(TensorSha256(locked));
+  }
+  OC_ASSIGN_OR_RETURN(Graph locked_graph, model.ToGraph());
+
+  key.set_tool_version(kToolVersion);
+  keyfile::LockOptions* o = key.mutable_options();
+  o->set_max_values(config.max_values);
+  o->set_target_accuracy(r.target_accuracy);
+  o->set_include_bias(config.include_bias);
+  o->set_values_per_round(config.values_per_round);
+  o->set_candidates(config.candidates);
+  o->set_score("range-gain");
+  o->set_num_samples(static_cast<uint32_t>(x.dim(0)));
+  o->set_pseudo_labels(labels.empty());
+  o->set_device(resolved);
+  key.set_seed(config.seed);
+  for (const LockChange& c : r.changes) {
+    keyfile::LockedValue* v = key.add_values();
+    v->set_tensor(c.tensor);
+    v->set_index(c.index);
+    v->set_original(ElementBytes(c.original));
+    v->set_locked(ElementBytes(c.locked));
+    v->set_round(c.round);
+  }
+  key.set_model_sha256_original(model_sha_original);
+  key.set_model_sha256_locked(GraphInitializersSha256(locked_graph));
+  key.set_total_parameters(r.total_parameters);
+  key.set_sample_accuracy_before(r.sample_accuracy_before);
+  key.set_sample_accuracy_after(r.sample_accuracy_after);
+  key.set_stop_reason(r.stop_reason);
+  OC_RETURN_IF_ERROR(ValidateKey(key));
+  return out;
+}
+
+absl::Status ApplyKey(OnnxModel& model, const keyfile::LockKey& key) {
+  OC_RETURN_IF_ERROR(ValidateKey(key));
+  OC_ASSIGN_OR_RETURN(Graph graph, model.ToGraph());
+  if (GraphInitializersSha256(graph) != key.model_sha256_locked()) {
+    // Find the most precise explanation before giving the general one.
+    for (const keyfile::TensorFingerprint& fp : key.tensors()) {
+      auto it = graph.initializers.find(fp.name());
+      if (it == graph.initializers.end()) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "the key does not belong to this model: it has no tensor '",
+            fp.name(), "'"));
+      }
+      if (TensorSha256(it->second) != fp.sha256_locked()) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "the key does not match this model: tensor '", fp.name(),
+            "' differs from the locked tensor the key was made for (wrong key, "
+            "or the locked "
+            "model was changed since locking)"));
+      }
+    }
+    return absl::InvalidArgumentError(
+        "the key does not match this model: its initializers differ from the "
+        "locked model the "
+        "key was made for (wrong key, or the locked model was changed since "
+        "locking)");
+  }
+  std::map<std::string, Tensor> restored;
+  for (const keyfile::TensorFingerprint& fp : key.tensors()) {
+    const Tensor& t = graph.initializers.at(fp.name());
+    if (static_cast<int32_t>(t.dtype()) != fp.data_type() ||
+        t.shape() != Shape(fp.dims().begin(), fp.dims().end())) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("tensor '", fp.name(), "' is ", t.DebugString(),
+                       ", not what the key recorded"));
+    }
+    restored[fp.name()] = t;
+  }
+  for (const keyfile::LockedValue& v : key.values()) {
+    Tensor& t = restored.at(v.tensor());
+    const size_t elem = DTypeSize(t.dtype());
+    uint8_t* p = t.mutable_raw() + v.index() * elem;
+    if (std::memcmp(p, v.locked().data(), elem) != 0) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("element ", v.tensor(), "[", v.index(),
+                       "] does not hold the key's locked value"));
+    }
+    std::memcpy(p, v.original().data(), elem);
+  }
+  for (const keyfile::TensorFingerprint& fp : key.tensors()) {
+    if (TensorSha256(restored.at(fp.name())) != fp.sha256_original()) {
+      return absl::DataLossError(
+          absl::StrCat("restoring tensor '", fp.name(),
+                       "' does not reproduce its original fingerprint: "
+                       "the key is corrupted"));
+    }
+  }
+  for (auto& [name, t] : restored) graph.initializers[name] = t;
+  if (GraphInitializersSha256(graph) != key.model_sha256_original()) {
+    return absl::DataLossError(
+        "the restored model does not reproduce the original model's "
+        "fingerprint");
+  }
+  // Every check passed: only now change the model.
+  for (const auto& [name, t] : restored)
+    OC_RETURN_IF_ERROR(model.WriteInitializer(name, t));
+  return absl::OkStatus();
+}
+
+}  // namespace onnx_crypt

@@ -1,0 +1,42 @@
+// A small command-line parser for the subcommands: positionals plus --name
+// VALUE / --name=VALUE / boolean --name. Unknown flags and missing values are
+// errors that name the flag.
+#ifndef ONNX_CRYPT_TOOLS_CLI_FLAGS_H_
+#define ONNX_CRYPT_TOOLS_CLI_FLAGS_H_
+
+#include <map>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+
+namespace onnx_crypt::cli {
+
+struct FlagSpec {
+  std::set<std::string> with_value;  // e.g. "--data", "-o"
+  std::set<std::string> boolean;     // e.g. "--json"
+};
+
+struct ParsedArgs {
+  std::vector<std::string> positionals;
+  std::map<std::string, std::string> values;
+  std::set<std::string> switches;
+  bool Has(const std::string& f) const {
+    return values.count(f) || switches.count(f);
+  }
+  std::string Get(const std::string& f,
+                  const std::string& fallback = "") const {
+    auto it = values.find(f);
+    return it == values.end() ? fallback : it->second;
+  }
+  absl::StatusOr<int64_t> GetInt(const std::string& f, int64_t fallback) const;
+  absl::StatusOr<double> GetDouble(const std::string& f, double fallback) const;
+};
+
+absl::StatusOr<ParsedArgs> ParseArgs(const std::vector<std::string>& args,
+                                     const FlagSpec& spec);
+
+}  // namespace onnx_crypt::cli
+
+#endif  // ONNX_CRYPT_TOOLS_CLI_FLAGS_H_

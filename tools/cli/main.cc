@@ -1,0 +1,391 @@
+// The onnx-crypt command line: parses flags, calls onnx_crypt/api.h, maps
+// Status to exit codes. Exit codes: 0 success, 1 failure of the operation, 2
+// usage error.
+#include <cstdio>
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "onnx_crypt/api.h"
+#include "onnx_crypt/base/file.h"
+#include "tools/cli/flags.h"
+
+namespace onnx_crypt::cli {
+namespace {
+
+constexpr int kExitFailure = 1;
+constexpr int kExitUsage = 2;
+
+constexpr char kUsage[] =
+    R"(onnx-crypt: lock ONNX models with adversarial parameter perturbations
+
+usage: onnx-crypt COMMAND [options]        (onnx-crypt COMMAND --help for details)
+
+commands:
+  info    MODEL.onnx                       inputs, outputs, opsets, ops, parameters, lockable tensors
+  eval    MODEL.onnx --data FILE.npz       top-1 accuracy and throughput
+  lock    MODEL.onnx --data FILE.npz -o LOCKED.onnx --key KEY
+                                           lock a model; writes the locked model and its key
+  unlock  LOCKED.onnx --key KEY -o MODEL.onnx
+                                           restore the original model, bit for bit
+  key     KEY                              summary of a key file
+  verify  ORIGINAL.onnx LOCKED.onnx KEY    exit 0 only if KEY unlocks LOCKED into ORIGINAL exactly
+)";
+
+constexpr char kInfoHelp[] = R"(usage: onnx-crypt info MODEL.onnx [--json]
+
+Prints the model's inputs and outputs with shapes, opsets, an op histogram, the parameter count,
+and which tensors are eligible for locking (weights; biases only with lock --include-bias).
+)";
+
+constexpr char kEvalHelp[] =
+    R"(usage: onnx-crypt eval MODEL.onnx --data FILE.npz [--batch-size N] [--device cpu|cuda|auto]
+                       [--threads N] [--json]
+
+Runs the model on the samples of FILE.npz (array x, float32, batch first; optional y, int64
+labels) and prints top-1 accuracy (when y is present) and samples per second. With --json the
+last line of stdout is one JSON object: accuracy, samples, seconds, samples_per_second, device.
+)";
+
+constexpr char kLockHelp[] =
+    R"(usage: onnx-crypt lock MODEL.onnx --data FILE.npz -o LOCKED.onnx --key KEY
+                       [--max-values N] [--target-accuracy A] [--seed S] [--include-bias]
+                       [--values-per-round K] [--candidates M] [--device cpu|cuda|auto]
+                       [--threads N] [--json]
+
+Locks MODEL.onnx with the owner samples of FILE.npz (x, and y if present; without y the
+model's own predictions are the labels). Each round computes gradients on the samples, tries
+the M best first-order candidates and locks the K that hurt accuracy most, until the sample
+accuracy is at most A (default: chance + 0.02) or N values are locked (default 32).
+Writes LOCKED.onnx (same graph and storage, a few values changed) and KEY (keep it secret).
+The same inputs and seed (default 0) give byte-identical outputs. With --json the last line of
+stdout is one JSON object (locked_values, total_parameters, sample_accuracy_before/after,
+seconds, stop_reason, ...).
+)";
+
+constexpr char kUnlockHelp[] =
+    R"(usage: onnx-crypt unlock LOCKED.onnx --key KEY -o MODEL.onnx
+
+Restores the original model exactly. The key's fingerprints are checked first: a key made for
+another model, a corrupted or truncated key, or a locked model changed since locking is an
+error, and nothing is written.
+)";
+
+constexpr char kKeyHelp[] = R"(usage: onnx-crypt key KEY [--values]
+
+Prints a summary of a key: format version, options, seed, number of values, tensors touched;
+the values themselves with --values.
+)";
+
+constexpr char kVerifyHelp[] =
+    R"(usage: onnx-crypt verify ORIGINAL.onnx LOCKED.onnx KEY
+
+Exit status 0 only when KEY unlocks LOCKED.onnx into exactly ORIGINAL.onnx (every field, every
+bit); otherwise a message saying what differs and exit status 1.
+)";
+
+int Fail(const absl::Status& status) {
+  std::cerr << "onnx-crypt: error: " << status.message() << "\n";
+  return kExitFailure;
+}
+
+int Usage(const std::string& message, const char* help) {
+  std::cerr << "onnx-crypt: " << message << "\n\n" << help;
+  return kExitUsage;
+}
+
+bool WantsHelp(const std::vector<std::string>& args) {
+  for (const std::string& a : args) {
+    if (a == "--help" || a == "-h") return true;
+  }
+  return false;
+}
+
+std::string JsonString(const std::string& s) {
+  std::string out = "\"";
+  for (char c : s) {
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += c;
+    } else if (static_cast<unsigned char>(c) < 0x20) {
+      out += absl::StrFormat("\\u%04x", c);
+    } else {
+      out += c;
+    }
+  }
+  return out + "\"";
+}
+
+// Prints "label: done/total" lines to stderr, at most about every 10 %.
+std::function<void(int64_t, int64_t)> Progress(const std::string& label) {
+  auto last = std::make_shared<int64_t>(-1);
+  return [label, last](int64_t done, int64_t total) {
+    const int64_t decile = total > 0 ? done * 10 / total : 10;
+    if (decile == *last) return;
+    *last = decile;
+    std::cerr << label << ": " << done << "/" << total << " samples\n";
+  };
+}
+
+int CmdInfo(const std::vector<std::string>& args) {
+  if (WantsHelp(args)) return std::cout << kInfoHelp, 0;
+  auto parsed = ParseArgs(args, {{}, {"--json"}});
+  if (!parsed.ok())
+    return Usage(std::string(parsed.status().message()), kInfoHelp);
+  if (parsed->positionals.size() != 1)
+    return Usage("info takes one MODEL.onnx", kInfoHelp);
+  auto info = InspectModel(parsed->positionals[0]);
+  if (!info.ok()) return Fail(info.status());
+  int64_t eligible = 0;
+  for (const EligibleTensor& e : info->eligible) eligible += e.numel;
+  if (parsed->switches.count("--json")) {
+    std::vector<std::string> hist, elig;
+    for (const auto& [op, n] : info->op_histogram)
+      hist.push_back(absl::StrCat(JsonString(op), ":", n));
+    for (const EligibleTensor& e : info->eligible) {
+      elig.push_back(absl::StrCat("{\"name\":", JsonString(e.name),
+                                  ",\"numel\":", e.numel, "}"));
+    }
+    std::cout << "{\"parameters\":" << info->parameters
+              << ",\"eligible_parameters\":" << eligible << ",\"ops\":{"
+              << absl::StrJoin(hist, ",") << "},\"eligible\":["
+              << absl::StrJoin(elig, ",")
+              << "],\"unsupported_ops\":" << info->unsupported_ops.size()
+              << "}\n";
+    return 0;
+  }
+  std::cout << "model: " << parsed->positionals[0] << "\n";
+  std::cout << "ir_version: " << info->ir_version
+            << "   producer: " << info->producer << "\n";
+  std::cout << "opsets:";
+  for (const auto& [domain, v] : info->opsets) {
+    std::cout << " " << (domain.empty() ? "ai.onnx" : domain) << "=" << v;
+  }
+  std::cout << "\ninputs:\n";
+  for (const auto& io : info->inputs)
+    std::cout << "  " << io.name << " " << io.dtype << io.shape << "\n";
+  std::cout << "outputs:\n";
+  for (const auto& io : info->outputs)
+    std::cout << "  " << io.name << " " << io.dtype << io.shape << "\n";
+  std::cout << "ops:\n";
+  for (const auto& [op, n] : info->op_histogram)
+    std::cout << "  " << op << " x" << n << "\n";
+  std::cout << "parameters: " << info->parameters << " in "
+            << info->initializers << " initializers\n";
+  std::cout << "eligible for locking: " << info->eligible.size() << " tensors, "
+            << eligible << " values\n";
+  for (const EligibleTensor& e : info->eligible) {
+    std::cout << "  " << e.name << " (" << e.numel << " values, " << e.consumer
+              << ")\n";
+  }
+  if (!info->eligible_bias.empty()) {
+    std::cout << "with --include-bias also:\n";
+    for (const EligibleTensor& e : info->eligible_bias) {
+      std::cout << "  " << e.name << " (" << e.numel << " values, "
+                << e.consumer << ")\n";
+    }
+  }
+  if (!info->unsupported_ops.empty()) {
+    std::cout << "not supported by the engine:\n";
+    for (const std::string& s : info->unsupported_ops)
+      std::cout << "  " << s << "\n";
+  }
+  return 0;
+}
+
+int CmdEval(const std::vector<std::string>& args) {
+  if (WantsHelp(args)) return std::cout << kEvalHelp, 0;
+  auto parsed = ParseArgs(
+      args, {{"--data", "--batch-size", "--device", "--threads"}, {"--json"}});
+  if (!parsed.ok())
+    return Usage(std::string(parsed.status().message()), kEvalHelp);
+  if (parsed->positionals.size() != 1)
+    return Usage("eval takes one MODEL.onnx", kEvalHelp);
+  if (!parsed->Has("--data"))
+    return Usage("eval needs --data FILE.npz", kEvalHelp);
+  EvalOptions options;
+  auto bs = parsed->GetInt("--batch-size", 256);
+  auto threads = parsed->GetInt("--threads", 0);
+  if (!bs.ok()) return Usage(std::string(bs.status().message()), kEvalHelp);
+  if (!threads.ok())
+    return Usage(std::string(threads.status().message()), kEvalHelp);
+  if (*bs <= 0) return Usage("--batch-size must be positive", kEvalHelp);
+  options.batch_size = *bs;
+  options.threads = static_cast<int>(*threads);
+  options.device = parsed->Get("--device", "cpu");
+  options.progress = Progress("eval");
+  auto report =
+      EvaluateFile(parsed->positionals[0], parsed->Get("--data"), options);
+  if (!report.ok()) return Fail(report.status());
+  const double sps =
+      report->seconds > 0 ? report->samples / report->seconds : 0;
+  if (report->has_labels) {
+    std::cout << absl::StrFormat("accuracy: %.4f (%d samples)\n",
+                                 report->accuracy, report->samples);
+  } else {
+    std::cout << "accuracy: n/a (the data has no labels y)\n";
+  }
+  std::cout << absl::StrFormat(
+      "throughput: %.1f samples/s (%.3f s, device %s)\n", sps, report->seconds,
+      report->device);
+  if (parsed->switches.count("--json")) {
+    std::cout << absl::StrFormat(
+        "{\"accuracy\":%s,\"samples\":%d,\"seconds\":%.6f,\"samples_per_"
+        "second\":%.3f,"
+        "\"device\":%s}\n",
+        report->has_labels ? absl::StrFormat("%.6f", report->accuracy) : "null",
+        report->samples, report->seconds, sps, JsonString(report->device));
+  }
+  return 0;
+}
+
+int CmdLock(const std::vector<std::string>& args) {
+  if (WantsHelp(args)) return std::cout << kLockHelp, 0;
+  auto parsed =
+      ParseArgs(args, {{"--data", "-o", "--output", "--key", "--max-values",
+                        "--target-accuracy", "--seed", "--values-per-round",
+                        "--candidates", "--device", "--threads"},
+                       {"--include-bias", "--json"}});
+  if (!parsed.ok())
+    return Usage(std::string(parsed.status().message()), kLockHelp);
+  if (parsed->positionals.size() != 1)
+    return Usage("lock takes one MODEL.onnx", kLockHelp);
+  const std::string out = parsed->Get("-o", parsed->Get("--output"));
+  if (!parsed->Has("--data") || out.empty() || !parsed->Has("--key")) {
+    return Usage("lock needs --data FILE.npz, -o LOCKED.onnx and --key KEY",
+                 kLockHelp);
+  }
+  LockOptions options;
+  auto max_values = parsed->GetInt("--max-values", 32);
+  auto target = parsed->GetDouble("--target-accuracy", -1.0);
+  auto seed = parsed->GetInt("--seed", 0);
+  auto per_round = parsed->GetInt("--values-per-round", 1);
+  auto candidates = parsed->GetInt("--candidates", 16);
+  auto threads = parsed->GetInt("--threads", 0);
+  for (const absl::Status& s :
+       {max_values.status(), target.status(), seed.status(), per_round.status(),
+        candidates.status(), threads.status()}) {
+    if (!s.ok()) return Usage(std::string(s.message()), kLockHelp);
+  }
+  if (*max_values < 1) return Usage("--max-values must be >= 1", kLockHelp);
+  if (*target > 1.0)
+    return Usage("--target-accuracy must be in [0, 1]", kLockHelp);
+  if (*per_round < 1 || *candidates < 1) {
+    return Usage("--values-per-round and --candidates must be >= 1", kLockHelp);
+  }
+  options.config.max_values = static_cast<int>(*max_values);
+  options.config.target_accuracy = *target;
+  options.config.seed = static_cast<uint64_t>(*seed);
+  options.config.include_bias = parsed->switches.count("--include-bias") > 0;
+  options.config.values_per_round = static_cast<int>(*per_round);
+  options.config.candidates = static_cast<int>(*candidates);
+  options.config.progress = [](const LockRound& r) {
+    std::cerr << absl::StrFormat(
+        "lock: round %d: %d values locked, sample accuracy %.4f, loss %.4f\n",
+        r.round, r.locked, r.sample_accuracy, r.loss);
+  };
+  options.device = parsed->Get("--device", "cpu");
+  options.threads = static_cast<int>(*threads);
+  auto summary = LockFile(parsed->positionals[0], parsed->Get("--data"), out,
+                          parsed->Get("--key"), options);
+  if (!summary.ok()) return Fail(summary.status());
+  const LockResult& r = summary->result;
+  const double pct =
+      100.0 * r.changes.size() / std::max<int64_t>(1, r.total_parameters);
+  std::cout << absl::StrFormat(
+      "locked %d of %d eligible values (%.6f%%) in %d rounds; sample accuracy "
+      "%.4f -> %.4f "
+      "(target %.4f, stop: %s); %.2f s on %s\n",
+      r.changes.size(), r.total_parameters, pct, r.rounds,
+      r.sample_accuracy_before, r.sample_accuracy_after, r.target_accuracy,
+      r.stop_reason, summary->seconds, summary->device);
+  std::cout << "wrote " << out << " and " << parsed->Get("--key") << "\n";
+  if (parsed->switches.count("--json")) {
+    std::cout << absl::StrFormat(
+        "{\"locked_values\":%d,\"total_parameters\":%d,\"locked_percent\":%.8f,"
+        "\"sample_accuracy_before\":%.6f,\"sample_accuracy_after\":%.6f,"
+        "\"target_accuracy\":%.6f,\"loss_before\":%.6f,\"loss_after\":%.6f,"
+        "\"rounds\":%d,"
+        "\"seconds\":%.4f,\"stop_reason\":%s,\"device\":%s,\"seed\":%d}\n",
+        r.changes.size(), r.total_parameters, pct, r.sample_accuracy_before,
+        r.sample_accuracy_after, r.target_accuracy, r.loss_before, r.loss_after,
+        r.rounds, summary->seconds, JsonString(r.stop_reason),
+        JsonString(summary->device), options.config.seed);
+  }
+  return 0;
+}
+
+int CmdUnlock(const std::vector<std::string>& args) {
+  if (WantsHelp(args)) return std::cout << kUnlockHelp, 0;
+  auto parsed = ParseArgs(args, {{"--key", "-o", "--output"}, {}});
+  if (!parsed.ok())
+    return Usage(std::string(parsed.status().message()), kUnlockHelp);
+  const std::string out = parsed->Get("-o", parsed->Get("--output"));
+  if (parsed->positionals.size() != 1 || !parsed->Has("--key") || out.empty()) {
+    return Usage("unlock takes LOCKED.onnx --key KEY -o MODEL.onnx",
+                 kUnlockHelp);
+  }
+  const absl::Status s =
+      UnlockFile(parsed->positionals[0], parsed->Get("--key"), out);
+  if (!s.ok()) return Fail(s);
+  std::cout << "wrote " << out << "\n";
+  return 0;
+}
+
+int CmdKey(const std::vector<std::string>& args) {
+  if (WantsHelp(args)) return std::cout << kKeyHelp, 0;
+  auto parsed = ParseArgs(args, {{}, {"--values"}});
+  if (!parsed.ok())
+    return Usage(std::string(parsed.status().message()), kKeyHelp);
+  if (parsed->positionals.size() != 1)
+    return Usage("key takes one KEY file", kKeyHelp);
+  auto bytes = ReadFile(parsed->positionals[0]);
+  if (!bytes.ok()) return Fail(bytes.status());
+  auto text = DescribeKey(*bytes, parsed->switches.count("--values") > 0);
+  if (!text.ok()) {
+    return Fail(absl::Status(
+        text.status().code(),
+        absl::StrCat(parsed->positionals[0], ": ", text.status().message())));
+  }
+  std::cout << *text;
+  return 0;
+}
+
+int CmdVerify(const std::vector<std::string>& args) {
+  if (WantsHelp(args)) return std::cout << kVerifyHelp, 0;
+  auto parsed = ParseArgs(args, {{}, {}});
+  if (!parsed.ok())
+    return Usage(std::string(parsed.status().message()), kVerifyHelp);
+  if (parsed->positionals.size() != 3) {
+    return Usage("verify takes ORIGINAL.onnx LOCKED.onnx KEY", kVerifyHelp);
+  }
+  const absl::Status s = VerifyFiles(
+      parsed->positionals[0], parsed->positionals[1], parsed->positionals[2]);
+  if (!s.ok()) return Fail(s);
+  std::cout << "OK: the key unlocks " << parsed->positionals[1]
+            << " into exactly " << parsed->positionals[0] << "\n";
+  return 0;
+}
+
+}  // namespace
+}  // namespace onnx_crypt::cli
+
+int main(int argc, char** argv) {
+  using namespace onnx_crypt::cli;
+  if (argc < 2) return std::cerr << kUsage, kExitUsage;
+  const std::string cmd = argv[1];
+  const std::vector<std::string> args(argv + 2, argv + argc);
+  if (cmd == "--help" || cmd == "-h" || cmd == "help")
+    return std::cout << kUsage, 0;
+  if (cmd == "info") return CmdInfo(args);
+  if (cmd == "eval") return CmdEval(args);
+  if (cmd == "lock") return CmdLock(args);
+  if (cmd == "unlock") return CmdUnlock(args);
+  if (cmd == "key") return CmdKey(args);
+  if (cmd == "verify") return CmdVerify(args);
+  std::cerr << "onnx-crypt: unknown command '" << cmd << "'\n\n" << kUsage;
+  return kExitUsage;
+}
