@@ -10,7 +10,32 @@ namespace {
 std::vector<OpDef> BuildRegistry() {
   std::vector<OpDef> ops;
   // --- math / elementwise (group A) ---
+  cpu::AddAddOps(ops);
+  cpu::AddSubOps(ops);
+  cpu::AddMulOps(ops);
+  cpu::AddDivOps(ops);
+  cpu::AddReluOps(ops);
+  cpu::AddLeakyReluOps(ops);
+  cpu::AddSigmoidOps(ops);
+  cpu::AddTanhOps(ops);
+  cpu::AddClipOps(ops);
+  cpu::AddHardSigmoidOps(ops);
+  cpu::AddHardSwishOps(ops);
+  cpu::AddSoftmaxOps(ops);
+  cpu::AddLogSoftmaxOps(ops);
+  cpu::AddDropoutOps(ops);
+  cpu::AddIdentityOps(ops);
   // --- shape / data movement (group B) ---
+  cpu::AddFlattenOps(ops);
+  cpu::AddReshapeOps(ops);
+  cpu::AddTransposeOps(ops);
+  cpu::AddConcatOps(ops);
+  cpu::AddSqueezeOps(ops);
+  cpu::AddUnsqueezeOps(ops);
+  cpu::AddConstantOps(ops);
+  cpu::AddShapeOps(ops);
+  cpu::AddGatherOps(ops);
+  cpu::AddPadOps(ops);
   // --- neural-network ops (group C) ---
   return ops;
 }
