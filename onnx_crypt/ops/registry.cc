@@ -37,13 +37,21 @@ std::vector<OpDef> BuildRegistry() {
   cpu::AddGatherOps(ops);
   cpu::AddPadOps(ops);
   // --- neural-network ops (group C) ---
+  cpu::AddConvOps(ops);
+  cpu::AddGemmOps(ops);
+  cpu::AddMatMulOps(ops);
+  cpu::AddMaxPoolOps(ops);
+  cpu::AddAveragePoolOps(ops);
+  cpu::AddGlobalAveragePoolOps(ops);
+  cpu::AddBatchNormalizationOps(ops);
   return ops;
 }
 
 }  // namespace
 
 const std::vector<OpDef>& AllOps() {
-  static const std::vector<OpDef>* const ops = new std::vector<OpDef>(BuildRegistry());
+  static const std::vector<OpDef>* const ops =
+      new std::vector<OpDef>(BuildRegistry());
   return *ops;
 }
 
@@ -52,12 +60,13 @@ absl::StatusOr<const OpDef*> FindOp(const Node& node) {
   for (const OpDef& def : AllOps()) {
     if (def.domain != node.domain || def.op_type != node.op_type) continue;
     type_known = true;
-    if (node.opset >= def.since_version && node.opset <= def.until_version) return &def;
+    if (node.opset >= def.since_version && node.opset <= def.until_version)
+      return &def;
   }
-  return absl::UnimplementedError(absl::StrCat(
-      "unsupported operator ", node.Describe(),
-      type_known ? ": this opset version is not implemented"
-                 : ": this operator type is not implemented"));
+  return absl::UnimplementedError(
+      absl::StrCat("unsupported operator ", node.Describe(),
+                   type_known ? ": this opset version is not implemented"
+                              : ": this operator type is not implemented"));
 }
 
 }  // namespace onnx_crypt

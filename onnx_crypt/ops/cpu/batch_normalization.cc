@@ -1,0 +1,186 @@
+// BatchNormalization (opsets 7-18), inference form only, forward and backward.
+//
+// X is N x C x D1 x ... (rank >= 2); scale, B, mean, var have C elements.
+// Per channel c:
+//   inv_std = 1 / sqrt(var[c] + epsilon),  a[c] = scale[c] * inv_std
+//   Y = a[c] * X + (B[c] - mean[c] * a[c])
+// Backward (mean and var are constants here):
+//   dX = a[c] * dY,  dscale[c] = sum dY * (X - mean[c]) * inv_std,
+//   dB[c] = sum dY
+// Training forms are rejected with an error naming the node: spatial = 0
+// (opsets 7-8), training_mode = 1 (opsets 14+), and any of the optional
+// training outputs (running or saved mean/var). The per-channel coefficients
+// are computed in double from whatever float types the parameters have (opset
+// 15 allows them to differ from X).
+#include <cmath>
+#include <memory>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "onnx_crypt/base/status.h"
+#include "onnx_crypt/ops/cpu/cpu_ops.h"
+#include "onnx_crypt/ops/cpu/util.h"
+
+namespace onnx_crypt::cpu {
+
+namespace {
+
+struct BnParams {
+  int64_t channels = 0;
+  int64_t inner = 0;  // product of the dims after C
+  std::vector<double> mean, inv_std, scale, shift;  // shift = B
+};
+
+absl::StatusOr<BnParams> ReadParams(const Node& node,
+                                    const TensorRefs& inputs) {
+  if (inputs.size() != 5) {
+    return NodeError(node, "expects inputs X, scale, B, input_mean, input_var");
+  }
+  if (node.opset < 9 && node.GetInt("spatial", 1) != 1) {
+    return absl::UnimplementedError(
+        absl::StrCat(node.Describe(), ": spatial = 0 is not supported"));
+  }
+  if (node.GetInt("training_mode", 0) != 0) {
+    return absl::UnimplementedError(absl::StrCat(
+        node.Describe(),
+        ": training_mode = 1 is not supported (inference form only)"));
+  }
+  for (size_t i = 1; i < node.outputs.size(); ++i) {
+    if (!node.outputs[i].empty()) {
+      return absl::UnimplementedError(absl::StrCat(
+          node.Describe(), ": training output ", i, " ('", node.outputs[i],
+          "') is not supported (inference form only)"));
+    }
+  }
+  const Tensor& x = *inputs[0];
+  if (x.rank() < 2) {
+    return NodeError(node, absl::StrCat("X ", ShapeToString(x.shape()),
+                                        " must have rank >= 2"));
+  }
+  BnParams p;
+  p.channels = x.dim(1);
+  p.inner = p.channels == 0 || x.dim(0) == 0
+                ? 0
+                : x.numel() / (x.dim(0) * p.channels);
+  static const char* const kNames[] = {"X", "scale", "B", "input_mean",
+                                       "input_var"};
+  for (int i = 1; i < 5; ++i) {
+    const Tensor& t = *inputs[i];
+    if (!t.defined() || t.numel() != p.channels ||
+        (t.dtype() != DType::kFloat32 && t.dtype() != DType::kFloat64)) {
+      return NodeError(
+          node, absl::StrCat(kNames[i], " ", t.DebugString(),
+                             " must be float with ", p.channels, " elements"));
+    }
+  }
+  const double epsilon = node.GetFloat("epsilon", 1e-5f);
+  p.scale = inputs[1]->ToDoubleVector();
+  p.shift = inputs[2]->ToDoubleVector();
+  p.mean = inputs[3]->ToDoubleVector();
+  const std::vector<double> var = inputs[4]->ToDoubleVector();
+  p.inv_std.resize(static_cast<size_t>(p.channels));
+  for (int64_t c = 0; c < p.channels; ++c)
+    p.inv_std[c] = 1.0 / std::sqrt(var[c] + epsilon);
+  return p;
+}
+
+template <typename T>
+void BnForward(const BnParams& p, const Tensor& x, Tensor& y) {
+  const T* xd = x.data<T>();
+  T* yd = y.mutable_data<T>();
+  const int64_t batch = x.dim(0);
+  for (int64_t c = 0; c < p.channels; ++c) {
+    const double a = p.scale[c] * p.inv_std[c];
+    const T ta = static_cast<T>(a);
+    const T tb = static_cast<T>(p.shift[c] - p.mean[c] * a);
+    for (int64_t n = 0; n < batch; ++n) {
+      const int64_t off = (n * p.channels + c) * p.inner;
+      for (int64_t i = 0; i < p.inner; ++i) yd[off + i] = ta * xd[off + i] + tb;
+    }
+  }
+}
+
+absl::Status Forward(const Node& node, const TensorRefs& inputs,
+                     std::vector<Tensor>& outputs,
+                     std::unique_ptr<OpContext>* ctx) {
+  OC_ASSIGN_OR_RETURN(BnParams params, ReadParams(node, inputs));
+  const Tensor& x = *inputs[0];
+  Tensor y(x.dtype(), x.shape());
+  OC_DISPATCH_FLOAT(x.dtype(), node, { BnForward<T>(params, x, y); });
+  outputs[0] = std::move(y);
+  return absl::OkStatus();
+}
+
+template <typename T>
+void BnBackward(const BnParams& p, const Tensor& x, const Tensor& dy,
+                bool need_dx, Tensor* dx, std::vector<double>* dscale,
+                std::vector<double>* dshift) {
+  const T* xd = x.data<T>();
+  const T* g = dy.data<T>();
+  T* dxd = need_dx ? dx->mutable_data<T>() : nullptr;
+  const int64_t batch = x.dim(0);
+  for (int64_t c = 0; c < p.channels; ++c) {
+    const T a = static_cast<T>(p.scale[c] * p.inv_std[c]);
+    const T mean = static_cast<T>(p.mean[c]);
+    double sum_g = 0.0, sum_gx = 0.0;
+    for (int64_t n = 0; n < batch; ++n) {
+      const int64_t off = (n * p.channels + c) * p.inner;
+      for (int64_t i = 0; i < p.inner; ++i) {
+        const T gi = g[off + i];
+        if (dxd != nullptr) dxd[off + i] = a * gi;
+        sum_g += gi;
+        sum_gx += static_cast<double>(gi * (xd[off + i] - mean));
+      }
+    }
+    (*dshift)[c] = sum_g;
+    (*dscale)[c] = sum_gx * p.inv_std[c];
+  }
+}
+
+absl::Status Backward(const Node& node, const TensorRefs& inputs,
+                      const TensorRefs& outputs, const TensorRefs& grad_outputs,
+                      const OpContext* ctx, const std::vector<bool>& need_grad,
+                      std::vector<Tensor>& grad_inputs) {
+  OC_ASSIGN_OR_RETURN(BnParams params, ReadParams(node, inputs));
+  const Tensor& x = *inputs[0];
+  Tensor zeros;
+  const Tensor* dy = grad_outputs[0];
+  if (!dy->defined()) {
+    zeros = Tensor(x.dtype(), x.shape());
+    dy = &zeros;
+  } else if (dy->shape() != x.shape() || dy->dtype() != x.dtype()) {
+    return NodeError(node, absl::StrCat("output gradient ", dy->DebugString(),
+                                        " does not match the output"));
+  }
+  if (need_grad[0]) grad_inputs[0] = Tensor(x.dtype(), x.shape());
+  std::vector<double> dscale(static_cast<size_t>(params.channels));
+  std::vector<double> dshift(static_cast<size_t>(params.channels));
+  OC_DISPATCH_FLOAT(x.dtype(), node, {
+    BnBackward<T>(params, x, *dy, need_grad[0], &grad_inputs[0], &dscale,
+                  &dshift);
+  });
+  if (need_grad[1]) {
+    grad_inputs[1] = Tensor::FromVector<double>(inputs[1]->shape(), dscale)
+                         .CastTo(inputs[1]->dtype());
+  }
+  if (need_grad[2]) {
+    grad_inputs[2] = Tensor::FromVector<double>(inputs[2]->shape(), dshift)
+                         .CastTo(inputs[2]->dtype());
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+void AddBatchNormalizationOps(std::vector<OpDef>& ops) {
+  OpDef def;
+  def.op_type = "BatchNormalization";
+  def.since_version = 7;
+  def.until_version = 18;
+  def.forward = &Forward;
+  def.backward = &Backward;
+  def.differentiable_inputs = 0b111;  // X, scale, B
+  ops.push_back(def);
+}
+
+}  // namespace onnx_crypt::cpu
