@@ -1,0 +1,662 @@
+// .npy and .npz by hand: the format is small (a Python-literal header, then raw
+// bytes; a zip of such files), and reading it here avoids a dependency on a zip
+// library besides zlib. Every length read from the file is checked against the
+// bytes actually present before use, and the output of inflate is bounded by
+// deflate's maximum ratio, so corrupt files give errors.
+#include "onnx_crypt/data/npz.h"
+
+#include <zlib.h>
+
+#include <algorithm>
+#include <climits>
+#include <cstdint>
+#include <cstring>
+#include <set>
+#include <vector>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "onnx_crypt/base/file.h"
+#include "onnx_crypt/base/status.h"
+
+namespace onnx_crypt {
+namespace {
+
+constexpr char kNpyMagic[] = "\x93NUMPY";
+constexpr size_t kNpyMagicLen = 6;
+constexpr int64_t kMaxArrayBytes = int64_t{1} << 40;
+
+// Zip record signatures and fixed sizes (PKWARE APPNOTE 4.3).
+constexpr uint32_t kLocalHeaderSig = 0x04034b50;
+constexpr uint32_t kCentralHeaderSig = 0x02014b50;
+constexpr uint32_t kEndOfCentralDirSig = 0x06054b50;
+constexpr uint32_t kZip64EndOfCentralDirSig = 0x06064b50;
+constexpr uint32_t kZip64LocatorSig = 0x07064b50;
+constexpr size_t kLocalHeaderSize = 30;
+constexpr size_t kCentralHeaderSize = 46;
+constexpr size_t kEndOfCentralDirSize = 22;
+constexpr size_t kZip64LocatorSize = 20;
+constexpr size_t kZip64EndOfCentralDirSize = 56;
+constexpr uint16_t kZip64ExtraId = 0x0001;
+constexpr uint16_t kDosDate1980 =
+    (0 << 9) | (1 << 5) | 1;  // 1980-01-01, for reproducible files
+
+uint16_t Le16(const char* p) {
+  const auto* u = reinterpret_cast<const unsigned char*>(p);
+  return static_cast<uint16_t>(u[0] | (u[1] << 8));
+}
+uint32_t Le32(const char* p) {
+  return static_cast<uint32_t>(Le16(p)) |
+         (static_cast<uint32_t>(Le16(p + 2)) << 16);
+}
+uint64_t Le64(const char* p) {
+  return static_cast<uint64_t>(Le32(p)) |
+         (static_cast<uint64_t>(Le32(p + 4)) << 32);
+}
+void PutLe16(std::string* out, uint16_t v) {
+  out->push_back(static_cast<char>(v & 0xff));
+  out->push_back(static_cast<char>(v >> 8));
+}
+void PutLe32(std::string* out, uint32_t v) {
+  PutLe16(out, static_cast<uint16_t>(v & 0xffff));
+  PutLe16(out, static_cast<uint16_t>(v >> 16));
+}
+
+// --- .npy header
+// ------------------------------------------------------------------------------
+
+struct DescrInfo {
+  const char* descr;
+  DType dtype;
+};
+constexpr DescrInfo kDescrs[] = {
+    {"<f4", DType::kFloat32}, {"<f8", DType::kFloat64}, {"<i8", DType::kInt64},
+    {"<i4", DType::kInt32},   {"|u1", DType::kUint8},   {"|i1", DType::kInt8},
+    {"|b1", DType::kBool},
+};
+
+// A value in the header dict: a string, a bool, or a tuple of integers.
+struct HeaderValue {
+  enum class Kind { kString, kBool, kTuple } kind = Kind::kString;
+  std::string s;
+  bool b = false;
+  std::vector<int64_t> ints;
+};
+
+// Parses the Python dict literal numpy writes, e.g.
+//   {'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }
+class HeaderParser {
+ public:
+  explicit HeaderParser(absl::string_view text) : text_(text) {}
+
+  absl::StatusOr<std::map<std::string, HeaderValue>> Parse() {
+    std::map<std::string, HeaderValue> dict;
+    if (!Consume('{')) return Error("expected '{'");
+    while (!Consume('}')) {
+      OC_ASSIGN_OR_RETURN(std::string key, ParseString());
+      if (!Consume(':')) return Error("expected ':'");
+      OC_ASSIGN_OR_RETURN(HeaderValue value, ParseValue());
+      dict[key] = std::move(value);
+      if (!Consume(',')) {
+        if (!Consume('}')) return Error("expected ',' or '}'");
+        break;
+      }
+    }
+    SkipSpace();
+    if (pos_ != text_.size())
+      return Error("trailing characters after the dict");
+    return dict;
+  }
+
+ private:
+  absl::Status Error(absl::string_view what) const {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "malformed .npy header (", what, " at offset ", pos_, "): ", text_));
+  }
+  void SkipSpace() {
+    while (pos_ < text_.size() &&
+           absl::ascii_isspace(static_cast<unsigned char>(text_[pos_]))) {
+      ++pos_;
+    }
+  }
+  bool Consume(char c) {
+    SkipSpace();
+    if (pos_ < text_.size() && text_[pos_] == c) {
+      ++pos_;
+      return true;
+    }
+    return false;
+  }
+  bool ConsumeWord(absl::string_view word) {
+    SkipSpace();
+    if (text_.substr(pos_, word.size()) == word) {
+      pos_ += word.size();
+      return true;
+    }
+    return false;
+  }
+  absl::StatusOr<std::string> ParseString() {
+    SkipSpace();
+    if (pos_ >= text_.size() || (text_[pos_] != '\'' && text_[pos_] != '"')) {
+      return Error("expected a quoted string");
+    }
+    const char quote = text_[pos_++];
+    size_t end = text_.find(quote, pos_);
+    if (end == absl::string_view::npos) return Error("unterminated string");
+    std::string s(text_.substr(pos_, end - pos_));
+    pos_ = end + 1;
+    return s;
+  }
+  absl::StatusOr<int64_t> ParseInt() {
+    SkipSpace();
+    size_t start = pos_;
+    int64_t value = 0;
+    while (pos_ < text_.size() &&
+           absl::ascii_isdigit(static_cast<unsigned char>(text_[pos_]))) {
+      if (value > (INT64_MAX - 9) / 10) return Error("dimension too large");
+      value = value * 10 + (text_[pos_++] - '0');
+    }
+    // Python 2 era files may write "3L".
+    if (pos_ < text_.size() && text_[pos_] == 'L') ++pos_;
+    if (pos_ == start) return Error("expected an integer");
+    return value;
+  }
+  absl::StatusOr<HeaderValue> ParseValue() {
+    HeaderValue value;
+    SkipSpace();
+    if (ConsumeWord("True")) {
+      value.kind = HeaderValue::Kind::kBool;
+      value.b = true;
+    } else if (ConsumeWord("False")) {
+      value.kind = HeaderValue::Kind::kBool;
+    } else if (Consume('(')) {
+      value.kind = HeaderValue::Kind::kTuple;
+      while (!Consume(')')) {
+        OC_ASSIGN_OR_RETURN(int64_t v, ParseInt());
+        value.ints.push_back(v);
+        if (!Consume(',')) {
+          if (!Consume(')')) return Error("expected ',' or ')' in the shape");
+          break;
+        }
+      }
+    } else {
+      value.kind = HeaderValue::Kind::kString;
+      OC_ASSIGN_OR_RETURN(value.s, ParseString());
+    }
+    return value;
+  }
+
+  absl::string_view text_;
+  size_t pos_ = 0;
+};
+
+std::string ShapeTuple(const Shape& shape) {
+  if (shape.size() == 1) return absl::StrCat("(", shape[0], ",)");
+  return absl::StrCat("(", absl::StrJoin(shape, ", "), ")");
+}
+
+// --- zip
+// --------------------------------------------------------------------------------------
+
+struct ZipEntry {
+  std::string name;
+  uint16_t flags = 0;
+  uint16_t method = 0;
+  uint32_t crc = 0;
+  uint64_t compressed_size = 0;
+  uint64_t uncompressed_size = 0;
+  uint64_t local_offset = 0;
+};
+
+absl::StatusOr<std::string> Inflate(absl::string_view in, uint64_t out_size,
+                                    const std::string& label) {
+  std::string out(out_size, '\0');
+  z_stream zs;
+  std::memset(&zs, 0, sizeof(zs));
+  // Negative window bits: raw deflate data, as zip stores it (no zlib header).
+  if (inflateInit2(&zs, -MAX_WBITS) != Z_OK) {
+    return absl::InternalError(
+        absl::StrCat(label, ": zlib inflateInit2 failed"));
+  }
+  size_t in_done = 0, out_done = 0;
+  int rc = Z_OK;
+  while (rc == Z_OK) {
+    const size_t in_chunk = std::min<size_t>(in.size() - in_done, UINT_MAX);
+    const size_t out_chunk = std::min<size_t>(out.size() - out_done, UINT_MAX);
+    zs.next_in =
+        reinterpret_cast<Bytef*>(const_cast<char*>(in.data() + in_done));
+    zs.avail_in = static_cast<uInt>(in_chunk);
+    zs.next_out = reinterpret_cast<Bytef*>(out.data() + out_done);
+    zs.avail_out = static_cast<uInt>(out_chunk);
+    rc = inflate(&zs, Z_NO_FLUSH);
+    in_done += in_chunk - zs.avail_in;
+    out_done += out_chunk - zs.avail_out;
+    if (rc == Z_OK && in_chunk == zs.avail_in && out_chunk == zs.avail_out)
+      break;  // stuck
+  }
+  inflateEnd(&zs);
+  if (rc != Z_STREAM_END || out_done != out.size()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(label, ": corrupt deflate data (zlib code ", rc, ", ",
+                     out_done, " of ", out.size(), " bytes inflated)"));
+  }
+  return out;
+}
+
+// Fills the 0xFFFFFFFF fields of `entry` from a ZIP64 extended-information
+// extra field.
+absl::Status ApplyZip64Extra(absl::string_view extra, bool need_uncompressed,
+                             bool need_compressed, bool need_offset,
+                             ZipEntry* entry, const std::string& label) {
+  size_t pos = 0;
+  while (pos + 4 <= extra.size()) {
+    const uint16_t id = Le16(extra.data() + pos);
+    const uint16_t size = Le16(extra.data() + pos + 2);
+    if (pos + 4 + size > extra.size()) break;
+    if (id == kZip64ExtraId) {
+      absl::string_view field = extra.substr(pos + 4, size);
+      size_t f = 0;
+      auto next = [&](uint64_t* value) {
+        if (f + 8 > field.size()) return false;
+        *value = Le64(field.data() + f);
+        f += 8;
+        return true;
+      };
+      if ((need_uncompressed && !next(&entry->uncompressed_size)) ||
+          (need_compressed && !next(&entry->compressed_size)) ||
+          (need_offset && !next(&entry->local_offset))) {
+        return absl::InvalidArgumentError(
+            absl::StrCat(label, ": entry '", entry->name,
+                         "' has a short ZIP64 extra field"));
+      }
+      return absl::OkStatus();
+    }
+    pos += 4 + size;
+  }
+  if (need_uncompressed || need_compressed || need_offset) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        label, ": entry '", entry->name, "' lacks its ZIP64 extra field"));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<ZipEntry>> ReadCentralDirectory(
+    absl::string_view zip, const std::string& label) {
+  auto corrupt = [&](absl::string_view what) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(label, ": not a valid .npz (zip) file: ", what));
+  };
+  if (zip.size() < kEndOfCentralDirSize) return corrupt("too short");
+  // The end record sits at the end, followed only by a comment of at most 65535
+  // bytes.
+  size_t eocd = std::string::npos;
+  const size_t lowest = zip.size() > kEndOfCentralDirSize + 0xffff
+                            ? zip.size() - kEndOfCentralDirSize - 0xffff
+                            : 0;
+  for (size_t pos = zip.size() - kEndOfCentralDirSize + 1; pos-- > lowest;) {
+    if (Le32(zip.data() + pos) == kEndOfCentralDirSig) {
+      eocd = pos;
+      break;
+    }
+  }
+  if (eocd == std::string::npos)
+    return corrupt("no end-of-central-directory record");
+  const char* e = zip.data() + eocd;
+  if (Le16(e + 4) != 0 || Le16(e + 6) != 0)
+    return corrupt("multi-disk archives are not supported");
+  uint64_t count = Le16(e + 10);
+  uint64_t cd_size = Le32(e + 12);
+  uint64_t cd_offset = Le32(e + 16);
+  if (count == 0xffff || cd_size == 0xffffffff || cd_offset == 0xffffffff) {
+    if (eocd < kZip64LocatorSize) return corrupt("missing ZIP64 locator");
+    const char* loc = zip.data() + eocd - kZip64LocatorSize;
+    if (Le32(loc) != kZip64LocatorSig) return corrupt("missing ZIP64 locator");
+    const uint64_t z64 = Le64(loc + 8);
+    if (z64 > zip.size() || zip.size() - z64 < kZip64EndOfCentralDirSize ||
+        Le32(zip.data() + z64) != kZip64EndOfCentralDirSig) {
+      return corrupt("bad ZIP64 end-of-central-directory record");
+    }
+    const char* z = zip.data() + z64;
+    count = Le64(z + 32);
+    cd_size = Le64(z + 40);
+    cd_offset = Le64(z + 48);
+  }
+  if (cd_offset > zip.size() || cd_size > zip.size() - cd_offset) {
+    return corrupt("central directory lies outside the file");
+  }
+  std::vector<ZipEntry> entries;
+  size_t pos = cd_offset;
+  const size_t end = cd_offset + cd_size;
+  for (uint64_t i = 0; i < count; ++i) {
+    if (end - pos < kCentralHeaderSize ||
+        Le32(zip.data() + pos) != kCentralHeaderSig) {
+      return corrupt("bad central directory entry");
+    }
+    const char* h = zip.data() + pos;
+    ZipEntry entry;
+    entry.flags = Le16(h + 8);
+    entry.method = Le16(h + 10);
+    entry.crc = Le32(h + 16);
+    entry.compressed_size = Le32(h + 20);
+    entry.uncompressed_size = Le32(h + 24);
+    const size_t name_len = Le16(h + 28), extra_len = Le16(h + 30),
+                 comment_len = Le16(h + 32);
+    entry.local_offset = Le32(h + 42);
+    if (end - pos - kCentralHeaderSize < name_len + extra_len + comment_len) {
+      return corrupt("central directory entry overruns the directory");
+    }
+    entry.name.assign(h + kCentralHeaderSize, name_len);
+    OC_RETURN_IF_ERROR(ApplyZip64Extra(
+        absl::string_view(h + kCentralHeaderSize + name_len, extra_len),
+        entry.uncompressed_size == 0xffffffff,
+        entry.compressed_size == 0xffffffff, entry.local_offset == 0xffffffff,
+        &entry, label));
+    entries.push_back(std::move(entry));
+    pos += kCentralHeaderSize + name_len + extra_len + comment_len;
+  }
+  return entries;
+}
+
+// The uncompressed bytes of one entry, CRC-checked.
+absl::StatusOr<std::string> ReadEntry(absl::string_view zip,
+                                      const ZipEntry& entry,
+                                      const std::string& label) {
+  const std::string where = absl::StrCat(label, ": entry '", entry.name, "'");
+  if (entry.flags & 1) {
+    return absl::InvalidArgumentError(absl::StrCat(where, " is encrypted"));
+  }
+  if (entry.local_offset > zip.size() ||
+      zip.size() - entry.local_offset < kLocalHeaderSize ||
+      Le32(zip.data() + entry.local_offset) != kLocalHeaderSig) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(where, ": bad local header"));
+  }
+  const char* h = zip.data() + entry.local_offset;
+  const uint64_t data_offset =
+      entry.local_offset + kLocalHeaderSize + Le16(h + 26) + Le16(h + 28);
+  if (data_offset > zip.size() ||
+      entry.compressed_size > zip.size() - data_offset) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(where, ": data lies outside the file"));
+  }
+  absl::string_view data = zip.substr(data_offset, entry.compressed_size);
+  std::string out;
+  if (entry.method == 0) {
+    if (entry.compressed_size != entry.uncompressed_size) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(where, ": stored entry with differing sizes"));
+    }
+    out.assign(data.data(), data.size());
+  } else if (entry.method == 8) {
+    // Deflate expands at most 1032:1; a larger claim is corruption, not data.
+    if (entry.uncompressed_size > entry.compressed_size * 1032 + 1024) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          where, ": implausible uncompressed size ", entry.uncompressed_size));
+    }
+    OC_ASSIGN_OR_RETURN(out, Inflate(data, entry.uncompressed_size, where));
+  } else {
+    return absl::InvalidArgumentError(
+        absl::StrCat(where, ": compression method ", entry.method,
+                     " is not supported (stored or deflate)"));
+  }
+  uLong crc = crc32(0L, Z_NULL, 0);
+  size_t done = 0;
+  while (done < out.size()) {
+    const size_t chunk = std::min<size_t>(out.size() - done, UINT_MAX);
+    crc = crc32(crc, reinterpret_cast<const Bytef*>(out.data() + done),
+                static_cast<uInt>(chunk));
+    done += chunk;
+  }
+  if (static_cast<uint32_t>(crc) != entry.crc) {
+    return absl::DataLossError(
+        absl::StrCat(where, ": CRC mismatch (corrupt data)"));
+  }
+  return out;
+}
+
+}  // namespace
+
+absl::StatusOr<Tensor> ParseNpy(absl::string_view bytes,
+                                const std::string& label) {
+  auto bad = [&](absl::string_view what) {
+    return absl::InvalidArgumentError(absl::StrCat(label, ": ", what));
+  };
+  if (bytes.size() < kNpyMagicLen + 4 ||
+      bytes.substr(0, kNpyMagicLen) != kNpyMagic) {
+    return bad("not a .npy array (bad magic)");
+  }
+  const int major = static_cast<unsigned char>(bytes[6]);
+  size_t header_len, header_start;
+  if (major == 1) {
+    header_len = Le16(bytes.data() + 8);
+    header_start = 10;
+  } else if (major == 2 || major == 3) {
+    if (bytes.size() < 12) return bad("truncated .npy header");
+    header_len = Le32(bytes.data() + 8);
+    header_start = 12;
+  } else {
+    return bad(absl::StrCat(".npy format version ", major,
+                            " is not supported (1, 2 or 3)"));
+  }
+  if (header_len > bytes.size() - header_start)
+    return bad("truncated .npy header");
+  absl::StatusOr<std::map<std::string, HeaderValue>> dict =
+      HeaderParser(bytes.substr(header_start, header_len)).Parse();
+  if (!dict.ok()) return Annotate(dict.status(), label);
+
+  auto descr = dict->find("descr");
+  auto fortran = dict->find("fortran_order");
+  auto shape_it = dict->find("shape");
+  if (descr == dict->end() ||
+      descr->second.kind != HeaderValue::Kind::kString ||
+      fortran == dict->end() ||
+      fortran->second.kind != HeaderValue::Kind::kBool ||
+      shape_it == dict->end() ||
+      shape_it->second.kind != HeaderValue::Kind::kTuple) {
+    return bad(".npy header lacks 'descr', 'fortran_order' or 'shape'");
+  }
+  DType dtype = DType::kUndefined;
+  for (const DescrInfo& info : kDescrs) {
+    if (descr->second.s == info.descr) dtype = info.dtype;
+  }
+  if (dtype == DType::kUndefined) {
+    return bad(absl::StrCat(
+        "dtype '", descr->second.s,
+        "' is not supported (little-endian f4, f8, i8, i4, u1, i1, b1)"));
+  }
+  if (fortran->second.b) {
+    return bad(
+        "array is in Fortran order; save it C-contiguous "
+        "(np.ascontiguousarray)");
+  }
+  Shape shape = shape_it->second.ints;
+  int64_t nbytes = static_cast<int64_t>(DTypeSize(dtype));
+  for (int64_t d : shape) {
+    if (d != 0 && nbytes > kMaxArrayBytes / d) {
+      return bad(
+          absl::StrCat("implausibly large shape ", ShapeToString(shape)));
+    }
+    nbytes *= d;
+  }
+  absl::string_view data = bytes.substr(header_start + header_len);
+  if (static_cast<int64_t>(data.size()) != nbytes) {
+    return bad(absl::StrCat(DTypeName(dtype), ShapeToString(shape), " needs ",
+                            nbytes, " bytes of data, the file has ",
+                            data.size()));
+  }
+  Tensor tensor(dtype, std::move(shape));
+  if (nbytes > 0) std::memcpy(tensor.mutable_raw(), data.data(), data.size());
+  if (dtype == DType::kBool) {
+    uint8_t* p = tensor.mutable_raw();
+    for (int64_t i = 0; i < tensor.numel(); ++i) p[i] = p[i] != 0;
+  }
+  return tensor;
+}
+
+absl::StatusOr<std::string> SerializeNpy(const Tensor& tensor) {
+  const char* descr = nullptr;
+  for (const DescrInfo& info : kDescrs) {
+    if (info.dtype == tensor.dtype()) descr = info.descr;
+  }
+  if (descr == nullptr) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "cannot write a ", DTypeName(tensor.dtype()), " array to .npy"));
+  }
+  std::string dict =
+      absl::StrCat("{'descr': '", descr, "', 'fortran_order': False, 'shape': ",
+                   ShapeTuple(tensor.shape()), ", }");
+  // numpy pads with spaces and ends with '\n' so the data starts at a multiple
+  // of 64 bytes.
+  const size_t prefix = kNpyMagicLen + 4;
+  size_t total = prefix + dict.size() + 1;
+  total = (total + 63) / 64 * 64;
+  dict.append(total - prefix - dict.size() - 1, ' ');
+  dict.push_back('\n');
+  if (dict.size() > 0xffff)
+    return absl::InvalidArgumentError("shape too long for .npy v1.0");
+  std::string out(kNpyMagic, kNpyMagicLen);
+  out.push_back(1);
+  out.push_back(0);
+  PutLe16(&out, static_cast<uint16_t>(dict.size()));
+  out += dict;
+  out.append(reinterpret_cast<const char*>(tensor.raw()), tensor.nbytes());
+  return out;
+}
+
+absl::StatusOr<NpzArrays> ParseNpz(absl::string_view bytes,
+                                   const std::string& label) {
+  OC_ASSIGN_OR_RETURN(std::vector<ZipEntry> entries,
+                      ReadCentralDirectory(bytes, label));
+  NpzArrays arrays;
+  for (const ZipEntry& entry : entries) {
+    if (!entry.name.empty() && entry.name.back() == '/') continue;  // a folder
+    constexpr absl::string_view kSuffix = ".npy";
+    if (entry.name.size() <= kSuffix.size() ||
+        absl::string_view(entry.name)
+                .substr(entry.name.size() - kSuffix.size()) != kSuffix) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          label, ": entry '", entry.name, "' is not a .npy array"));
+    }
+    const std::string name =
+        entry.name.substr(0, entry.name.size() - kSuffix.size());
+    if (arrays.count(name)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(label, ": array '", name, "' appears twice"));
+    }
+    OC_ASSIGN_OR_RETURN(std::string npy, ReadEntry(bytes, entry, label));
+    OC_ASSIGN_OR_RETURN(
+        Tensor tensor,
+        ParseNpy(npy, absl::StrCat(label, ": array '", name, "'")));
+    arrays.emplace(name, std::move(tensor));
+  }
+  return arrays;
+}
+
+absl::StatusOr<NpzArrays> LoadNpz(const std::string& path) {
+  OC_ASSIGN_OR_RETURN(std::string bytes, ReadFile(path));
+  return ParseNpz(bytes, path);
+}
+
+absl::Status SaveNpz(const std::string& path, const NpzArrays& arrays) {
+  std::string zip, central;
+  for (const auto& [name, tensor] : arrays) {
+    if (name.empty())
+      return absl::InvalidArgumentError("an .npz array needs a name");
+    absl::StatusOr<std::string> npy = SerializeNpy(tensor);
+    if (!npy.ok())
+      return Annotate(npy.status(), absl::StrCat(path, ": array '", name, "'"));
+    const std::string entry_name = name + ".npy";
+    if (npy->size() >= 0xffffffffu || zip.size() >= 0xffffffffu ||
+        entry_name.size() > 0xffff || arrays.size() >= 0xffff) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(path, ": too large for this writer (no ZIP64 support)"));
+    }
+    const uint32_t crc = static_cast<uint32_t>(
+        crc32(crc32(0L, Z_NULL, 0), reinterpret_cast<const Bytef*>(npy->data()),
+              static_cast<uInt>(npy->size())));
+    const uint32_t offset = static_cast<uint32_t>(zip.size());
+    const uint32_t size = static_cast<uint32_t>(npy->size());
+    // Local header.
+    PutLe32(&zip, kLocalHeaderSig);
+    PutLe16(&zip, 20);  // version needed: 2.0
+    PutLe16(&zip, 0);   // flags
+    PutLe16(&zip, 0);   // method: stored
+    PutLe16(&zip, 0);   // time
+    PutLe16(&zip, kDosDate1980);
+    PutLe32(&zip, crc);
+    PutLe32(&zip, size);
+    PutLe32(&zip, size);
+    PutLe16(&zip, static_cast<uint16_t>(entry_name.size()));
+    PutLe16(&zip, 0);  // extra length
+    zip += entry_name;
+    zip += *npy;
+    // Central directory entry.
+    PutLe32(&central, kCentralHeaderSig);
+    PutLe16(&central, 20);  // version made by
+    PutLe16(&central, 20);  // version needed
+    PutLe16(&central, 0);
+    PutLe16(&central, 0);
+    PutLe16(&central, 0);
+    PutLe16(&central, kDosDate1980);
+    PutLe32(&central, crc);
+    PutLe32(&central, size);
+    PutLe32(&central, size);
+    PutLe16(&central, static_cast<uint16_t>(entry_name.size()));
+    PutLe16(&central, 0);  // extra
+    PutLe16(&central, 0);  // comment
+    PutLe16(&central, 0);  // disk
+    PutLe16(&central, 0);  // internal attributes
+    PutLe32(&central, 0);  // external attributes
+    PutLe32(&central, offset);
+    central += entry_name;
+  }
+  if (zip.size() + central.size() >= 0xffffffffu) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(path, ": too large for this writer (no ZIP64 support)"));
+  }
+  const uint32_t cd_offset = static_cast<uint32_t>(zip.size());
+  zip += central;
+  PutLe32(&zip, kEndOfCentralDirSig);
+  PutLe16(&zip, 0);
+  PutLe16(&zip, 0);
+  PutLe16(&zip, static_cast<uint16_t>(arrays.size()));
+  PutLe16(&zip, static_cast<uint16_t>(arrays.size()));
+  PutLe32(&zip, static_cast<uint32_t>(central.size()));
+  PutLe32(&zip, cd_offset);
+  PutLe16(&zip, 0);  // comment length
+  return WriteFileAtomically(path, zip);
+}
+
+absl::StatusOr<Dataset> LoadDataset(const std::string& path) {
+  OC_ASSIGN_OR_RETURN(NpzArrays arrays, LoadNpz(path));
+  auto x = arrays.find("x");
+  if (x == arrays.end()) {
+    return absl::InvalidArgumentError(absl::StrCat(path, ": no array 'x'"));
+  }
+  if (x->second.dtype() != DType::kFloat32 || x->second.rank() < 1) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        path, ": array 'x' must be float32 with the batch first; it is ",
+        x->second.DebugString()));
+  }
+  Dataset dataset;
+  dataset.x = std::move(x->second);
+  auto y = arrays.find("y");
+  if (y == arrays.end()) return dataset;
+  const Tensor& labels = y->second;
+  if (labels.dtype() != DType::kInt64 && labels.dtype() != DType::kInt32 &&
+      labels.dtype() != DType::kUint8) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        path, ": array 'y' must hold int64 (or int32/uint8) labels; it is ",
+        labels.DebugString()));
+  }
+  if (labels.rank() != 1 || labels.dim(0) != dataset.x.dim(0)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        path, ": array 'y' must be 1-D with one label per row of 'x' (",
+        dataset.x.DebugString(), "); it is ", labels.DebugString()));
+  }
+  dataset.y = labels.CastTo(DType::kInt64);
+  return dataset;
+}
+
+}  // namespace onnx_crypt

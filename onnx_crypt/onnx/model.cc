@@ -1,0 +1,527 @@
+// Loading keeps the parsed ModelProto untouched; everything derived (the onnx
+// checker's verdict, shape inference, the Graph IR) works on copies or reads
+// it. libonnx reports problems by throwing, so its calls are wrapped here and
+// nowhere else.
+#include "onnx_crypt/onnx/model.h"
+
+#include <onnx/checker.h>
+#include <onnx/onnx_pb.h>
+#include <onnx/shape_inference/implementation.h>
+
+#include <climits>
+#include <exception>
+#include <filesystem>
+#include <system_error>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "google/protobuf/io/coded_stream.h"
+#include "google/protobuf/io/zero_copy_stream_impl_lite.h"
+#include "onnx_crypt/base/file.h"
+#include "onnx_crypt/base/status.h"
+#include "onnx_crypt/onnx/tensor_proto.h"
+
+namespace onnx_crypt {
+
+namespace fs = std::filesystem;
+
+struct OnnxModel::Impl {
+  onnx::ModelProto proto;
+  std::string path;      // as given to Load; "" for LoadFromBytes
+  std::string base_dir;  // folder external data locations are relative to
+  ExternalFiles external;
+  std::map<std::string, int>
+      initializer_index;  // name -> index in graph.initializer
+  std::map<std::string, ValueInfo> inferred;
+};
+
+namespace {
+
+constexpr int64_t kMaxModelBytes = INT_MAX;  // protobuf's limit for one message
+
+// Calls fn(TensorProto*) for every tensor in `graph`: initializers, sparse
+// initializers' values and indices, tensor attributes, and recursively the
+// tensors of subgraph attributes.
+template <typename Fn>
+void ForEachTensorInGraph(onnx::GraphProto* graph, Fn& fn);
+
+template <typename Fn>
+void ForEachTensorInNode(onnx::NodeProto* node, Fn& fn) {
+  for (onnx::AttributeProto& attr : *node->mutable_attribute()) {
+    if (attr.has_t()) fn(attr.mutable_t());
+    for (onnx::TensorProto& t : *attr.mutable_tensors()) fn(&t);
+    if (attr.has_sparse_tensor()) {
+      fn(attr.mutable_sparse_tensor()->mutable_values());
+      fn(attr.mutable_sparse_tensor()->mutable_indices());
+    }
+    for (onnx::SparseTensorProto& s : *attr.mutable_sparse_tensors()) {
+      fn(s.mutable_values());
+      fn(s.mutable_indices());
+    }
+    if (attr.has_g()) ForEachTensorInGraph(attr.mutable_g(), fn);
+    for (onnx::GraphProto& g : *attr.mutable_graphs())
+      ForEachTensorInGraph(&g, fn);
+  }
+}
+
+template <typename Fn>
+void ForEachTensorInGraph(onnx::GraphProto* graph, Fn& fn) {
+  for (onnx::TensorProto& t : *graph->mutable_initializer()) fn(&t);
+  for (onnx::SparseTensorProto& s : *graph->mutable_sparse_initializer()) {
+    fn(s.mutable_values());
+    fn(s.mutable_indices());
+  }
+  for (onnx::NodeProto& node : *graph->mutable_node())
+    ForEachTensorInNode(&node, fn);
+}
+
+template <typename Fn>
+void ForEachTensor(onnx::ModelProto* model, Fn fn) {
+  if (model->has_graph()) ForEachTensorInGraph(model->mutable_graph(), fn);
+  for (onnx::FunctionProto& function : *model->mutable_functions()) {
+    for (onnx::NodeProto& node : *function.mutable_node())
+      ForEachTensorInNode(&node, fn);
+  }
+}
+
+// Reads every external data file the model references into `files` and checks
+// each external tensor's location, offset and length against them.
+absl::Status LoadExternalFiles(onnx::ModelProto* model,
+                               const std::string& base_dir,
+                               ExternalFiles* files) {
+  absl::Status status;
+  ForEachTensor(model, [&](onnx::TensorProto* tensor) {
+    if (!status.ok() || tensor->data_location() != onnx::TensorProto::EXTERNAL)
+      return;
+    absl::StatusOr<ExternalDataRef> ref = ParseExternalDataRef(*tensor);
+    if (!ref.ok()) {
+      status = ref.status();
+      return;
+    }
+    if (base_dir.empty()) {
+      status = absl::InvalidArgumentError(absl::StrCat(
+          "tensor '", tensor->name(), "' has external data ('", ref->location,
+          "') but the model was given without a base folder to read it from"));
+      return;
+    }
+    auto it = files->find(ref->location);
+    if (it == files->end()) {
+      const std::string file = (fs::path(base_dir) / ref->location).string();
+      absl::StatusOr<std::string> bytes = ReadFile(file);
+      if (!bytes.ok()) {
+        status = Annotate(
+            bytes.status(),
+            absl::StrCat("external data of tensor '", tensor->name(), "'"));
+        return;
+      }
+      it = files->emplace(ref->location, *std::move(bytes)).first;
+    }
+    const int64_t size = static_cast<int64_t>(it->second.size());
+    if (ref->offset > size || ref->length > size - ref->offset) {
+      status = absl::InvalidArgumentError(absl::StrCat(
+          "tensor '", tensor->name(), "': external data range [", ref->offset,
+          ", ", ref->offset + ref->length, ") lies outside '", ref->location,
+          "' (", size, " bytes)"));
+    }
+  });
+  return status;
+}
+
+// Replaces every external tensor's location by raw_data holding its bytes.
+void InlineExternal(onnx::ModelProto* model, const ExternalFiles& files) {
+  ForEachTensor(model, [&](onnx::TensorProto* tensor) {
+    if (tensor->data_location() != onnx::TensorProto::EXTERNAL) return;
+    // LoadExternalFiles validated every reference, so these cannot fail.
+    absl::StatusOr<ExternalDataRef> ref = ParseExternalDataRef(*tensor);
+    if (!ref.ok()) return;
+    auto it = files.find(ref->location);
+    if (it == files.end()) return;
+    tensor->set_raw_data(it->second.substr(ref->offset, ref->length));
+    tensor->clear_external_data();
+    tensor->clear_data_location();
+  });
+}
+
+// Runs onnx::checker on `model` (a copy whose external data is inlined: the
+// checker would otherwise look for external files relative to the working
+// directory).
+absl::Status RunChecker(const onnx::ModelProto& model) {
+  try {
+    onnx::checker::check_model(model);
+  } catch (const onnx::checker::ValidationError& e) {
+    return absl::InvalidArgumentError(absl::StrCat("onnx checker: ", e.what()));
+  } catch (const std::exception& e) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("onnx checker failed: ", e.what()));
+  } catch (...) {
+    return absl::InvalidArgumentError(
+        "onnx checker failed with an unknown exception");
+  }
+  return absl::OkStatus();
+}
+
+std::string NormalizeDomain(const std::string& domain) {
+  return domain == "ai.onnx" ? std::string() : domain;
+}
+
+absl::StatusOr<ValueInfo> ConvertValueInfo(const onnx::ValueInfoProto& proto,
+                                           absl::string_view what) {
+  if (!proto.type().has_tensor_type()) {
+    return absl::UnimplementedError(
+        absl::StrCat(what, " '", proto.name(),
+                     "' is not a tensor (sequences, maps and "
+                     "optionals are not supported)"));
+  }
+  const onnx::TypeProto::Tensor& type = proto.type().tensor_type();
+  ValueInfo info;
+  info.name = proto.name();
+  info.dtype = static_cast<DType>(type.elem_type());
+  if (type.has_shape()) {
+    info.has_shape = true;
+    for (const onnx::TensorShapeProto::Dimension& dim : type.shape().dim()) {
+      if (dim.has_dim_value() && dim.dim_value() >= 0) {
+        info.dims.push_back(dim.dim_value());
+        info.dim_params.emplace_back();
+      } else {
+        info.dims.push_back(-1);
+        info.dim_params.push_back(dim.has_dim_param() ? dim.dim_param()
+                                                      : std::string());
+      }
+    }
+  }
+  return info;
+}
+
+absl::StatusOr<Attribute> ConvertAttribute(const onnx::AttributeProto& proto,
+                                           const Node& node,
+                                           const ExternalFiles& external) {
+  Attribute attr;
+  using A = onnx::AttributeProto;
+  switch (proto.type()) {
+    case A::FLOAT:
+      attr.kind = Attribute::Kind::kFloat;
+      attr.f = proto.f();
+      break;
+    case A::INT:
+      attr.kind = Attribute::Kind::kInt;
+      attr.i = proto.i();
+      break;
+    case A::STRING:
+      attr.kind = Attribute::Kind::kString;
+      attr.s = proto.s();
+      break;
+    case A::TENSOR: {
+      absl::StatusOr<Tensor> tensor = TensorFromProto(proto.t(), &external);
+      if (!tensor.ok()) {
+        return Annotate(
+            tensor.status(),
+            absl::StrCat(node.Describe(), ", attribute '", proto.name(), "'"));
+      }
+      attr.kind = Attribute::Kind::kTensor;
+      attr.t = std::make_shared<const Tensor>(*std::move(tensor));
+      break;
+    }
+    case A::FLOATS:
+      attr.kind = Attribute::Kind::kFloats;
+      attr.floats.assign(proto.floats().begin(), proto.floats().end());
+      break;
+    case A::INTS:
+      attr.kind = Attribute::Kind::kInts;
+      attr.ints.assign(proto.ints().begin(), proto.ints().end());
+      break;
+    case A::STRINGS:
+      attr.kind = Attribute::Kind::kStrings;
+      attr.strings.assign(proto.strings().begin(), proto.strings().end());
+      break;
+    case A::GRAPH:
+    case A::GRAPHS:
+      return absl::UnimplementedError(
+          absl::StrCat(node.Describe(), ": attribute '", proto.name(),
+                       "' is a subgraph; subgraphs (If/Loop/Scan bodies) are "
+                       "not supported"));
+    default:
+      return absl::UnimplementedError(absl::StrCat(
+          node.Describe(), ": attribute '", proto.name(), "' has type ",
+          A::AttributeType_Name(proto.type()), ", which is not supported"));
+  }
+  return attr;
+}
+
+absl::StatusOr<std::string> SerializeDeterministically(
+    const onnx::ModelProto& proto) {
+  const size_t size = proto.ByteSizeLong();
+  if (size > static_cast<size_t>(kMaxModelBytes)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("the model serializes to ", size,
+                     " bytes, more than protobuf's 2 GiB limit"));
+  }
+  std::string out;
+  out.reserve(size);
+  bool ok;
+  {
+    google::protobuf::io::StringOutputStream stream(&out);
+    google::protobuf::io::CodedOutputStream coded(&stream);
+    coded.SetSerializationDeterministic(true);
+    ok = proto.SerializeToCodedStream(&coded) && !coded.HadError();
+  }
+  if (!ok || out.size() != size) {
+    return absl::InternalError("serializing the model failed");
+  }
+  return out;
+}
+
+}  // namespace
+
+OnnxModel::OnnxModel(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+OnnxModel::OnnxModel(OnnxModel&& other) noexcept = default;
+OnnxModel& OnnxModel::operator=(OnnxModel&& other) noexcept = default;
+OnnxModel::~OnnxModel() = default;
+
+absl::StatusOr<OnnxModel> OnnxModel::Load(const std::string& path) {
+  std::error_code ec;
+  if (fs::is_regular_file(path, ec) &&
+      fs::file_size(path, ec) > uint64_t{kMaxModelBytes}) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "ONNX model '", path,
+        "' is larger than protobuf's 2 GiB limit (keep the weights in "
+        "external data)"));
+  }
+  absl::StatusOr<std::string> bytes = ReadFile(path);
+  if (!bytes.ok()) return Annotate(bytes.status(), "loading ONNX model");
+  if (bytes->size() > static_cast<size_t>(kMaxModelBytes)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "ONNX model '", path, "' is larger than protobuf's 2 GiB limit"));
+  }
+  std::string base_dir = fs::path(path).parent_path().string();
+  if (base_dir.empty()) base_dir = ".";
+  absl::StatusOr<OnnxModel> model = Parse(*bytes, std::move(base_dir), path);
+  if (!model.ok())
+    return Annotate(model.status(), absl::StrCat("ONNX model '", path, "'"));
+  return model;
+}
+
+absl::StatusOr<OnnxModel> OnnxModel::LoadFromBytes(std::string bytes,
+                                                   std::string base_dir) {
+  if (bytes.size() > static_cast<size_t>(kMaxModelBytes)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "ONNX model of ", bytes.size(), " bytes exceeds the 2 GiB limit"));
+  }
+  absl::StatusOr<OnnxModel> model = Parse(bytes, std::move(base_dir), "");
+  if (!model.ok()) return Annotate(model.status(), "ONNX model from memory");
+  return model;
+}
+
+absl::StatusOr<OnnxModel> OnnxModel::Parse(const std::string& bytes,
+                                           std::string base_dir,
+                                           std::string path) {
+  auto impl = std::make_unique<Impl>();
+  impl->path = std::move(path);
+  impl->base_dir = std::move(base_dir);
+  {
+    google::protobuf::io::ArrayInputStream stream(
+        bytes.data(), static_cast<int>(bytes.size()));
+    google::protobuf::io::CodedInputStream coded(&stream);
+    coded.SetTotalBytesLimit(static_cast<int>(kMaxModelBytes));
+    if (!impl->proto.ParseFromCodedStream(&coded) ||
+        !coded.ConsumedEntireMessage()) {
+      return absl::InvalidArgumentError(
+          "not a valid ONNX ModelProto (protobuf parsing failed: truncated or "
+          "corrupt)");
+    }
+  }
+  if (!impl->proto.has_graph()) {
+    return absl::InvalidArgumentError("the model has no graph");
+  }
+  const onnx::GraphProto& graph = impl->proto.graph();
+  for (int i = 0; i < graph.initializer_size(); ++i) {
+    if (!impl->initializer_index.emplace(graph.initializer(i).name(), i)
+             .second) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "two initializers are named '", graph.initializer(i).name(), "'"));
+    }
+  }
+  OC_RETURN_IF_ERROR(
+      LoadExternalFiles(&impl->proto, impl->base_dir, &impl->external));
+
+  // Checker and shape inference run on a copy, so the stored proto stays as
+  // read.
+  onnx::ModelProto copy = impl->proto;
+  InlineExternal(&copy, impl->external);
+  OC_RETURN_IF_ERROR(RunChecker(copy));
+  try {
+    onnx::shape_inference::InferShapes(copy);
+  } catch (const std::exception&) {
+    // Shapes are for information only; a model whose inference fails still
+    // loads. Whatever inference wrote before failing is kept.
+  } catch (...) {
+  }
+  auto collect = [&](const onnx::ValueInfoProto& value) {
+    absl::StatusOr<ValueInfo> info = ConvertValueInfo(value, "value");
+    if (info.ok() && !value.name().empty())
+      impl->inferred[value.name()] = *std::move(info);
+  };
+  for (const auto& value : copy.graph().input()) collect(value);
+  for (const auto& value : copy.graph().value_info()) collect(value);
+  for (const auto& value : copy.graph().output()) collect(value);
+  return OnnxModel(std::move(impl));
+}
+
+absl::StatusOr<Graph> OnnxModel::ToGraph() const {
+  const onnx::ModelProto& model = impl_->proto;
+  const onnx::GraphProto& proto = model.graph();
+  Graph graph;
+  graph.name = proto.name();
+  for (const onnx::OperatorSetIdProto& opset : model.opset_import()) {
+    graph.opsets[NormalizeDomain(opset.domain())] = opset.version();
+  }
+  if (proto.sparse_initializer_size() > 0) {
+    return absl::UnimplementedError(absl::StrCat(
+        "sparse initializer '", proto.sparse_initializer(0).values().name(),
+        "' is not supported (convert it to a dense initializer)"));
+  }
+  for (const onnx::TensorProto& init : proto.initializer()) {
+    absl::StatusOr<Tensor> tensor = TensorFromProto(init, &impl_->external);
+    if (!tensor.ok()) return Annotate(tensor.status(), "initializer");
+    graph.initializer_order.push_back(init.name());
+    graph.initializers.emplace(init.name(), *std::move(tensor));
+  }
+  for (const onnx::ValueInfoProto& input : proto.input()) {
+    if (graph.initializers.count(input.name())) continue;
+    OC_ASSIGN_OR_RETURN(ValueInfo info, ConvertValueInfo(input, "graph input"));
+    graph.inputs.push_back(std::move(info));
+  }
+  for (const onnx::ValueInfoProto& output : proto.output()) {
+    OC_ASSIGN_OR_RETURN(ValueInfo info,
+                        ConvertValueInfo(output, "graph output"));
+    graph.outputs.push_back(std::move(info));
+  }
+  graph.nodes.reserve(proto.node_size());
+  for (const onnx::NodeProto& node_proto : proto.node()) {
+    Node node;
+    node.name = node_proto.name();
+    node.op_type = node_proto.op_type();
+    node.domain = NormalizeDomain(node_proto.domain());
+    node.inputs.assign(node_proto.input().begin(), node_proto.input().end());
+    node.outputs.assign(node_proto.output().begin(), node_proto.output().end());
+    auto opset = graph.opsets.find(node.domain);
+    if (opset == graph.opsets.end()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          node.Describe(), ": the model imports no opset for domain '",
+          node_proto.domain(), "'"));
+    }
+    node.opset = opset->second;
+    for (const onnx::AttributeProto& attr_proto : node_proto.attribute()) {
+      OC_ASSIGN_OR_RETURN(Attribute attr,
+                          ConvertAttribute(attr_proto, node, impl_->external));
+      if (!node.attrs.emplace(attr_proto.name(), std::move(attr)).second) {
+        return absl::InvalidArgumentError(
+            absl::StrCat(node.Describe(), ": attribute '", attr_proto.name(),
+                         "' appears twice"));
+      }
+    }
+    graph.nodes.push_back(std::move(node));
+  }
+  OC_RETURN_IF_ERROR(graph.TopologicalSort());
+  return graph;
+}
+
+std::vector<std::string> OnnxModel::InitializerNames() const {
+  std::vector<std::string> names;
+  for (const onnx::TensorProto& init : impl_->proto.graph().initializer()) {
+    names.push_back(init.name());
+  }
+  return names;
+}
+
+absl::StatusOr<Tensor> OnnxModel::ReadInitializer(
+    const std::string& name) const {
+  auto it = impl_->initializer_index.find(name);
+  if (it == impl_->initializer_index.end()) {
+    return absl::NotFoundError(
+        absl::StrCat("the model has no initializer '", name, "'"));
+  }
+  return TensorFromProto(impl_->proto.graph().initializer(it->second),
+                         &impl_->external);
+}
+
+absl::Status OnnxModel::WriteInitializer(const std::string& name,
+                                         const Tensor& value) {
+  auto it = impl_->initializer_index.find(name);
+  if (it == impl_->initializer_index.end()) {
+    return absl::NotFoundError(
+        absl::StrCat("the model has no initializer '", name, "'"));
+  }
+  onnx::TensorProto* tensor =
+      impl_->proto.mutable_graph()->mutable_initializer(it->second);
+  return WriteTensorValues(value, tensor, &impl_->external);
+}
+
+absl::Status OnnxModel::Save(const std::string& path) const {
+  if (!impl_->path.empty() && SamePath(path, impl_->path)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("refusing to save the model onto '", path,
+                     "', the file it was loaded from"));
+  }
+  OC_ASSIGN_OR_RETURN(std::string bytes,
+                      SerializeDeterministically(impl_->proto));
+  fs::path out_dir = fs::path(path).parent_path();
+  if (out_dir.empty()) out_dir = ".";
+  // Check every external file before writing any, so a refusal leaves nothing
+  // behind.
+  for (const auto& [location, contents] : impl_->external) {
+    const fs::path out_file = out_dir / location;
+    if (SamePath(out_file.string(),
+                 (fs::path(impl_->base_dir) / location).string())) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("saving to '", path,
+                       "' would overwrite the input's external data file '",
+                       out_file.string(), "'; save into another folder"));
+    }
+    if (SamePath(out_file.string(), path) ||
+        (!impl_->path.empty() && SamePath(out_file.string(), impl_->path))) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("external data file '", out_file.string(),
+                       "' would overwrite a model file"));
+    }
+  }
+  for (const auto& [location, contents] : impl_->external) {
+    const fs::path out_file = out_dir / location;
+    std::error_code ec;
+    fs::create_directories(out_file.parent_path(), ec);
+    if (ec) {
+      return absl::InternalError(absl::StrCat("cannot create folder '",
+                                              out_file.parent_path().string(),
+                                              "': ", ec.message()));
+    }
+    OC_RETURN_IF_ERROR(WriteFileAtomically(out_file.string(), contents));
+  }
+  return WriteFileAtomically(path, bytes);
+}
+
+bool OnnxModel::HasExternalData() const { return !impl_->external.empty(); }
+
+absl::Status OnnxModel::InlineExternalData() {
+  InlineExternal(&impl_->proto, impl_->external);
+  impl_->external.clear();
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::string> OnnxModel::SerializeToBytes() const {
+  if (HasExternalData()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("the model keeps tensor data in external files (e.g. '",
+                     impl_->external.begin()->first,
+                     "'); call InlineExternalData() before SerializeToBytes(), "
+                     "or use Save()"));
+  }
+  return SerializeDeterministically(impl_->proto);
+}
+
+std::string OnnxModel::path() const { return impl_->path; }
+std::string OnnxModel::base_dir() const { return impl_->base_dir; }
+const onnx::ModelProto& OnnxModel::proto() const { return impl_->proto; }
+const std::map<std::string, ValueInfo>& OnnxModel::inferred_values() const {
+  return impl_->inferred;
+}
+
+}  // namespace onnx_crypt
