@@ -130,9 +130,20 @@ absl::StatusOr<EvalReport> EvaluateFile(const std::string& model_path,
       std::unique_ptr<Engine> engine,
       CreateEngine(std::move(graph), report.device, options.threads));
   const std::vector<int64_t> labels = LabelsOf(data);
-  OC_ASSIGN_OR_RETURN(EvalStats stats,
-                      EvaluateDataset(*engine, data.x, labels,
-                                      options.batch_size, options.progress));
+  OC_ASSIGN_OR_RETURN(
+      EvalStats stats,
+      EvaluateDataset(*engine, data.x, labels, options.batch_size,
+                      options.progress, !options.dump_outputs.empty()));
+  if (!options.dump_outputs.empty()) {
+    OC_RETURN_IF_ERROR(RefuseSame(options.dump_outputs, model_path, "model"));
+    OC_RETURN_IF_ERROR(
+        RefuseSame(options.dump_outputs, data_path, "data file"));
+    NpzArrays arrays;
+    arrays["out"] = stats.outputs;
+    arrays["pred"] = Tensor::FromVector<int64_t>(
+        {static_cast<int64_t>(stats.predictions.size())}, stats.predictions);
+    OC_RETURN_IF_ERROR(SaveNpz(options.dump_outputs, arrays));
+  }
   report.has_labels = !labels.empty();
   report.accuracy = stats.accuracy();
   report.samples = stats.samples;

@@ -54,6 +54,9 @@ struct EvalOptions {
   std::string device = "cpu";  // cpu | cuda | auto
   int threads = 0;             // BLAS threads for the CPU engine (0 = default)
   std::function<void(int64_t done, int64_t total)> progress;
+  // When set, writes an npz with "out" (the first output, all samples) and
+  // "pred" (int64 argmax per sample).
+  std::string dump_outputs;
 };
 struct EvalReport {
   bool has_labels = false;

@@ -30,7 +30,8 @@ absl::StatusOr<std::string> SingleInputName(const Graph& graph) {
 
 absl::StatusOr<EvalStats> EvaluateDataset(
     Engine& engine, const Tensor& x, const std::vector<int64_t>& labels,
-    int64_t batch_size, const std::function<void(int64_t, int64_t)>& progress) {
+    int64_t batch_size, const std::function<void(int64_t, int64_t)>& progress,
+    bool keep_outputs) {
   OC_ASSIGN_OR_RETURN(const std::string input, SingleInputName(engine.graph()));
   if (x.rank() < 1)
     return absl::InvalidArgumentError("data x has no batch dimension");
@@ -59,6 +60,14 @@ absl::StatusOr<EvalStats> EvaluateDataset(
           outs.empty() ? std::string("nothing") : outs[0].DebugString()));
     }
     for (int64_t p : ArgmaxRows(outs[0])) stats.predictions.push_back(p);
+    if (keep_outputs) {
+      if (!stats.outputs.defined()) {
+        stats.outputs = Tensor(outs[0].dtype(), {n, outs[0].dim(1)});
+      }
+      const size_t row = outs[0].nbytes() / (end - begin);
+      std::memcpy(stats.outputs.mutable_raw() + begin * row, outs[0].raw(),
+                  outs[0].nbytes());
+    }
     if (progress) progress(end, n);
   }
   if (!labels.empty()) {

@@ -16,6 +16,7 @@ struct EvalStats {
   int64_t correct = 0;               // only meaningful with labels
   double seconds = 0.0;              // wall time of the forward passes
   std::vector<int64_t> predictions;  // argmax of the first output per sample
+  Tensor outputs;  // the first output for all samples, when requested
   double accuracy() const {
     return samples ? static_cast<double>(correct) / samples : 0.0;
   }
@@ -30,7 +31,8 @@ Tensor SliceRows(const Tensor& x, int64_t begin, int64_t end);
 absl::StatusOr<EvalStats> EvaluateDataset(
     Engine& engine, const Tensor& x, const std::vector<int64_t>& labels,
     int64_t batch_size,
-    const std::function<void(int64_t, int64_t)>& progress = nullptr);
+    const std::function<void(int64_t, int64_t)>& progress = nullptr,
+    bool keep_outputs = false);
 
 // The name of the graph's single data input, or InvalidArgument.
 absl::StatusOr<std::string> SingleInputName(const Graph& graph);

@@ -1,16 +1,23 @@
-// OpDef: one ONNX operator's reference implementation on the CPU (forward and backward).
+// OpDef: one ONNX operator's reference implementation on the CPU (forward and
+// backward).
 //
 // Contract for implementers (every file under ops/cpu/):
-//  - forward(node, inputs, outputs, ctx): `inputs` has one entry per node input; an absent
-//    optional input is a pointer to an undefined Tensor (never nullptr). Fill `outputs` (already
-//    sized to node.outputs.size()) with defined tensors for every non-empty output name. May store
-//    anything backward needs in *ctx (e.g. argmax indices); ctx may be left null.
-//  - backward(node, inputs, outputs, grad_outputs, ctx, grad_inputs): grad_outputs[i] is dL/d
-//    outputs[i] (undefined when no gradient flows into that output). Fill grad_inputs[j] (sized to
-//    inputs.size()) for each j where need_grad[j] is true and j is a differentiable input; leave
-//    others undefined. Gradients have the input's dtype and shape (un-broadcast where needed).
-//  - Errors are absl::Status naming the node (node.Describe()). No exceptions, no abort.
-//  - Floating-point math supports float32 and float64 wherever the ONNX spec allows both (tests
+//  - forward(node, inputs, outputs, ctx): `inputs` has one entry per node
+//  input; an absent
+//    optional input is a pointer to an undefined Tensor (never nullptr). Fill
+//    `outputs` (already sized to node.outputs.size()) with defined tensors for
+//    every non-empty output name. May store anything backward needs in *ctx
+//    (e.g. argmax indices); ctx may be left null.
+//  - backward(node, inputs, outputs, grad_outputs, ctx, grad_inputs):
+//  grad_outputs[i] is dL/d
+//    outputs[i] (undefined when no gradient flows into that output). Fill
+//    grad_inputs[j] (sized to inputs.size()) for each j where need_grad[j] is
+//    true and j is a differentiable input; leave others undefined. Gradients
+//    have the input's dtype and shape (un-broadcast where needed).
+//  - Errors are absl::Status naming the node (node.Describe()). No exceptions,
+//  no abort.
+//  - Floating-point math supports float32 and float64 wherever the ONNX spec
+//  allows both (tests
 //    run finite differences in float64).
 #ifndef ONNX_CRYPT_OPS_OP_H_
 #define ONNX_CRYPT_OPS_OP_H_
@@ -37,18 +44,22 @@ using ForwardFn = absl::Status (*)(const Node& node, const TensorRefs& inputs,
                                    std::vector<Tensor>& outputs,
                                    std::unique_ptr<OpContext>* ctx);
 using BackwardFn = absl::Status (*)(const Node& node, const TensorRefs& inputs,
-                                    const TensorRefs& outputs, const TensorRefs& grad_outputs,
-                                    const OpContext* ctx, const std::vector<bool>& need_grad,
+                                    const TensorRefs& outputs,
+                                    const TensorRefs& grad_outputs,
+                                    const OpContext* ctx,
+                                    const std::vector<bool>& need_grad,
                                     std::vector<Tensor>& grad_inputs);
 
 struct OpDef {
-  std::string domain;     // "" = default ONNX domain
+  std::string domain;  // "" = default ONNX domain
   std::string op_type;
-  int since_version = 1;  // first opset this implementation handles
+  int since_version = 1;     // first opset this implementation handles
   int until_version = 1000;  // last opset (inclusive) it handles
   ForwardFn forward = nullptr;
-  BackwardFn backward = nullptr;  // nullptr: no differentiable input (Shape, Constant, ...)
-  // Bit j set: input j is differentiable per the ONNX schema (gradients flow to it).
+  BackwardFn backward =
+      nullptr;  // nullptr: no differentiable input (Shape, Constant, ...)
+  // Bit j set: input j is differentiable per the ONNX schema (gradients flow to
+  // it).
   uint32_t differentiable_inputs = 0;
 };
 

@@ -43,11 +43,12 @@ and which tensors are eligible for locking (weights; biases only with lock --inc
 
 constexpr char kEvalHelp[] =
     R"(usage: onnx-crypt eval MODEL.onnx --data FILE.npz [--batch-size N] [--device cpu|cuda|auto]
-                       [--threads N] [--json]
+                       [--threads N] [--dump-outputs OUT.npz] [--json]
 
 Runs the model on the samples of FILE.npz (array x, float32, batch first; optional y, int64
 labels) and prints top-1 accuracy (when y is present) and samples per second. With --json the
 last line of stdout is one JSON object: accuracy, samples, seconds, samples_per_second, device.
+--dump-outputs writes the first output of every sample ("out") and its argmax ("pred").
 )";
 
 constexpr char kLockHelp[] =
@@ -198,8 +199,9 @@ int CmdInfo(const std::vector<std::string>& args) {
 
 int CmdEval(const std::vector<std::string>& args) {
   if (WantsHelp(args)) return std::cout << kEvalHelp, 0;
-  auto parsed = ParseArgs(
-      args, {{"--data", "--batch-size", "--device", "--threads"}, {"--json"}});
+  auto parsed = ParseArgs(args, {{"--data", "--batch-size", "--device",
+                                  "--threads", "--dump-outputs"},
+                                 {"--json"}});
   if (!parsed.ok())
     return Usage(std::string(parsed.status().message()), kEvalHelp);
   if (parsed->positionals.size() != 1)
@@ -217,6 +219,7 @@ int CmdEval(const std::vector<std::string>& args) {
   options.threads = static_cast<int>(*threads);
   options.device = parsed->Get("--device", "cpu");
   options.progress = Progress("eval");
+  options.dump_outputs = parsed->Get("--dump-outputs");
   auto report =
       EvaluateFile(parsed->positionals[0], parsed->Get("--data"), options);
   if (!report.ok()) return Fail(report.status());

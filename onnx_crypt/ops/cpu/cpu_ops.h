@@ -1,5 +1,6 @@
-// Factory functions of the CPU reference ops: each returns the OpDef(s) of one ONNX operator.
-// Defined one operator per file in this folder; collected by ops/registry.cc.
+// Factory functions of the CPU reference ops: each returns the OpDef(s) of one
+// ONNX operator. Defined one operator per file in this folder; collected by
+// ops/registry.cc.
 #ifndef ONNX_CRYPT_OPS_CPU_CPU_OPS_H_
 #define ONNX_CRYPT_OPS_CPU_CPU_OPS_H_
 
@@ -9,7 +10,8 @@
 
 namespace onnx_crypt::cpu {
 
-// Each adds its OpDef(s) (one per opset range with different semantics) to `ops`.
+// Each adds its OpDef(s) (one per opset range with different semantics) to
+// `ops`.
 // --- math / elementwise (ops group A) ---
 void AddAddOps(std::vector<OpDef>& ops);
 void AddSubOps(std::vector<OpDef>& ops);

@@ -1,0 +1,230 @@
+// Lock and unlock end to end on the bundled LeNet-5 with real Fashion-MNIST
+// owner samples: determinism, bit-exact unlock, what the locked model may and
+// may not differ in, and every way a key or a locked model can be wrong
+// (nothing is written then).
+#include <filesystem>
+#include <set>
+
+#include "google/protobuf/util/message_differencer.h"
+#include "gtest/gtest.h"
+#include "onnx/onnx_pb.h"
+#include "onnx_crypt/api.h"
+#include "onnx_crypt/base/file.h"
+#include "onnx_crypt/data/npz.h"
+#include "onnx_crypt/key/key.h"
+#include "onnx_crypt/onnx/model.h"
+#include "tests/support/paths.h"
+
+namespace onnx_crypt {
+namespace {
+
+namespace fs = std::filesystem;
+
+class LockUnlockTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    dir_ = new fs::path(fs::temp_directory_path() /
+                        ("oc_lock_test_" + std::to_string(getpid())));
+    fs::create_directories(*dir_);
+  }
+  static void TearDownTestSuite() {
+    fs::remove_all(*dir_);
+    delete dir_;
+  }
+  static std::string Model() { return testing::ModelsDir() + "/lenet5.onnx"; }
+  static std::string Data() {
+    return testing::DataDir() + "/fmnist_owner256.npz";
+  }
+  static std::string Path(const std::string& name) {
+    return (*dir_ / name).string();
+  }
+
+  // A short lock (4 values) keeps the suite fast; the full-target locks run in
+  // the results test.
+  static LockOptions Options(uint64_t seed) {
+    LockOptions o;
+    o.config.max_values = 4;
+    o.config.target_accuracy = 0.0;
+    o.config.seed = seed;
+    return o;
+  }
+  void Lock(const std::string& tag, uint64_t seed) {
+    ASSERT_TRUE(fs::exists(Model())) << Model() << " missing";
+    ASSERT_TRUE(fs::exists(Data())) << Data() << " missing: run tools/setup.sh";
+    absl::StatusOr<LockSummary> s =
+        LockFile(Model(), Data(), Path(tag + ".onnx"), Path(tag + ".key"),
+                 Options(seed));
+    ASSERT_TRUE(s.ok()) << s.status();
+    EXPECT_EQ(s->result.changes.size(), 4u);
+    EXPECT_EQ(s->result.stop_reason, "budget");
+  }
+  static fs::path* dir_;
+};
+fs::path* LockUnlockTest::dir_ = nullptr;
+
+TEST_F(LockUnlockTest, SameInputsGiveByteIdenticalOutputs) {
+  Lock("a", 5);
+  Lock("b", 5);
+  Lock("c", 6);
+  EXPECT_EQ(*ReadFile(Path("a.onnx")), *ReadFile(Path("b.onnx")));
+  EXPECT_EQ(*ReadFile(Path("a.key")), *ReadFile(Path("b.key")));
+  EXPECT_NE(*ReadFile(Path("a.key")), *ReadFile(Path("c.key")));
+}
+
+TEST_F(LockUnlockTest, UnlockRestoresTheOriginalBitForBit) {
+  Lock("u", 1);
+  ASSERT_TRUE(
+      UnlockFile(Path("u.onnx"), Path("u.key"), Path("u.unlocked.onnx")).ok());
+  EXPECT_EQ(*ReadFile(Path("u.unlocked.onnx")), *ReadFile(Model()));
+  EXPECT_TRUE(VerifyFiles(Model(), Path("u.onnx"), Path("u.key")).ok());
+  absl::StatusOr<std::string> bytes =
+      UnlockToBytes(*ReadFile(Path("u.onnx")), *ReadFile(Path("u.key")));
+  ASSERT_TRUE(bytes.ok()) << bytes.status();
+  EXPECT_EQ(*bytes, *ReadFile(Model()));
+}
+
+TEST_F(LockUnlockTest, LockedModelDiffersOnlyInTheLockedValues) {
+  Lock("d", 2);
+  absl::StatusOr<OnnxModel> original = OnnxModel::Load(Model());
+  absl::StatusOr<OnnxModel> locked = OnnxModel::Load(Path("d.onnx"));
+  ASSERT_TRUE(original.ok() && locked.ok());
+  absl::StatusOr<keyfile::LockKey> key = DecodeKey(*ReadFile(Path("d.key")));
+  ASSERT_TRUE(key.ok()) << key.status();
+  ASSERT_EQ(key->values_size(), 4);
+
+  std::map<std::string, std::set<int64_t>> positions;
+  std::set<std::string> values_bits;
+  for (const keyfile::LockedValue& v : key->values()) {
+    positions[v.tensor()].insert(v.index());
+    EXPECT_TRUE(values_bits.insert(v.locked()).second)
+        << "two locked values are equal";
+    EXPECT_NE(v.locked(), v.original());
+  }
+  // Same graph and every non-initializer field: compare with the initializers'
+  // data cleared.
+  onnx::ModelProto a = original->proto(), b = locked->proto();
+  for (onnx::ModelProto* m : {&a, &b}) {
+    for (onnx::TensorProto& t : *m->mutable_graph()->mutable_initializer()) {
+      t.clear_raw_data();
+      t.clear_float_data();
+    }
+  }
+  EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(a, b));
+  // Same storage form, and element by element only the key's positions differ,
+  // each one inside its tensor's original range.
+  for (int i = 0; i < original->proto().graph().initializer_size(); ++i) {
+    const onnx::TensorProto& ta = original->proto().graph().initializer(i);
+    const onnx::TensorProto& tb = locked->proto().graph().initializer(i);
+    EXPECT_EQ(ta.has_raw_data(), tb.has_raw_data());
+    EXPECT_EQ(ta.float_data_size(), tb.float_data_size());
+    Tensor va = *original->ReadInitializer(ta.name());
+    Tensor vb = *locked->ReadInitializer(tb.name());
+    ASSERT_EQ(va.nbytes(), vb.nbytes());
+    if (va.dtype() != DType::kFloat32) {
+      EXPECT_EQ(0, std::memcmp(va.raw(), vb.raw(), va.nbytes()));
+      continue;
+    }
+    const float* pa = va.data<float>();
+    const float* pb = vb.data<float>();
+    const auto [mn, mx] = std::minmax_element(pa, pa + va.numel());
+    for (int64_t k = 0; k < va.numel(); ++k) {
+      const bool is_locked = positions[ta.name()].count(k) > 0;
+      if (!is_locked) {
+        EXPECT_EQ(0, std::memcmp(pa + k, pb + k, 4))
+            << ta.name() << "[" << k << "]";
+      } else {
+        EXPECT_GT(pb[k], *mn) << ta.name() << "[" << k << "]";
+        EXPECT_LT(pb[k], *mx) << ta.name() << "[" << k << "]";
+      }
+    }
+  }
+}
+
+TEST_F(LockUnlockTest, CorruptedOrTruncatedKeysAreRejectedAndNothingIsWritten) {
+  Lock("k", 3);
+  const std::string key = *ReadFile(Path("k.key"));
+  const std::string out = Path("k.unlocked.onnx");
+  // Every truncation.
+  for (size_t n = 0; n < key.size(); ++n) {
+    ASSERT_TRUE(WriteFileAtomically(Path("bad.key"), key.substr(0, n)).ok());
+    const absl::Status s = UnlockFile(Path("k.onnx"), Path("bad.key"), out);
+    ASSERT_FALSE(s.ok()) << "truncated to " << n;
+    ASSERT_FALSE(fs::exists(out));
+  }
+  // Every single-byte corruption.
+  for (size_t i = 0; i < key.size(); ++i) {
+    std::string bad = key;
+    bad[i] = static_cast<char>(bad[i] ^ 0x5a);
+    absl::StatusOr<keyfile::LockKey> decoded = DecodeKey(bad);
+    ASSERT_FALSE(decoded.ok()) << "byte " << i;
+    EXPECT_TRUE(decoded.status().code() == absl::StatusCode::kDataLoss ||
+                decoded.status().code() == absl::StatusCode::kInvalidArgument)
+        << decoded.status();
+  }
+  ASSERT_TRUE(WriteFileAtomically(Path("bad.key"), key + "x").ok());
+  EXPECT_FALSE(UnlockFile(Path("k.onnx"), Path("bad.key"), out).ok());
+  EXPECT_FALSE(fs::exists(out));
+}
+
+TEST_F(LockUnlockTest, WrongKeyOrChangedModelIsRejected) {
+  Lock("m1", 10);
+  Lock("m2", 11);
+  const std::string out = Path("m.unlocked.onnx");
+  // A key made for another locked model.
+  absl::Status s = UnlockFile(Path("m1.onnx"), Path("m2.key"), out);
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << s;
+  EXPECT_FALSE(fs::exists(out));
+  // The original (unlocked) model is not the locked one.
+  s = UnlockFile(Model(), Path("m1.key"), out);
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << s;
+  EXPECT_FALSE(fs::exists(out));
+  // The locked model changed after locking (one untouched weight nudged).
+  absl::StatusOr<OnnxModel> m = OnnxModel::Load(Path("m1.onnx"));
+  ASSERT_TRUE(m.ok());
+  Tensor fc2 = *m->ReadInitializer("fc2.weight");
+  fc2.mutable_data<float>()[7] += 1e-3f;
+  ASSERT_TRUE(m->WriteInitializer("fc2.weight", fc2).ok());
+  ASSERT_TRUE(m->Save(Path("m1.changed.onnx")).ok());
+  s = UnlockFile(Path("m1.changed.onnx"), Path("m1.key"), out);
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << s;
+  EXPECT_NE(s.message().find("changed since locking"), std::string::npos) << s;
+  EXPECT_FALSE(fs::exists(out));
+  // verify agrees.
+  EXPECT_FALSE(VerifyFiles(Model(), Path("m1.onnx"), Path("m2.key")).ok());
+  EXPECT_TRUE(VerifyFiles(Model(), Path("m1.onnx"), Path("m1.key")).ok());
+}
+
+TEST_F(LockUnlockTest, OutputsThatNameAnInputAreRefused) {
+  Lock("o", 4);
+  const std::string before = *ReadFile(Path("o.onnx"));
+  EXPECT_FALSE(UnlockFile(Path("o.onnx"), Path("o.key"), Path("o.onnx")).ok());
+  EXPECT_EQ(*ReadFile(Path("o.onnx")), before);
+  EXPECT_FALSE(UnlockFile(Path("o.onnx"), Path("o.key"), Path("o.key")).ok());
+  EXPECT_FALSE(
+      LockFile(Model(), Data(), Model(), Path("x.key"), Options(0)).ok());
+  EXPECT_FALSE(
+      LockFile(Model(), Data(), Path("x.onnx"), Data(), Options(0)).ok());
+  EXPECT_FALSE(fs::exists(Path("x.key")));
+}
+
+TEST_F(LockUnlockTest, PseudoLabelsWhenTheDataHasNoLabels) {
+  absl::StatusOr<NpzArrays> arrays = LoadNpz(Data());
+  ASSERT_TRUE(arrays.ok());
+  arrays->erase("y");
+  ASSERT_TRUE(SaveNpz(Path("nolabels.npz"), *arrays).ok());
+  absl::StatusOr<LockSummary> s = LockFile(
+      Model(), Path("nolabels.npz"), Path("p.onnx"), Path("p.key"), Options(0));
+  ASSERT_TRUE(s.ok()) << s.status();
+  // Pseudo-labels are the model's own predictions: 100 % accuracy before
+  // locking.
+  EXPECT_EQ(s->result.sample_accuracy_before, 1.0);
+  absl::StatusOr<std::string> text =
+      DescribeKey(*ReadFile(Path("p.key")), true);
+  ASSERT_TRUE(text.ok());
+  EXPECT_NE(text->find("pseudo labels"), std::string::npos) << *text;
+  EXPECT_NE(text->find("locked values: 4 of 61470"), std::string::npos)
+      << *text;
+}
+
+}  // namespace
+}  // namespace onnx_crypt
