@@ -11,7 +11,7 @@
 //   dcol = W_g^T @ dY_g,  dX = col2im(dcol)  (scatter-add)
 //   dB[m] = sum_{n,o} dY[n, m, o]
 // Several images share one col matrix (columns (n, o)) so that the GEMMs are
-// large when images are small; a chunk is bounded by kColBudget elements. A
+// large when images are small (kTargetColumns, kColBudget below). A
 // 1x1 kernel with stride 1 and no padding reads X directly (col = X).
 #include <algorithm>
 #include <cstring>
@@ -30,9 +30,11 @@ namespace onnx_crypt::cpu {
 
 namespace {
 
-// Upper bound on the elements of one col buffer (when one image needs more, it
-// gets its own).
-constexpr int64_t kColBudget = int64_t{1} << 23;
+// Images share a col matrix until it has kTargetColumns columns (GEMMs narrower
+// than that use BLAS poorly), within kColBudget elements (a buffer that stays
+// near the caches); an image that needs more than the budget gets its own.
+constexpr int64_t kTargetColumns = 4096;
+constexpr int64_t kColBudget = int64_t{1} << 21;
 
 struct ConvPlan {
   WindowGeometry geom;
@@ -93,8 +95,11 @@ absl::StatusOr<ConvPlan> MakePlan(const Node& node, const Tensor& x,
     p.direct = p.direct && g.stride[i] == 1 && g.pad_begin[i] == 0 &&
                g.pad_end[i] == 0;
   }
-  const int64_t per_image = std::max<int64_t>(1, p.rows * g.OutSize());
-  p.chunk = std::clamp<int64_t>(kColBudget / per_image, 1,
+  const int64_t out_size = std::max<int64_t>(1, g.OutSize());
+  const int64_t by_columns = (kTargetColumns + out_size - 1) / out_size;
+  const int64_t by_budget =
+      kColBudget / std::max<int64_t>(1, p.rows * out_size);
+  p.chunk = std::clamp<int64_t>(std::min(by_columns, by_budget), 1,
                                 std::max<int64_t>(1, g.batch));
   return p;
 }
