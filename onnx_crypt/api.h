@@ -100,6 +100,34 @@ absl::StatusOr<LockedBytes> LockBytes(std::string model_bytes, const Tensor& x,
                                       const std::vector<int64_t>& labels,
                                       const LockOptions& options);
 
+// ---------------------------------------------------------------- batch lock
+
+struct BatchOptions {
+  LockOptions lock;  // config.seed is the base seed: variant i uses seed + i
+  int variants =
+      1;  // independent variants per model (different positions and values)
+  std::string
+      output_dir;  // created if missing; writes NAME-i.onnx and NAME-i.key
+};
+struct BatchItem {
+  std::string model;  // input path
+  int variant = 0;
+  std::string locked_path, key_path;
+  absl::Status status;  // per item: a failed item leaves no file behind
+  LockResult result;
+  double seconds = 0;
+};
+// Locks every model (and `variants` variants of each) with the samples of
+// `data_path`. One engine per model is reused for all its variants; each
+// variant's files are written in the background while the next variant is
+// computed. Keeps going past a failing model: the returned items say what
+// failed. `progress` is called after each item.
+absl::StatusOr<std::vector<BatchItem>> LockBatch(
+    const std::vector<std::string>& models, const std::string& data_path,
+    const BatchOptions& options,
+    const std::function<void(const BatchItem&, int done, int total)>& progress =
+        nullptr);
+
 // ---------------------------------------------------------------- unlock
 
 // Restores the original model exactly and writes it to `output_path`. Nothing

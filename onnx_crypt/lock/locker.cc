@@ -67,6 +67,14 @@ uint32_t Bits(float v) {
   return b;
 }
 
+// Seeded, position-keyed coin flip: the same (seed, tensor, index) always gives
+// the same answer.
+bool PositionExcluded(uint64_t seed, size_t tensor, int64_t index) {
+  SeededGenerator g(seed ^ (static_cast<uint64_t>(tensor) << 48) ^
+                    (static_cast<uint64_t>(index) * 0x9E3779B97F4A7C15ULL));
+  return (g.Next() >> 63) != 0;
+}
+
 struct Candidate {
   size_t tensor = 0;  // index into eligible list
   int64_t index = 0;
@@ -199,6 +207,8 @@ absl::StatusOr<LockResult> LockModel(Engine& engine, const Tensor& x,
       for (int64_t i = 0; i < w.numel(); ++i) {
         const double gi = gv[i];
         if (!(gi != 0.0) || locked.count({t, i})) continue;
+        if (config.diversify_positions && PositionExcluded(config.seed, t, i))
+          continue;
         const double room =
             gi > 0 ? stats[t].max - wv[i] : wv[i] - stats[t].min;
         Candidate c{t, i, std::abs(gi) * room};

@@ -29,6 +29,10 @@ struct LockConfig {
   int values_per_round = 1;  // values locked per gradient round
   int candidates =
       16;  // best first-order candidates tried each round (>= values_per_round)
+  // Per-customer variants: leave out a seeded half of all positions, so
+  // variants with different seeds lock different positions (diffing two
+  // variants reveals nothing shared).
+  bool diversify_positions = false;
   std::function<void(const LockRound&)> progress;  // called after each round
 };
 

@@ -21,13 +21,39 @@ absl::StatusOr<ModelLockOutput> LockOnnxModel(
     OnnxModel& model, const Tensor& x, const std::vector<int64_t>& labels,
     const LockConfig& config, const std::string& device, int num_threads) {
   OC_ASSIGN_OR_RETURN(Graph original, model.ToGraph());
-  const std::string model_sha_original = GraphInitializersSha256(original);
   OC_ASSIGN_OR_RETURN(const std::string resolved, ResolveDevice(device));
   OC_ASSIGN_OR_RETURN(std::unique_ptr<Engine> engine,
                       CreateEngine(original, resolved, num_threads));
+  return LockOnnxModelWithEngine(model, original, *engine, resolved, x, labels,
+                                 config);
+}
+
+absl::StatusOr<ModelLockOutput> LockOnnxModelWithEngine(
+    OnnxModel& model, const Graph& original, Engine& engine,
+    const std::string& device, const Tensor& x,
+    const std::vector<int64_t>& labels, const LockConfig& config) {
+  const std::string model_sha_original = GraphInitializersSha256(original);
+  const std::string& resolved = device;
+  Engine* const engine_ptr = &engine;
   ModelLockOutput out;
-  OC_ASSIGN_OR_RETURN(out.result, LockModel(*engine, x, labels, config));
+  OC_ASSIGN_OR_RETURN(out.result, LockModel(engine, x, labels, config));
   const LockResult& r = out.result;
+  // Put the engine back as it was, so it can lock another variant. (A copy of
+  // the changes: `out` may be moved into the return value before this
+  // destructor runs.)
+  struct Restore {
+    Engine* engine;
+    std::vector<LockChange> changes;
+    ~Restore() {
+      for (auto it = changes.rbegin(); it != changes.rend(); ++it) {
+        engine
+            ->SetInitializerValues(
+                it->tensor, {it->index},
+                Tensor::FromVector<float>({1}, {it->original}))
+            .IgnoreError();
+      }
+    }
+  } restore{engine_ptr, r.changes};
 
   // Touched tensors in model order; write them back in their storage form.
   std::map<std::string, bool> touched;
@@ -35,7 +61,7 @@ absl::StatusOr<ModelLockOutput> LockOnnxModel(
   keyfile::LockKey& key = out.key;
   for (const std::string& name : original.initializer_order) {
     if (!touched.count(name)) continue;
-    OC_ASSIGN_OR_RETURN(Tensor locked, engine->GetInitializer(name));
+    OC_ASSIGN_OR_RETURN(Tensor locked, engine.GetInitializer(name));
     OC_RETURN_IF_ERROR(model.WriteInitializer(name, locked));
     const Tensor& before = original.initializers.at(name);
     keyfile::TensorFingerprint* fp = key.add_tensors();

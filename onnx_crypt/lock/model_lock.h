@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "onnx_crypt/engine/engine.h"
 #include "onnx_crypt/key/key.h"
 #include "onnx_crypt/lock/locker.h"
 #include "onnx_crypt/onnx/model.h"
@@ -27,6 +28,15 @@ absl::StatusOr<ModelLockOutput> LockOnnxModel(
     OnnxModel& model, const Tensor& x, const std::vector<int64_t>& labels,
     const LockConfig& config, const std::string& device = "cpu",
     int num_threads = 0);
+
+// The same with an engine the caller made from `original` (= model.ToGraph())
+// on `device`, so a batch can reuse one engine (weights uploaded once,
+// workspaces kept) for many variants. The engine's initializers are back at
+// their original values when this returns.
+absl::StatusOr<ModelLockOutput> LockOnnxModelWithEngine(
+    OnnxModel& model, const Graph& original, Engine& engine,
+    const std::string& device, const Tensor& x,
+    const std::vector<int64_t>& labels, const LockConfig& config);
 
 // Restores the original bits in `model` (a locked model) from `key`. Before
 // changing anything it checks: every fingerprinted tensor exists with the

@@ -1,8 +1,7 @@
 // The onnx-crypt command line: parses flags, calls onnx_crypt/api.h, maps
 // Status to exit codes. Exit codes: 0 success, 1 failure of the operation, 2
 // usage error.
-#include <unistd.h>
-
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -13,12 +12,15 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 #include "onnx_crypt/api.h"
 #include "onnx_crypt/base/file.h"
+#include "onnx_crypt/base/openblas_env.h"
 #include "tools/cli/flags.h"
 
-// From OpenBLAS (cblas.h declares it too, but the CLI needs nothing else from there).
-extern "C" char* openblas_get_corename(void);
+// From OpenBLAS (cblas.h declares it too, but the CLI needs nothing else from
+// there).
 
 namespace onnx_crypt::cli {
 namespace {
@@ -36,6 +38,8 @@ commands:
   eval    MODEL.onnx --data FILE.npz       top-1 accuracy and throughput
   lock    MODEL.onnx --data FILE.npz -o LOCKED.onnx --key KEY
                                            lock a model; writes the locked model and its key
+  lock-batch MODEL.onnx [MODEL.onnx ...] [--list FILE] [--variants N] --data FILE.npz
+             --output-dir DIR              lock many models / per-customer variants in one run
   unlock  LOCKED.onnx --key KEY -o MODEL.onnx
                                            restore the original model, bit for bit
   key     KEY                              summary of a key file
@@ -72,6 +76,22 @@ Writes LOCKED.onnx (same graph and storage, a few values changed) and KEY (keep 
 The same inputs and seed (default 0) give byte-identical outputs. With --json the last line of
 stdout is one JSON object (locked_values, total_parameters, sample_accuracy_before/after,
 seconds, stop_reason, ...).
+)";
+
+constexpr char kLockBatchHelp[] =
+    R"(usage: onnx-crypt lock-batch MODEL.onnx [MODEL.onnx ...] [--list FILE] [--variants N]
+                       --data FILE.npz --output-dir DIR [--device cpu|cuda|auto] [--seed S]
+                       [--max-values N] [--target-accuracy A] [--include-bias]
+                       [--candidates M] [--threads N] [--json]
+
+Locks every MODEL (and those listed in FILE, one path per line, # for comments) with the owner
+samples of FILE.npz. With --variants N, each model is locked N times with seeds S, S+1, ...
+and a seeded half of the positions left out per variant, so variants differ in positions and
+values and each key unlocks only its own variant. For NAME.onnx and variant i it writes
+DIR/NAME-i.onnx and DIR/NAME-i.key. One engine per model serves all its variants; files are
+written while the next variant is computed. A failing model is reported and skipped (nothing
+half-written is left); the exit status is 1 if any item failed. With --json the last line is
+one JSON object: items, failed, seconds, locks_per_second.
 )";
 
 constexpr char kUnlockHelp[] =
@@ -328,6 +348,100 @@ int CmdLock(const std::vector<std::string>& args) {
   return 0;
 }
 
+int CmdLockBatch(const std::vector<std::string>& args) {
+  if (WantsHelp(args)) return std::cout << kLockBatchHelp, 0;
+  auto parsed = ParseArgs(
+      args,
+      {{"--data", "--output-dir", "--list", "--variants", "--max-values",
+        "--target-accuracy", "--seed", "--candidates", "--device", "--threads"},
+       {"--include-bias", "--json"}});
+  if (!parsed.ok())
+    return Usage(std::string(parsed.status().message()), kLockBatchHelp);
+  std::vector<std::string> models = parsed->positionals;
+  if (parsed->Has("--list")) {
+    auto list = ReadFile(parsed->Get("--list"));
+    if (!list.ok()) return Fail(list.status());
+    for (absl::string_view line : absl::StrSplit(*list, '\n')) {
+      line = absl::StripAsciiWhitespace(line);
+      if (line.empty() || line[0] == '#') continue;
+      models.emplace_back(line);
+    }
+  }
+  if (models.empty())
+    return Usage("lock-batch needs at least one model", kLockBatchHelp);
+  if (!parsed->Has("--data") || !parsed->Has("--output-dir")) {
+    return Usage("lock-batch needs --data FILE.npz and --output-dir DIR",
+                 kLockBatchHelp);
+  }
+  auto variants = parsed->GetInt("--variants", 1);
+  auto max_values = parsed->GetInt("--max-values", 32);
+  auto target = parsed->GetDouble("--target-accuracy", -1.0);
+  auto seed = parsed->GetInt("--seed", 0);
+  auto candidates = parsed->GetInt("--candidates", 16);
+  auto threads = parsed->GetInt("--threads", 0);
+  for (const absl::Status& s :
+       {variants.status(), max_values.status(), target.status(), seed.status(),
+        candidates.status(), threads.status()}) {
+    if (!s.ok()) return Usage(std::string(s.message()), kLockBatchHelp);
+  }
+  if (*variants < 1 || *max_values < 1 || *candidates < 1) {
+    return Usage("--variants, --max-values and --candidates must be >= 1",
+                 kLockBatchHelp);
+  }
+  BatchOptions options;
+  options.variants = static_cast<int>(*variants);
+  options.output_dir = parsed->Get("--output-dir");
+  options.lock.config.max_values = static_cast<int>(*max_values);
+  options.lock.config.target_accuracy = *target;
+  options.lock.config.seed = static_cast<uint64_t>(*seed);
+  options.lock.config.candidates = static_cast<int>(*candidates);
+  options.lock.config.include_bias =
+      parsed->switches.count("--include-bias") > 0;
+  options.lock.device = parsed->Get("--device", "cpu");
+  options.lock.threads = static_cast<int>(*threads);
+  const auto t0 = std::chrono::steady_clock::now();
+  auto items = LockBatch(
+      models, parsed->Get("--data"), options,
+      [](const BatchItem& item, int done, int total) {
+        if (item.status.ok()) {
+          std::cerr << absl::StrFormat(
+              "lock-batch: [%d/%d] %s: %d values, sample accuracy %.4f -> "
+              "%.4f, %.2f s\n",
+              done, total, item.locked_path, item.result.changes.size(),
+              item.result.sample_accuracy_before,
+              item.result.sample_accuracy_after, item.seconds);
+        } else {
+          std::cerr << absl::StrFormat("lock-batch: [%d/%d] FAILED %s: %s\n",
+                                       done, total, item.locked_path,
+                                       item.status.message());
+        }
+      });
+  if (!items.ok()) return Fail(items.status());
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0)
+          .count();
+  int failed = 0;
+  for (const BatchItem& item : *items) failed += !item.status.ok();
+  const int ok = static_cast<int>(items->size()) - failed;
+  std::cout << absl::StrFormat(
+      "locked %d of %d items in %.2f s (%.3f locks/s)%s\n", ok, items->size(),
+      seconds, ok / seconds,
+      failed ? absl::StrCat("; ", failed, " FAILED") : "");
+  for (const BatchItem& item : *items) {
+    if (!item.status.ok()) {
+      std::cout << "failed: " << item.model << " variant " << item.variant
+                << ": " << item.status.message() << "\n";
+    }
+  }
+  if (parsed->switches.count("--json")) {
+    std::cout << absl::StrFormat(
+        "{\"items\":%d,\"failed\":%d,\"seconds\":%.4f,\"locks_per_second\":%."
+        "4f}\n",
+        items->size(), failed, seconds, ok / seconds);
+  }
+  return failed ? kExitFailure : 0;
+}
+
 int CmdUnlock(const std::vector<std::string>& args) {
   if (WantsHelp(args)) return std::cout << kUnlockHelp, 0;
   auto parsed = ParseArgs(args, {{"--key", "-o", "--output"}, {}});
@@ -380,30 +494,12 @@ int CmdVerify(const std::vector<std::string>& args) {
   return 0;
 }
 
-// OpenBLAS picks its kernels when it loads, from cpuid. On some virtual CPUs (this project's CI
-// machines among them) it does not recognise the model and falls back to its oldest SSE3
-// kernels ("Prescott"), 3-4x slower, although the CPU has AVX2/AVX-512. The only cure is the
-// OPENBLAS_CORETYPE variable, read at load time: so when the fallback is detected and the user
-// has not chosen a core type, re-execute this program once with the variable set.
-void FixOpenBlasCoreType(char** argv) {
-  if (std::getenv("OPENBLAS_CORETYPE") != nullptr) return;
-  const char* core = openblas_get_corename();
-  if (core == nullptr || std::strcmp(core, "Prescott") != 0) return;
-  __builtin_cpu_init();
-  const char* better = __builtin_cpu_supports("avx512f") ? "SkylakeX"
-                       : __builtin_cpu_supports("avx2") ? "Haswell"
-                                                        : nullptr;
-  if (better == nullptr) return;
-  setenv("OPENBLAS_CORETYPE", better, 1);
-  execv("/proc/self/exe", argv);  // returns only on failure: then carry on as we are
-}
-
 }  // namespace
 }  // namespace onnx_crypt::cli
 
 int main(int argc, char** argv) {
   using namespace onnx_crypt::cli;
-  FixOpenBlasCoreType(argv);
+  onnx_crypt::ReexecWithBetterOpenBlasKernels(argv);
   if (argc < 2) return std::cerr << kUsage, kExitUsage;
   const std::string cmd = argv[1];
   const std::vector<std::string> args(argv + 2, argv + argc);
@@ -412,6 +508,7 @@ int main(int argc, char** argv) {
   if (cmd == "info") return CmdInfo(args);
   if (cmd == "eval") return CmdEval(args);
   if (cmd == "lock") return CmdLock(args);
+  if (cmd == "lock-batch") return CmdLockBatch(args);
   if (cmd == "unlock") return CmdUnlock(args);
   if (cmd == "key") return CmdKey(args);
   if (cmd == "verify") return CmdVerify(args);
