@@ -19,9 +19,6 @@
 #include "onnx_crypt/base/openblas_env.h"
 #include "tools/cli/flags.h"
 
-// From OpenBLAS (cblas.h declares it too, but the CLI needs nothing else from
-// there).
-
 namespace onnx_crypt::cli {
 namespace {
 
