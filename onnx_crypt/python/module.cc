@@ -1,0 +1,553 @@
+// The `onnx_crypt` Python module: a thin pybind11 layer over onnx_crypt/api.h.
+//
+// Model and key arguments are either their bytes (bytes, bytearray,
+// memoryview or any contiguous buffer) or a path (str or os.PathLike) to read.
+// Every library error becomes an exception whose message is the library's:
+// onnx_crypt.Error (a RuntimeError) or one of its subclasses, which also derive
+// from the matching built-in (ValueError for invalid arguments and corrupted
+// keys, FileNotFoundError for missing files, NotImplementedError for
+// unsupported ops). Each exception carries the status code name in `.code`.
+// The GIL is released while the library works, so Python threads may run
+// other calls (including other locks) concurrently.
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+#include <stdlib.h>
+
+#include <algorithm>
+#include <cstring>
+#include <filesystem>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
+#include "onnx_crypt/api.h"
+#include "onnx_crypt/base/file.h"
+#include "onnx_crypt/base/status.h"
+#include "onnx_crypt/data/npz.h"
+
+namespace py = pybind11;
+
+namespace onnx_crypt {
+namespace {
+
+// Exception types, created once at import and owned by the module for the
+// life of the process.
+PyObject* g_error = nullptr;
+PyObject* g_invalid_argument = nullptr;
+PyObject* g_data_loss = nullptr;
+PyObject* g_not_found = nullptr;
+PyObject* g_unimplemented = nullptr;
+
+PyObject* NewErrorType(py::module_& m, const char* name, py::handle bases,
+                       const char* doc) {
+  const std::string qualified = absl::StrCat("onnx_crypt.", name);
+  PyObject* type =
+      PyErr_NewExceptionWithDoc(qualified.c_str(), doc, bases.ptr(), nullptr);
+  if (type == nullptr) throw py::error_already_set();
+  m.attr(name) = py::handle(type);
+  return type;
+}
+
+// Raises the Python exception for a non-OK `status` (the GIL must be held).
+[[noreturn]] void Raise(const absl::Status& status) {
+  PyObject* type = g_error;
+  switch (status.code()) {
+    case absl::StatusCode::kInvalidArgument:
+    case absl::StatusCode::kOutOfRange:
+      type = g_invalid_argument;
+      break;
+    case absl::StatusCode::kDataLoss:
+      type = g_data_loss;
+      break;
+    case absl::StatusCode::kNotFound:
+      type = g_not_found;
+      break;
+    case absl::StatusCode::kUnimplemented:
+      type = g_unimplemented;
+      break;
+    default:
+      break;
+  }
+  // Messages may quote file names that are not valid UTF-8.
+  const std::string message(status.message());
+  py::object text = py::reinterpret_steal<py::object>(PyUnicode_DecodeUTF8(
+      message.data(), static_cast<Py_ssize_t>(message.size()), "replace"));
+  if (!text) throw py::error_already_set();
+  py::object exc = py::reinterpret_borrow<py::object>(type)(text);
+  exc.attr("code") = absl::StatusCodeToString(status.code());
+  PyErr_SetObject(type, exc.ptr());
+  throw py::error_already_set();
+}
+
+void RaiseIfError(const absl::Status& status) {
+  if (!status.ok()) Raise(status);
+}
+
+template <typename T>
+T ValueOrRaise(absl::StatusOr<T> value) {
+  if (!value.ok()) Raise(value.status());
+  return std::move(value).value();
+}
+
+// A model, key or data argument: the content itself, or a file to read.
+struct Source {
+  bool is_path = false;
+  std::string path;   // file system encoding (os.fsencode)
+  std::string bytes;  // when !is_path
+};
+
+bool IsPathLike(py::handle obj) {
+  return PyUnicode_Check(obj.ptr()) || py::hasattr(obj, "__fspath__");
+}
+
+std::string FsPath(py::handle obj) {
+  py::module_ os = py::module_::import("os");
+  py::bytes encoded = os.attr("fsencode")(os.attr("fspath")(obj));
+  return std::string(encoded);
+}
+
+Source ToSource(py::handle obj, const char* what) {
+  Source s;
+  if (IsPathLike(obj)) {
+    s.is_path = true;
+    s.path = FsPath(obj);
+    return s;
+  }
+  if (PyObject_CheckBuffer(obj.ptr())) {
+    // PyBytes_FromObject copies any contiguous buffer (bytes, bytearray,
+    // memoryview, a uint8 numpy array).
+    py::bytes copy =
+        py::reinterpret_steal<py::bytes>(PyBytes_FromObject(obj.ptr()));
+    if (!copy) throw py::error_already_set();
+    s.bytes = std::string(copy);
+    return s;
+  }
+  throw py::type_error(
+      absl::StrCat(what, " must be bytes or a path (str or os.PathLike), not ",
+                   std::string(py::str(py::type::of(obj).attr("__name__")))));
+}
+
+// The bytes of `s`, reading the file when it is a path. Call without the GIL.
+absl::StatusOr<std::string> ContentOf(const Source& s) {
+  if (s.is_path) return ReadFile(s.path);
+  return s.bytes;
+}
+
+py::bytes ToPyBytes(const std::string& s) {
+  return py::bytes(s.data(), s.size());
+}
+
+// ---------------------------------------------------------------- lock
+
+// x as a float32 tensor (batch first); any numeric array is converted.
+Tensor TensorFromArray(py::handle obj) {
+  auto x =
+      py::array_t<float, py::array::c_style | py::array::forcecast>::ensure(
+          obj);
+  if (!x) {
+    PyErr_Clear();
+    throw py::type_error(
+        "data must be a path to an .npz file or a float32 numpy array x");
+  }
+  if (x.ndim() < 1 || x.shape(0) < 1) {
+    throw py::value_error(
+        "x must have a batch dimension with at least one sample");
+  }
+  Shape shape(x.shape(), x.shape() + x.ndim());
+  Tensor t(DType::kFloat32, std::move(shape));
+  std::memcpy(t.mutable_raw(), x.data(), t.nbytes());
+  return t;
+}
+
+std::vector<int64_t> LabelsFromArray(py::handle obj, int64_t samples) {
+  py::array any = py::array::ensure(obj);
+  if (!any) {
+    PyErr_Clear();
+    throw py::type_error("labels must be an integer numpy array or None");
+  }
+  const char kind = any.dtype().kind();
+  if (kind != 'i' && kind != 'u') {
+    throw py::type_error(absl::StrCat("labels must be integers, not dtype ",
+                                      std::string(py::str(any.dtype()))));
+  }
+  auto y =
+      py::array_t<int64_t, py::array::c_style | py::array::forcecast>::ensure(
+          any);
+  if (y.ndim() != 1 || y.shape(0) != samples) {
+    throw py::value_error(
+        absl::StrCat("labels must be 1-D with one label per sample (", samples,
+                     "), got ", y.ndim(), "-D with ", y.size(), " elements"));
+  }
+  return std::vector<int64_t>(y.data(), y.data() + y.size());
+}
+
+py::dict SummaryDict(const LockSummary& s, uint64_t seed) {
+  const LockResult& r = s.result;
+  py::list changes;
+  for (const LockChange& c : r.changes) {
+    py::dict d;
+    d["tensor"] = c.tensor;
+    d["index"] = c.index;
+    d["original"] = c.original;
+    d["locked"] = c.locked;
+    d["round"] = c.round;
+    changes.append(d);
+  }
+  py::dict d;
+  d["locked_values"] = r.changes.size();
+  d["total_parameters"] = r.total_parameters;
+  d["locked_percent"] = 100.0 * static_cast<double>(r.changes.size()) /
+                        std::max<int64_t>(1, r.total_parameters);
+  d["num_classes"] = r.num_classes;
+  d["sample_accuracy_before"] = r.sample_accuracy_before;
+  d["sample_accuracy_after"] = r.sample_accuracy_after;
+  d["target_accuracy"] = r.target_accuracy;
+  d["loss_before"] = r.loss_before;
+  d["loss_after"] = r.loss_after;
+  d["rounds"] = r.rounds;
+  d["stop_reason"] = r.stop_reason;
+  d["seconds"] = s.seconds;
+  d["device"] = s.device;
+  d["seed"] = seed;
+  py::list eligible;
+  for (const std::string& name : r.eligible) eligible.append(name);
+  d["eligible"] = eligible;
+  d["changes"] = changes;
+  return d;
+}
+
+py::tuple Lock(py::object model, py::object data, py::object labels,
+               int max_values, double target_accuracy, uint64_t seed,
+               bool include_bias, const std::string& device,
+               int values_per_round, int candidates, int threads) {
+  if (max_values < 1) throw py::value_error("max_values must be >= 1");
+  if (target_accuracy > 1.0) {
+    throw py::value_error(
+        "target_accuracy must be in [0, 1] (or negative for the default)");
+  }
+  if (values_per_round < 1 || candidates < 1) {
+    throw py::value_error("values_per_round and candidates must be >= 1");
+  }
+  const Source model_source = ToSource(model, "model");
+  Tensor x;
+  std::vector<int64_t> y;
+  std::string data_path;
+  if (IsPathLike(data)) {
+    if (!labels.is_none()) {
+      throw py::value_error(
+          "labels must be None when data is an .npz path (its y array holds "
+          "them)");
+    }
+    data_path = FsPath(data);
+  } else {
+    x = TensorFromArray(data);
+    if (!labels.is_none()) y = LabelsFromArray(labels, x.dim(0));
+  }
+
+  LockOptions options;
+  options.config.max_values = max_values;
+  options.config.target_accuracy = target_accuracy;
+  options.config.seed = seed;
+  options.config.include_bias = include_bias;
+  options.config.values_per_round = values_per_round;
+  options.config.candidates = candidates;
+  options.device = device;
+  options.threads = threads;
+
+  absl::StatusOr<LockedBytes> locked;
+  {
+    py::gil_scoped_release release;
+    locked = [&]() -> absl::StatusOr<LockedBytes> {
+      if (!data_path.empty()) {
+        OC_ASSIGN_OR_RETURN(Dataset dataset, LoadDataset(data_path));
+        x = std::move(dataset.x);
+        if (dataset.y.defined()) y = dataset.y.ToInt64Vector();
+      }
+      OC_ASSIGN_OR_RETURN(std::string bytes, ContentOf(model_source));
+      return LockBytes(std::move(bytes), x, y, options);
+    }();
+  }
+  LockedBytes result = ValueOrRaise(std::move(locked));
+  return py::make_tuple(ToPyBytes(result.locked_model), ToPyBytes(result.key),
+                        SummaryDict(result.summary, seed));
+}
+
+// ---------------------------------------------------------------- unlock
+
+py::bytes UnlockToBytesPy(py::object locked_model, py::object key) {
+  const Source model = ToSource(locked_model, "locked_model");
+  const Source key_source = ToSource(key, "key");
+  absl::StatusOr<std::string> out;
+  {
+    py::gil_scoped_release release;
+    out = [&]() -> absl::StatusOr<std::string> {
+      OC_ASSIGN_OR_RETURN(const std::string key_bytes, ContentOf(key_source));
+      OC_ASSIGN_OR_RETURN(const std::string model_bytes, ContentOf(model));
+      return UnlockToBytes(model_bytes, key_bytes);
+    }();
+  }
+  return ToPyBytes(ValueOrRaise(std::move(out)));
+}
+
+py::object Unlock(py::object locked_model, py::object key,
+                  py::object output_path) {
+  if (output_path.is_none()) return UnlockToBytesPy(locked_model, key);
+  if (!IsPathLike(output_path)) {
+    throw py::type_error("output_path must be a str or os.PathLike, or None");
+  }
+  const std::string out = FsPath(output_path);
+  const Source model = ToSource(locked_model, "locked_model");
+  const Source key_source = ToSource(key, "key");
+  absl::Status status;
+  {
+    py::gil_scoped_release release;
+    status = [&]() -> absl::Status {
+      // Both files: the library's own path (external data, overwrite checks).
+      if (model.is_path && key_source.is_path) {
+        return UnlockFile(model.path, key_source.path, out);
+      }
+      for (const Source* s : {&model, &key_source}) {
+        if (s->is_path && SamePath(out, s->path)) {
+          return absl::InvalidArgumentError(absl::StrCat(
+              "refusing to overwrite ", s->path, " with an output"));
+        }
+      }
+      OC_ASSIGN_OR_RETURN(const std::string key_bytes, ContentOf(key_source));
+      OC_ASSIGN_OR_RETURN(const std::string model_bytes, ContentOf(model));
+      OC_ASSIGN_OR_RETURN(const std::string original,
+                          UnlockToBytes(model_bytes, key_bytes));
+      return WriteFileAtomically(out, original);
+    }();
+  }
+  RaiseIfError(status);
+  return py::none();
+}
+
+py::dtype NumpyDType(DType dtype, const std::string& name) {
+  switch (dtype) {
+    case DType::kFloat32:
+      return py::dtype("<f4");
+    case DType::kFloat64:
+      return py::dtype("<f8");
+    case DType::kFloat16:
+      return py::dtype("<f2");
+    case DType::kInt8:
+      return py::dtype("i1");
+    case DType::kUint8:
+      return py::dtype("u1");
+    case DType::kInt16:
+      return py::dtype("<i2");
+    case DType::kUint16:
+      return py::dtype("<u2");
+    case DType::kInt32:
+      return py::dtype("<i4");
+    case DType::kUint32:
+      return py::dtype("<u4");
+    case DType::kInt64:
+      return py::dtype("<i8");
+    case DType::kUint64:
+      return py::dtype("<u8");
+    case DType::kBool:
+      return py::dtype("?");
+    default:
+      Raise(absl::UnimplementedError(
+          absl::StrCat("tensor ", name, " has dtype ", DTypeName(dtype),
+                       ", which numpy cannot hold")));
+  }
+}
+
+py::dict UnlockTensorsPy(py::object locked_model, py::object key) {
+  const Source model = ToSource(locked_model, "locked_model");
+  const Source key_source = ToSource(key, "key");
+  absl::StatusOr<std::vector<RestoredTensor>> tensors;
+  {
+    py::gil_scoped_release release;
+    tensors = [&]() -> absl::StatusOr<std::vector<RestoredTensor>> {
+      OC_ASSIGN_OR_RETURN(const std::string key_bytes, ContentOf(key_source));
+      // From a file, external data is supported too.
+      if (model.is_path) return UnlockTensorsFromFile(model.path, key_bytes);
+      return UnlockTensors(model.bytes, key_bytes);
+    }();
+  }
+  py::dict out;
+  for (const RestoredTensor& t : ValueOrRaise(std::move(tensors))) {
+    py::array array(NumpyDType(t.dtype, t.name),
+                    std::vector<py::ssize_t>(t.shape.begin(), t.shape.end()));
+    if (static_cast<size_t>(array.nbytes()) != t.bytes.size()) {
+      Raise(absl::InternalError(
+          absl::StrCat("tensor ", t.name, ": ", t.bytes.size(),
+                       " bytes for shape ", ShapeToString(t.shape))));
+    }
+    if (!t.bytes.empty())
+      std::memcpy(array.mutable_data(), t.bytes.data(), t.bytes.size());
+    out[py::str(t.name)] = array;
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------- verify, key
+
+// A private temporary folder, removed with its contents on destruction.
+class TempDir {
+ public:
+  TempDir() {
+    std::error_code ec;
+    std::string pattern =
+        (std::filesystem::temp_directory_path(ec) / "onnx-crypt-XXXXXX")
+            .string();
+    if (ec) pattern = "/tmp/onnx-crypt-XXXXXX";
+    if (mkdtemp(pattern.data()) != nullptr) path_ = pattern;
+  }
+  ~TempDir() {
+    if (path_.empty()) return;
+    std::error_code ec;
+    std::filesystem::remove_all(path_, ec);
+  }
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
+void Verify(py::object original, py::object locked_model, py::object key) {
+  const Source sources[] = {ToSource(original, "original"),
+                            ToSource(locked_model, "locked_model"),
+                            ToSource(key, "key")};
+  absl::Status status;
+  {
+    py::gil_scoped_release release;
+    status = [&]() -> absl::Status {
+      // VerifyFiles compares files; contents given as bytes are written to a
+      // private temporary folder first, and its paths are replaced by these
+      // names in messages.
+      static constexpr const char* kNames[] = {"original.onnx", "locked.onnx",
+                                               "key"};
+      TempDir tmp;
+      std::string paths[3];
+      std::vector<std::pair<std::string, std::string>> renames;
+      for (int i = 0; i < 3; ++i) {
+        if (sources[i].is_path) {
+          paths[i] = sources[i].path;
+          continue;
+        }
+        if (tmp.path().empty()) {
+          return absl::InternalError("cannot create a temporary folder");
+        }
+        paths[i] = absl::StrCat(tmp.path(), "/", kNames[i]);
+        OC_RETURN_IF_ERROR(WriteFileAtomically(paths[i], sources[i].bytes));
+        renames.push_back({paths[i], absl::StrCat("<", kNames[i], " bytes>")});
+      }
+      const absl::Status s = VerifyFiles(paths[0], paths[1], paths[2]);
+      if (s.ok() || renames.empty()) return s;
+      return absl::Status(s.code(), absl::StrReplaceAll(s.message(), renames));
+    }();
+  }
+  RaiseIfError(status);
+}
+
+std::string DescribeKeyPy(py::object key, bool values) {
+  const Source source = ToSource(key, "key");
+  absl::StatusOr<std::string> text;
+  {
+    py::gil_scoped_release release;
+    text = [&]() -> absl::StatusOr<std::string> {
+      OC_ASSIGN_OR_RETURN(const std::string bytes, ContentOf(source));
+      absl::StatusOr<std::string> t = DescribeKey(bytes, values);
+      if (!t.ok() && source.is_path) return Annotate(t.status(), source.path);
+      return t;
+    }();
+  }
+  return ValueOrRaise(std::move(text));
+}
+
+}  // namespace
+}  // namespace onnx_crypt
+
+PYBIND11_MODULE(onnx_crypt, m) {
+  using namespace onnx_crypt;
+  namespace py = pybind11;
+  using py::arg;
+
+  m.doc() =
+      R"(onnx-crypt: lock ONNX models with adversarial parameter perturbations,
+and unlock them exactly, in memory, for ONNX Runtime.
+
+    locked, key, summary = onnx_crypt.lock("model.onnx", "owner.npz")
+    session = onnxruntime.InferenceSession(onnx_crypt.unlock_to_bytes(locked, key))
+
+Model and key arguments are bytes or a path (str / os.PathLike). Errors raise
+onnx_crypt.Error (a RuntimeError) or a subclass: InvalidArgumentError and
+DataLossError (also ValueError), NotFoundError (also FileNotFoundError),
+UnimplementedError (also NotImplementedError); `.code` holds the status code.)";
+
+  g_error = NewErrorType(
+      m, "Error", py::handle(PyExc_RuntimeError),
+      "An onnx-crypt library error; `code` names the status code.");
+  g_invalid_argument = NewErrorType(
+      m, "InvalidArgumentError",
+      py::make_tuple(py::handle(g_error), py::handle(PyExc_ValueError)),
+      "A bad model, key or argument (for example a key made for another "
+      "model).");
+  g_data_loss = NewErrorType(
+      m, "DataLossError",
+      py::make_tuple(py::handle(g_error), py::handle(PyExc_ValueError)),
+      "Corrupted or truncated data, such as a damaged key.");
+  g_not_found = NewErrorType(
+      m, "NotFoundError",
+      py::make_tuple(py::handle(g_error), py::handle(PyExc_FileNotFoundError)),
+      "A file (or tensor) that does not exist.");
+  g_unimplemented =
+      NewErrorType(m, "UnimplementedError",
+                   py::make_tuple(py::handle(g_error),
+                                  py::handle(PyExc_NotImplementedError)),
+                   "A model feature or op the engine does not support.");
+
+  m.def("lock", &Lock, arg("model"), arg("data"), arg("labels") = py::none(),
+        py::kw_only(), arg("max_values") = 32, arg("target_accuracy") = -1.0,
+        arg("seed") = 0, arg("include_bias") = false, arg("device") = "cpu",
+        arg("values_per_round") = 1, arg("candidates") = 16, arg("threads") = 0,
+        R"(Locks a model; returns (locked_model_bytes, key_bytes, summary).
+
+model: the model's bytes or path (no external data).
+data: a path to an .npz with x (float32, batch first) and optional y (labels),
+  or the array x itself, with `labels` (integers, one per sample) or None, in
+  which case the model's own predictions are the labels.
+Locks values until the owner-sample accuracy is at most target_accuracy
+(negative: chance + 0.02) or max_values are locked. The same inputs and seed
+give byte-identical results. summary is a dict (locked_values,
+total_parameters, sample_accuracy_before/after, stop_reason, seconds, changes,
+...). The GIL is released while locking.)");
+  m.def("unlock", &Unlock, arg("locked_model"), arg("key"),
+        arg("output_path") = py::none(),
+        R"(Restores the original model exactly.
+
+Returns its bytes, or writes it to output_path (atomically) and returns None.
+Raises, writing nothing, when the key is wrong, corrupted or truncated, or the
+locked model changed since locking.)");
+  m.def("unlock_to_bytes", &UnlockToBytesPy, arg("locked_model"), arg("key"),
+        R"(The original model's bytes, for onnxruntime.InferenceSession(bytes).
+
+Nothing touches the disk. The locked model must not use external data.)");
+  m.def("unlock_tensors", &UnlockTensorsPy, arg("locked_model"), arg("key"),
+        R"(Only the tensors the key restores: a dict name -> numpy array.
+
+For ONNX Runtime's SessionOptions.add_initializer on the locked model. Keep
+the arrays (and the OrtValues made from them) alive as long as the session,
+and set graph_optimization_level to ORT_ENABLE_EXTENDED or lower: at
+ORT_ENABLE_ALL, ONNX Runtime's NCHWc layout transformer (x86) reorders Conv
+weights from the model's own initializers and ignores overrides of them.
+A locked model given as a path may use external data.)");
+  m.def("verify", &Verify, arg("original"), arg("locked_model"), arg("key"),
+        R"(Returns None when key unlocks locked_model into exactly original
+(every field and every bit); raises onnx_crypt.Error saying what differs
+otherwise.)");
+  m.def("describe_key", &DescribeKeyPy, arg("key"), arg("values") = false,
+        R"(A readable summary of a key: format, options, seed, values, touched
+tensors; the values themselves when values=True.)");
+}
