@@ -509,7 +509,7 @@ UnimplementedError (also NotImplementedError); `.code` holds the status code.)";
                    "A model feature or op the engine does not support.");
 
   m.def("lock", &Lock, arg("model"), arg("data"), arg("labels") = py::none(),
-        py::kw_only(), arg("max_values") = 32, arg("target_accuracy") = -1.0,
+        py::kw_only(), arg("max_values") = 256, arg("target_accuracy") = -1.0,
         arg("seed") = 0, arg("include_bias") = false, arg("device") = "cpu",
         arg("values_per_round") = 1, arg("candidates") = 16, arg("threads") = 0,
         R"(Locks a model; returns (locked_model_bytes, key_bytes, summary).

@@ -24,6 +24,9 @@ namespace {
 
 constexpr int kExitFailure = 1;
 constexpr int kExitUsage = 2;
+// A safety budget: the lock stops at the accuracy target first (about a dozen values on the
+// bundled CNNs); fully-connected models, with no weight sharing, need a few hundred.
+constexpr int kDefaultMaxValues = 256;
 
 constexpr char kUsage[] =
     R"(onnx-crypt: lock ONNX models with adversarial parameter perturbations
@@ -68,7 +71,8 @@ constexpr char kLockHelp[] =
 Locks MODEL.onnx with the owner samples of FILE.npz (x, and y if present; without y the
 model's own predictions are the labels). Each round computes gradients on the samples, tries
 the M best first-order candidates and locks the K that hurt accuracy most, until the sample
-accuracy is at most A (default: chance + 0.02) or N values are locked (default 32).
+accuracy is at most A (default: chance + 0.02) or N values are locked (default 256, a safety
+budget: CNNs reach the target after about a dozen values).
 Writes LOCKED.onnx (same graph and storage, a few values changed) and KEY (keep it secret).
 The same inputs and seed (default 0) give byte-identical outputs. With --json the last line of
 stdout is one JSON object (locked_values, total_parameters, sample_accuracy_before/after,
@@ -286,7 +290,7 @@ int CmdLock(const std::vector<std::string>& args) {
                  kLockHelp);
   }
   LockOptions options;
-  auto max_values = parsed->GetInt("--max-values", 32);
+  auto max_values = parsed->GetInt("--max-values", kDefaultMaxValues);
   auto target = parsed->GetDouble("--target-accuracy", -1.0);
   auto seed = parsed->GetInt("--seed", 0);
   auto per_round = parsed->GetInt("--values-per-round", 1);
@@ -371,7 +375,7 @@ int CmdLockBatch(const std::vector<std::string>& args) {
                  kLockBatchHelp);
   }
   auto variants = parsed->GetInt("--variants", 1);
-  auto max_values = parsed->GetInt("--max-values", 32);
+  auto max_values = parsed->GetInt("--max-values", kDefaultMaxValues);
   auto target = parsed->GetDouble("--target-accuracy", -1.0);
   auto seed = parsed->GetInt("--seed", 0);
   auto candidates = parsed->GetInt("--candidates", 16);

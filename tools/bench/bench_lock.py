@@ -1,0 +1,165 @@
+#!/usr/bin/env python3
+"""Lock seconds on the CPU: `onnx-crypt lock` against a plain PyTorch implementation of the same
+loop, run in the same benchmark on the same machine with the same thread count.
+
+The PyTorch peer (below) runs the ONNX graph with the op-by-op PyTorch interpreter of
+tools/torch_grads.py in float32, and does exactly what onnx_crypt/lock/locker.cc does each
+round: one forward+backward on the owner samples for the eligible weights (Conv/Gemm/MatMul
+weights), the range-gain score |g| * room-to-extreme, the 16 best candidates, a value from each
+tensor's outer 1 % tail on the gradient's side, a trial forward pass per candidate, lock the one
+that lowers sample accuracy most (then raises the loss most), until sample accuracy <= chance +
+0.02 or 32 values. Prints per model: values and seconds for each, and the speed ratio
+(PyTorch seconds / onnx-crypt seconds; > 1 means onnx-crypt is faster).
+
+Usage: bench_lock.py [--models M.onnx ...] [--threads 2] [--out FILE.md]
+"""
+import argparse
+import glob
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+
+import numpy as np
+import onnx
+import onnx.numpy_helper
+import torch
+import torch.nn.functional as F
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+sys.path.insert(0, os.path.join(ROOT, "tools"))
+import torch_grads  # noqa: E402  (the op-by-op interpreter)
+
+CLI = os.environ.get("ONNX_CRYPT_CLI", os.path.join(ROOT, "build", "tools", "onnx-crypt"))
+OWNER = os.path.join(ROOT, "tools", "data", "fmnist_owner256.npz")
+
+
+def to_torch_f32(array):
+    t = torch.from_numpy(np.array(array))
+    if t.is_floating_point():
+        return t.to(torch.float32)
+    return t if t.dtype == torch.bool else t.to(torch.int64)
+
+
+torch_grads.to_torch = to_torch_f32  # the peer runs in float32, like onnx-crypt
+
+
+def eligible_names(model):
+    inits = {i.name for i in model.graph.initializer}
+    names = []
+    for n in model.graph.node:
+        if n.op_type in ("Conv", "Gemm", "MatMul") and len(n.input) > 1 and n.input[1] in inits:
+            if n.input[1] not in names:
+                names.append(n.input[1])
+    order = [i.name for i in model.graph.initializer]
+    return sorted(names, key=order.index)
+
+
+def torch_lock(path, x_np, y_np, max_values=32, candidates=16, seed=0):
+    model = onnx.load(path)
+    params = {i.name: to_torch_f32(onnx.numpy_helper.to_array(i)) for i in model.graph.initializer}
+    inp = [i.name for i in model.graph.input if i.name not in params][0]
+    out_name = model.graph.output[0].name
+    x = torch.from_numpy(x_np)
+    y = torch.from_numpy(y_np)
+    names = eligible_names(model)
+    stats = {}
+    for n in names:
+        s = torch.sort(params[n].reshape(-1)).values
+        m = min(max(s.numel() // 100, 2), 256)
+        stats[n] = (s[0].item(), s[-1].item(), s[min(m, s.numel() - 1)].item(),
+                    s[max(s.numel() - 1 - m, 0)].item())
+    rng = np.random.default_rng(seed)
+    locked = {n: torch.zeros(params[n].numel(), dtype=torch.bool) for n in names}
+
+    def measure():
+        with torch.no_grad():
+            o = torch_grads.run_graph(model, params, {inp: x})[out_name]
+            loss, _ = torch_grads.loss_of(model, o, y)
+            return (o.argmax(1) == y).float().mean().item(), loss.item()
+
+    acc, _ = measure()
+    target = 1.0 / 10 + 0.02
+    count = 0
+    t0 = time.perf_counter()
+    while acc > target and count < max_values:
+        for n in names:
+            params[n].requires_grad_(True)
+        o = torch_grads.run_graph(model, params, {inp: x})[out_name]
+        loss, _ = torch_grads.loss_of(model, o, y)
+        grads = torch.autograd.grad(loss, [params[n] for n in names])
+        for n in names:
+            params[n] = params[n].detach()
+        scores, owners = [], []
+        for k, (n, g) in enumerate(zip(names, grads)):
+            w, g = params[n].reshape(-1), g.reshape(-1)
+            mn, mx, _, _ = stats[n]
+            room = torch.where(g > 0, mx - w, w - mn)
+            sc = g.abs() * room
+            sc[locked[n]] = -1.0
+            scores.append(sc)
+            owners.append(torch.full_like(sc, k, dtype=torch.int64))
+        flat, own = torch.cat(scores), torch.cat(owners)
+        top = torch.topk(flat, candidates).indices
+        offsets = np.cumsum([0] + [params[n].numel() for n in names])
+        trials = []
+        for j in top.tolist():
+            k = int(own[j]); n = names[k]; i = j - int(offsets[k])
+            w = params[n].reshape(-1)
+            theta = w[i].item()
+            up = grads[k].reshape(-1)[i].item() > 0
+            mn, mx, lo_t, hi_t = stats[n]
+            lo, hi = (max(hi_t, theta), mx) if up else (mn, min(lo_t, theta))
+            v = lo + rng.random() * (hi - lo)
+            w[i] = v
+            a, l = measure()
+            w[i] = theta
+            trials.append((a, -l, n, i, v))
+        a, _, n, i, v = min(trials, key=lambda t: (t[0], t[1]))
+        params[n].reshape(-1)[i] = v
+        locked[n][i] = True
+        count += 1
+        acc, _ = measure()
+    return count, time.perf_counter() - t0, acc
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--models", nargs="*")
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--out", default=os.path.join(ROOT, "tools", "bench", "results",
+                                                  "lock_cpu.md"))
+    a = ap.parse_args()
+    torch.set_num_threads(a.threads)
+    models = a.models or sorted(glob.glob(os.path.join(ROOT, "tools", "models", "*.onnx")))
+    d = np.load(OWNER)
+    x, y = np.ascontiguousarray(d["x"]), d["y"].astype(np.int64)
+    rows = ["| model | onnx-crypt values | onnx-crypt lock s | PyTorch values | PyTorch lock s | "
+            "speed ratio (PyTorch s / onnx-crypt s) |", "|---|---:|---:|---:|---:|---:|"]
+    with tempfile.TemporaryDirectory() as tmp:
+        for m in models:
+            p = subprocess.run([CLI, "lock", m, "--data", OWNER, "-o",
+                                os.path.join(tmp, "l.onnx"), "--key", os.path.join(tmp, "k"),
+                                "--threads", str(a.threads), "--json"],
+                               check=True, capture_output=True, text=True)
+            ours = json.loads(p.stdout.strip().splitlines()[-1])
+            n, secs, _ = torch_lock(m, x, y)
+            rows.append(f"| {os.path.basename(m)} | {ours['locked_values']} | "
+                        f"{ours['seconds']:.2f} | {n} | {secs:.2f} | "
+                        f"{secs / ours['seconds']:.2f} |")
+            print(rows[-1], flush=True)
+    head = (f"Lock seconds on the CPU ({platform.machine()}, {os.cpu_count()} cores, "
+            f"{a.threads} threads each), 256 owner samples, default options; PyTorch "
+            f"{torch.__version__}. onnx-crypt's seconds include loading and writing files; "
+            "the PyTorch loop's exclude them. Made by `tools/bench/bench_lock.py`.\n\n")
+    with open(a.out + ".tmp", "w") as f:
+        f.write(head + "\n".join(rows) + "\n")
+    os.replace(a.out + ".tmp", a.out)
+    print("\n".join(rows))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
