@@ -22,6 +22,15 @@ Tensor::Tensor(DType dtype, Shape shape)
   bytes_.assign(static_cast<size_t>(numel_) * DTypeSize(dtype_), 0);
 }
 
+Tensor Tensor::Uninitialized(DType dtype, Shape shape) {
+  Tensor t;
+  t.dtype_ = dtype;
+  t.shape_ = std::move(shape);
+  t.numel_ = NumElements(t.shape_);
+  t.bytes_.resize(static_cast<size_t>(t.numel_) * DTypeSize(dtype));
+  return t;
+}
+
 void Tensor::Reshape(Shape shape) {
   assert(NumElements(shape) == numel_);
   shape_ = std::move(shape);

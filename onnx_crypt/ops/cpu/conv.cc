@@ -209,7 +209,7 @@ template <typename T>
 absl::Status ConvForward(const ConvPlan& p, const Tensor& x, const Tensor& w,
                          const Tensor& b, Tensor& y) {
   const WindowGeometry& g = p.geom;
-  y = Tensor(x.dtype(), g.OutputShape(p.out_channels));
+  y = Tensor::Uninitialized(x.dtype(), g.OutputShape(p.out_channels));
   const int64_t out_size = g.OutSize(), in_size = g.InSize();
   const T* xd = x.data<T>();
   const T* wd = w.data<T>();

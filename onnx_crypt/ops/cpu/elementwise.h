@@ -33,7 +33,7 @@ absl::Status UnaryForward(const Node& node, const TensorRefs& inputs,
   OC_RETURN_IF_ERROR(RequireInput(node, inputs, 0));
   const Tensor& x = *inputs[0];
   OC_DISPATCH_FLOAT(x.dtype(), node, {
-    Tensor y(x.dtype(), x.shape());
+    Tensor y = Tensor::Uninitialized(x.dtype(), x.shape());
     const T* px = x.data<T>();
     T* py = y.mutable_data<T>();
     for (int64_t i = 0; i < x.numel(); ++i) py[i] = f(px[i]);
@@ -72,7 +72,7 @@ namespace internal {
 template <typename T, typename F>
 Tensor BroadcastApply(const Tensor& a, const Tensor& b, const Shape& out_shape,
                       const F& f) {
-  Tensor out(a.dtype(), out_shape);
+  Tensor out = Tensor::Uninitialized(a.dtype(), out_shape);
   const std::vector<int64_t> sa = BroadcastStrides(a.shape(), out_shape);
   const std::vector<int64_t> sb = BroadcastStrides(b.shape(), out_shape);
   const T* pa = a.data<T>();
