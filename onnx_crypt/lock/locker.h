@@ -34,6 +34,20 @@ struct LockConfig {
   // variants reveals nothing shared).
   bool diversify_positions = false;
   std::function<void(const LockRound&)> progress;  // called after each round
+
+  // Hardened lock (locker.cc, "Hardened lock"): locked values stay inside the
+  // bulk of the weight distribution (below the `stealth_quantile` of |w|, of
+  // the per-tensor z-score and of the per-row robust z-score over all eligible
+  // values), are chosen so that resetting them to 0 or to their tensor's
+  // median does not restore the model, and the loop keeps locking until a
+  // simulated gradient-saliency repair (|g·w| and |g|, reset to 0 and to the
+  // median, k up to `repair_multiple` × the locked count) on the owner samples
+  // leaves accuracy at most `repair_target`. Costs about three times the
+  // passes of the default lock, plus one repair simulation per round.
+  bool harden = false;
+  double stealth_quantile = 0.999;
+  double repair_target = -1.0;  // < 0: chance + 0.07
+  int repair_multiple = 10;
 };
 
 struct LockChange {
@@ -54,6 +68,11 @@ struct LockResult {
   double loss_before = 0, loss_after = 0;
   std::string stop_reason;  // "target" or "budget"
   int rounds = 0;
+  // Hardened lock only, on the owner samples at the end: the accuracy with
+  // every locked value reset to 0 / to its tensor's median, and the best
+  // accuracy a simulated saliency repair reached.
+  double reset_zero_accuracy = -1, reset_median_accuracy = -1;
+  double repair_accuracy = -1;
 };
 
 // Locks the model held by `engine` in place (its initializers are changed). `x`

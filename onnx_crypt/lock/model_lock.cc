@@ -80,7 +80,7 @@ absl::StatusOr<ModelLockOutput> LockOnnxModelWithEngine(
   o->set_include_bias(config.include_bias);
   o->set_values_per_round(config.values_per_round);
   o->set_candidates(config.candidates);
-  o->set_score("range-gain");
+  o->set_score(config.harden ? "hardened" : "range-gain");
   o->set_num_samples(static_cast<uint32_t>(x.dim(0)));
   o->set_pseudo_labels(labels.empty());
   o->set_device(resolved);

@@ -15,6 +15,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "onnx_crypt/api.h"
+#include "onnx_crypt/attack/attack.h"
 #include "onnx_crypt/base/file.h"
 #include "onnx_crypt/base/openblas_env.h"
 #include "tools/cli/flags.h"
@@ -44,6 +45,9 @@ commands:
                                            restore the original model, bit for bit
   key     KEY                              summary of a key file
   verify  ORIGINAL.onnx LOCKED.onnx KEY    exit 0 only if KEY unlocks LOCKED into ORIGINAL exactly
+  attack  KIND LOCKED.onnx --data TRAIN.npz --eval-data TEST.npz
+                                           attack a locked model as an infringer would
+                                           (finetune, prune, clip, repair, outliers)
 )";
 
 constexpr char kInfoHelp[] = R"(usage: onnx-crypt info MODEL.onnx [--json]
@@ -66,7 +70,8 @@ constexpr char kLockHelp[] =
     R"(usage: onnx-crypt lock MODEL.onnx --data FILE.npz -o LOCKED.onnx --key KEY
                        [--max-values N] [--target-accuracy A] [--seed S] [--include-bias]
                        [--values-per-round K] [--candidates M] [--device cpu|cuda|auto]
-                       [--threads N] [--json]
+                       [--threads N] [--harden [--stealth-quantile Q] [--repair-target R]]
+                       [--json]
 
 Locks MODEL.onnx with the owner samples of FILE.npz (x, and y if present; without y the
 model's own predictions are the labels). Each round computes gradients on the samples, tries
@@ -77,6 +82,12 @@ Writes LOCKED.onnx (same graph and storage, a few values changed) and KEY (keep 
 The same inputs and seed (default 0) give byte-identical outputs. With --json the last line of
 stdout is one JSON object (locked_values, total_parameters, sample_accuracy_before/after,
 seconds, stop_reason, ...).
+--harden: the hardened lock. Locked values stay inside the bulk of the weights (below the
+Q quantile, default 0.999, of |w|, per-tensor z-score and per-row robust z-score), positions
+are chosen so that resetting them to 0 or to the tensor median leaves the model broken, and
+locking goes on until a simulated saliency repair (|g*w|, |g|; k up to 10x the locked count)
+on the owner samples stays at or below R (default chance + 0.07). Usually locks more values
+and takes longer than the default lock; see tools/bench/results/robustness/REPORT.md.
 )";
 
 constexpr char kLockBatchHelp[] =
@@ -114,6 +125,27 @@ constexpr char kVerifyHelp[] =
 
 Exit status 0 only when KEY unlocks LOCKED.onnx into exactly ORIGINAL.onnx (every field, every
 bit); otherwise a message saying what differs and exit status 1.
+)";
+
+constexpr char kAttackHelp[] =
+    R"(usage: onnx-crypt attack KIND LOCKED.onnx --eval-data TEST.npz [--data TRAIN.npz] [options]
+
+Attacks LOCKED.onnx as an infringer without the key would, and prints its accuracy on
+TEST.npz before and after. KIND:
+  finetune  train all weights and biases on TRAIN.npz (labelled):
+            [--epochs 5] [--lr 0.001] [--optimizer adam|sgd] [--momentum 0.9]
+            [--batch-size 32] [--seed 0] [--from-scratch] (re-initialize first: the baseline)
+  prune     global magnitude pruning of the weights: [--fraction 0.5] (0..1)
+  clip      clip each weight tensor at a percentile of its |w|: [--percentile 99] (0..100)
+  repair    gradients on TRAIN.npz, then reset the k values of highest saliency:
+            [--k 0] [--score gw|g] (|g*w| or |g|) [--reset zero|median]
+            [--key KEY] (only to count how many locked values the reset hit)
+  outliers  where the locked values rank by magnitude, z-score and row statistics among
+            all weights: --key KEY (needs the key: it measures stealth)
+Common: [--limit N] first N training samples, [--eval-limit N] first N test samples,
+[--include-bias] (prune/clip/repair/outliers also see biases), [-o OUT.onnx] write the
+attacked model, [--device cpu|cuda|auto] [--threads N] [--json]. With --json the last line
+of stdout is one JSON object: accuracy (after), accuracy_before, and the attack's parameters.
 )";
 
 int Fail(const absl::Status& status) {
@@ -275,11 +307,12 @@ int CmdEval(const std::vector<std::string>& args) {
 
 int CmdLock(const std::vector<std::string>& args) {
   if (WantsHelp(args)) return std::cout << kLockHelp, 0;
-  auto parsed =
-      ParseArgs(args, {{"--data", "-o", "--output", "--key", "--max-values",
-                        "--target-accuracy", "--seed", "--values-per-round",
-                        "--candidates", "--device", "--threads"},
-                       {"--include-bias", "--json"}});
+  auto parsed = ParseArgs(
+      args,
+      {{"--data", "-o", "--output", "--key", "--max-values",
+        "--target-accuracy", "--seed", "--values-per-round", "--candidates",
+        "--device", "--threads", "--stealth-quantile", "--repair-target"},
+       {"--include-bias", "--json", "--harden"}});
   if (!parsed.ok())
     return Usage(std::string(parsed.status().message()), kLockHelp);
   if (parsed->positionals.size() != 1)
@@ -296,11 +329,19 @@ int CmdLock(const std::vector<std::string>& args) {
   auto per_round = parsed->GetInt("--values-per-round", 1);
   auto candidates = parsed->GetInt("--candidates", 16);
   auto threads = parsed->GetInt("--threads", 0);
+  auto stealth_q = parsed->GetDouble("--stealth-quantile", 0.999);
+  auto repair_target = parsed->GetDouble("--repair-target", -1.0);
   for (const absl::Status& s :
        {max_values.status(), target.status(), seed.status(), per_round.status(),
-        candidates.status(), threads.status()}) {
+        candidates.status(), threads.status(), stealth_q.status(),
+        repair_target.status()}) {
     if (!s.ok()) return Usage(std::string(s.message()), kLockHelp);
   }
+  if (!(*stealth_q > 0 && *stealth_q <= 1))
+    return Usage("--stealth-quantile must be in (0, 1]", kLockHelp);
+  options.config.harden = parsed->switches.count("--harden") > 0;
+  options.config.stealth_quantile = *stealth_q;
+  options.config.repair_target = *repair_target;
   if (*max_values < 1) return Usage("--max-values must be >= 1", kLockHelp);
   if (*target > 1.0)
     return Usage("--target-accuracy must be in [0, 1]", kLockHelp);
@@ -340,11 +381,15 @@ int CmdLock(const std::vector<std::string>& args) {
         "\"sample_accuracy_before\":%.6f,\"sample_accuracy_after\":%.6f,"
         "\"target_accuracy\":%.6f,\"loss_before\":%.6f,\"loss_after\":%.6f,"
         "\"rounds\":%d,"
-        "\"seconds\":%.4f,\"stop_reason\":%s,\"device\":%s,\"seed\":%d}\n",
+        "\"seconds\":%.4f,\"stop_reason\":%s,\"device\":%s,\"seed\":%d,"
+        "\"harden\":%s,\"reset_zero_accuracy\":%.6f,"
+        "\"reset_median_accuracy\":%.6f,\"repair_accuracy\":%.6f}\n",
         r.changes.size(), r.total_parameters, pct, r.sample_accuracy_before,
         r.sample_accuracy_after, r.target_accuracy, r.loss_before, r.loss_after,
         r.rounds, summary->seconds, JsonString(r.stop_reason),
-        JsonString(summary->device), options.config.seed);
+        JsonString(summary->device), options.config.seed,
+        options.config.harden ? "true" : "false", r.reset_zero_accuracy,
+        r.reset_median_accuracy, r.repair_accuracy);
   }
   return 0;
 }
@@ -495,6 +540,102 @@ int CmdVerify(const std::vector<std::string>& args) {
   return 0;
 }
 
+int CmdAttack(const std::vector<std::string>& args) {
+  if (WantsHelp(args)) return std::cout << kAttackHelp, 0;
+  auto parsed = ParseArgs(
+      args, {{"--data",       "--eval-data", "--key",        "-o",
+              "--output",     "--limit",     "--eval-limit", "--fraction",
+              "--percentile", "--k",         "--score",      "--reset",
+              "--epochs",     "--lr",        "--optimizer",  "--momentum",
+              "--batch-size", "--seed",      "--device",     "--threads"},
+             {"--json", "--from-scratch", "--include-bias"}});
+  if (!parsed.ok())
+    return Usage(std::string(parsed.status().message()), kAttackHelp);
+  if (parsed->positionals.size() != 2)
+    return Usage("attack takes KIND and LOCKED.onnx", kAttackHelp);
+  if (!parsed->Has("--eval-data"))
+    return Usage("attack needs --eval-data TEST.npz", kAttackHelp);
+  AttackRequest r;
+  r.kind = parsed->positionals[0];
+  r.model_path = parsed->positionals[1];
+  r.data_path = parsed->Get("--data");
+  r.eval_data_path = parsed->Get("--eval-data");
+  r.key_path = parsed->Get("--key");
+  r.output_path = parsed->Get("-o", parsed->Get("--output"));
+  r.include_bias = parsed->switches.count("--include-bias") > 0;
+  r.from_scratch = parsed->switches.count("--from-scratch") > 0;
+  r.device = parsed->Get("--device", "cpu");
+  auto limit = parsed->GetInt("--limit", 0);
+  auto eval_limit = parsed->GetInt("--eval-limit", 0);
+  auto fraction = parsed->GetDouble("--fraction", 0.5);
+  auto percentile = parsed->GetDouble("--percentile", 99.0);
+  auto k = parsed->GetInt("--k", 0);
+  auto epochs = parsed->GetInt("--epochs", 5);
+  auto lr = parsed->GetDouble("--lr", 1e-3);
+  auto momentum = parsed->GetDouble("--momentum", 0.9);
+  auto batch = parsed->GetInt("--batch-size", 32);
+  auto seed = parsed->GetInt("--seed", 0);
+  auto threads = parsed->GetInt("--threads", 0);
+  for (const absl::Status& s :
+       {limit.status(), eval_limit.status(), fraction.status(),
+        percentile.status(), k.status(), epochs.status(), lr.status(),
+        momentum.status(), batch.status(), seed.status(), threads.status()}) {
+    if (!s.ok()) return Usage(std::string(s.message()), kAttackHelp);
+  }
+  if (r.kind == "prune" && !(*fraction >= 0 && *fraction <= 1))
+    return Usage("--fraction must be in [0, 1]", kAttackHelp);
+  if (r.kind == "clip" && !(*percentile >= 0 && *percentile <= 100))
+    return Usage("--percentile must be in [0, 100]", kAttackHelp);
+  if (*k < 0 || *epochs < 0 || *batch < 1 || *lr < 0)
+    return Usage("--k, --epochs, --lr must be >= 0 and --batch-size >= 1",
+                 kAttackHelp);
+  const std::string score = parsed->Get("--score", "gw");
+  const std::string reset = parsed->Get("--reset", "zero");
+  const std::string optimizer = parsed->Get("--optimizer", "adam");
+  if (score != "gw" && score != "g")
+    return Usage("--score must be gw or g", kAttackHelp);
+  if (reset != "zero" && reset != "median")
+    return Usage("--reset must be zero or median", kAttackHelp);
+  if (optimizer != "adam" && optimizer != "sgd")
+    return Usage("--optimizer must be adam or sgd", kAttackHelp);
+  r.limit = *limit;
+  r.eval_limit = *eval_limit;
+  r.fraction = *fraction;
+  r.percentile = *percentile;
+  r.threads = static_cast<int>(*threads);
+  r.repair.k = *k;
+  r.repair.score =
+      score == "g" ? SaliencyScore::kGrad : SaliencyScore::kGradTimesWeight;
+  r.repair.reset = reset == "median" ? ResetValue::kMedian : ResetValue::kZero;
+  r.finetune.epochs = static_cast<int>(*epochs);
+  r.finetune.lr = *lr;
+  r.finetune.momentum = *momentum;
+  r.finetune.batch_size = *batch;
+  r.finetune.seed = static_cast<uint64_t>(*seed);
+  r.finetune.optimizer =
+      optimizer == "sgd" ? Optimizer::kSgd : Optimizer::kAdam;
+  r.finetune.progress = [](int epoch, double loss) {
+    std::cerr << absl::StrFormat("finetune: epoch %d, train loss %.4f\n", epoch,
+                                 loss);
+  };
+  auto report = RunAttack(r);
+  if (!report.ok()) return Fail(report.status());
+  std::cout << absl::StrFormat("attack %s: accuracy %.4f -> %.4f (%.2f s)\n",
+                               report->kind, report->accuracy_before,
+                               report->accuracy, report->seconds);
+  std::vector<std::string> fields;
+  for (const auto& [name, value] : report->fields) {
+    if (!parsed->switches.count("--json")) {
+      std::cout << "  " << name << ": " << value << "\n";
+    }
+    fields.push_back(absl::StrCat(JsonString(name), ":", value));
+  }
+  if (parsed->switches.count("--json")) {
+    std::cout << "{" << absl::StrJoin(fields, ",") << "}\n";
+  }
+  return 0;
+}
+
 }  // namespace
 }  // namespace onnx_crypt::cli
 
@@ -513,6 +654,7 @@ int main(int argc, char** argv) {
   if (cmd == "unlock") return CmdUnlock(args);
   if (cmd == "key") return CmdKey(args);
   if (cmd == "verify") return CmdVerify(args);
+  if (cmd == "attack") return CmdAttack(args);
   std::cerr << "onnx-crypt: unknown command '" << cmd << "'\n\n" << kUsage;
   return kExitUsage;
 }

@@ -1,0 +1,110 @@
+// The hardened lock (LockConfig::harden) on the bundled LeNet-5: deterministic,
+// every locked value inside its tensor's original range, distinct, and inside
+// the bulk of the weight distribution (below the stealth quantile of |w| over
+// all eligible values), while the first values already hurt accuracy more in
+// the reset states than the default lock's values do.
+#include <algorithm>
+#include <cmath>
+#include <set>
+
+#include "gtest/gtest.h"
+#include "onnx_crypt/data/npz.h"
+#include "onnx_crypt/engine/cpu_engine.h"
+#include "onnx_crypt/lock/eligibility.h"
+#include "onnx_crypt/lock/locker.h"
+#include "onnx_crypt/onnx/model.h"
+#include "tests/support/paths.h"
+
+namespace onnx_crypt {
+namespace {
+
+struct LockRun {
+  LockResult result;
+  std::map<std::string, std::vector<float>> original;
+};
+
+LockRun LockLeNet(const LockConfig& config) {
+  LockRun run;
+  absl::StatusOr<OnnxModel> model =
+      OnnxModel::Load(testing::ModelsDir() + "/lenet5.onnx");
+  EXPECT_TRUE(model.ok()) << model.status();
+  absl::StatusOr<Graph> graph = model->ToGraph();
+  EXPECT_TRUE(graph.ok());
+  for (const EligibleTensor& e : FindEligibleTensors(*graph, false)) {
+    const Tensor& t = graph->initializers.at(e.name);
+    run.original[e.name].assign(t.data<float>(), t.data<float>() + t.numel());
+  }
+  absl::StatusOr<std::unique_ptr<CpuEngine>> engine =
+      CpuEngine::Create(std::move(*graph), 1);
+  EXPECT_TRUE(engine.ok());
+  absl::StatusOr<Dataset> d =
+      LoadDataset(testing::DataDir() + "/fmnist_owner256.npz");
+  EXPECT_TRUE(d.ok()) << d.status() << " (run tools/setup.sh)";
+  absl::StatusOr<LockResult> r =
+      LockModel(**engine, d->x, d->y.ToInt64Vector(), config);
+  EXPECT_TRUE(r.ok()) << r.status();
+  if (r.ok()) run.result = *r;
+  return run;
+}
+
+TEST(HardenedLockTest, DeterministicInRangeDistinctAndInsideTheBulk) {
+  LockConfig config;
+  config.harden = true;
+  config.max_values = 6;
+  config.candidates = 8;
+  config.seed = 11;
+  const LockRun a = LockLeNet(config);
+  const LockRun b = LockLeNet(config);
+  ASSERT_EQ(a.result.changes.size(), 6u);
+  EXPECT_EQ(a.result.stop_reason, "budget");
+  ASSERT_EQ(b.result.changes.size(), a.result.changes.size());
+  for (size_t i = 0; i < a.result.changes.size(); ++i) {
+    EXPECT_EQ(a.result.changes[i].tensor, b.result.changes[i].tensor);
+    EXPECT_EQ(a.result.changes[i].index, b.result.changes[i].index);
+    EXPECT_EQ(a.result.changes[i].locked, b.result.changes[i].locked);
+  }
+  std::vector<float> mags;
+  for (const auto& [n, v] : a.original)
+    for (float w : v) mags.push_back(std::abs(w));
+  std::sort(mags.begin(), mags.end());
+  const float bulk =
+      mags[static_cast<size_t>(config.stealth_quantile * mags.size())];
+  std::set<float> seen;
+  for (const LockChange& c : a.result.changes) {
+    const std::vector<float>& v = a.original.at(c.tensor);
+    EXPECT_EQ(v[c.index], c.original);
+    EXPECT_NE(c.locked, c.original);
+    EXPECT_GT(c.locked, *std::min_element(v.begin(), v.end())) << c.tensor;
+    EXPECT_LT(c.locked, *std::max_element(v.begin(), v.end())) << c.tensor;
+    EXPECT_LE(std::abs(c.locked), bulk) << c.tensor << "[" << c.index << "]";
+    EXPECT_EQ(std::count(v.begin(), v.end(), c.locked), 0);
+    EXPECT_TRUE(seen.insert(c.locked).second) << "repeated locked value";
+  }
+  // Six values already cost accuracy on the owner samples, in the locked
+  // state and with the locked values reset to 0.
+  EXPECT_LT(a.result.sample_accuracy_after,
+            a.result.sample_accuracy_before - 0.1);
+  EXPECT_GE(a.result.reset_zero_accuracy, 0.0);
+  EXPECT_LT(a.result.reset_zero_accuracy,
+            a.result.sample_accuracy_before - 0.05);
+}
+
+TEST(HardenedLockTest, RejectsABadStealthQuantile) {
+  LockConfig config;
+  config.harden = true;
+  config.stealth_quantile = 1.5;
+  absl::StatusOr<OnnxModel> model =
+      OnnxModel::Load(testing::ModelsDir() + "/lenet5.onnx");
+  ASSERT_TRUE(model.ok());
+  absl::StatusOr<Graph> graph = model->ToGraph();
+  ASSERT_TRUE(graph.ok());
+  absl::StatusOr<std::unique_ptr<CpuEngine>> engine =
+      CpuEngine::Create(std::move(*graph), 1);
+  ASSERT_TRUE(engine.ok());
+  Tensor x(DType::kFloat32, {1, 1, 28, 28});
+  EXPECT_EQ(LockModel(**engine, x, {0}, config).status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+}  // namespace
+}  // namespace onnx_crypt
