@@ -8,7 +8,7 @@
 #include "gtest/gtest.h"
 
 #ifdef ONNX_CRYPT_HAVE_CUDA
-#include <cuda_runtime_api.h>
+#include <cuda_runtime.h>
 
 #include "cuda/rank.h"
 #include "onnx_crypt/engine/cuda/cuda_engine.h"
