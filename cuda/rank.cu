@@ -9,6 +9,8 @@
 
 #include <cub/device/device_radix_sort.cuh>
 
+#include "onnx_crypt/lock/position_hash.h"
+
 namespace onnx_crypt::cuda {
 
 namespace {
@@ -16,12 +18,14 @@ namespace {
 constexpr int kThreads = 256;
 
 __global__ void RangeGainKernel(const float* w, const float* g, const uint8_t* excluded,
-                                float lo, float hi, int64_t n, float* scores) {
+                                float lo, float hi, int64_t n, bool diversify, uint64_t seed,
+                                uint64_t param, float* scores) {
   const int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
   if (i >= n) return;
   const float gi = g[i];
   float s = 0.0f;
-  if ((excluded == nullptr || excluded[i] == 0) && gi != 0.0f) {
+  if ((excluded == nullptr || excluded[i] == 0) && gi != 0.0f &&
+      !(diversify && PositionExcluded(seed, param, i))) {
     const float room = gi > 0.0f ? hi - w[i] : w[i] - lo;
     s = fabsf(gi) * room;
     if (!(s > 0.0f) || isinf(s)) s = 0.0f;
@@ -50,9 +54,11 @@ size_t CubTempBytes(int64_t n) {
 }  // namespace
 
 cudaError_t RangeGainScores(const float* w, const float* g, const uint8_t* excluded, float lo,
-                            float hi, int64_t n, float* scores, cudaStream_t stream) {
+                            float hi, int64_t n, bool diversify, uint64_t seed, uint64_t param,
+                            float* scores, cudaStream_t stream) {
   if (n == 0) return cudaSuccess;
-  RangeGainKernel<<<Blocks(n), kThreads, 0, stream>>>(w, g, excluded, lo, hi, n, scores);
+  RangeGainKernel<<<Blocks(n), kThreads, 0, stream>>>(w, g, excluded, lo, hi, n, diversify,
+                                                      seed, param, scores);
   return cudaGetLastError();
 }
 

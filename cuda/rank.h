@@ -13,10 +13,13 @@ namespace onnx_crypt::cuda {
 
 // The lock's first-order "range gain" score of each value of one tensor (lock/locker.cc):
 //   scores[i] = |g[i]| * (g[i] > 0 ? hi - w[i] : w[i] - lo)
-// and 0 where excluded[i] != 0 (already locked / left out), where g[i] == 0, or where the
-// product is not a positive finite number. `excluded` may be null.
+// and 0 where excluded[i] != 0 (already locked), where `diversify` is set and
+// PositionExcluded(seed, param, i) holds (lock/position_hash.h, the same function the host
+// uses), where g[i] == 0, or where the product is not a positive finite number. `excluded` may
+// be null.
 cudaError_t RangeGainScores(const float* w, const float* g, const uint8_t* excluded, float lo,
-                            float hi, int64_t n, float* scores, cudaStream_t stream);
+                            float hi, int64_t n, bool diversify, uint64_t seed, uint64_t param,
+                            float* scores, cudaStream_t stream);
 
 // Bytes of device workspace TopK needs for n scores.
 size_t TopKWorkspaceBytes(int64_t n);

@@ -34,6 +34,34 @@ struct LossResult {
   std::map<std::string, Tensor> grads;  // dL/dθ for each requested initializer
 };
 
+// What LossAndRank scores (the lock's first-order "range gain",
+// lock/locker.cc):
+//   score = |g| * (g > 0 ? hi[p] - w : w - lo[p])
+// for every value w (gradient g) of every requested parameter p, 0 for excluded
+// positions.
+struct RankRequest {
+  std::vector<float> lo, hi;  // per parameter: the ends of its original range
+  // Per parameter: flat indices never ranked (already locked), ascending.
+  std::vector<std::vector<int64_t>> excluded;
+  // Also leave out every position for which PositionExcluded(seed, p, i) holds
+  // (lock/position_hash.h): per-customer variants.
+  bool diversify = false;
+  uint64_t diversify_seed = 0;
+  int64_t k = 16;  // how many to return
+};
+struct RankedValue {
+  int param = 0;  // index into the requested parameters
+  int64_t index = 0;
+  float score = 0;
+  float weight = 0;  // current value
+  float grad = 0;
+};
+struct RankResult {
+  double loss = 0;
+  std::vector<RankedValue>
+      top;  // best first; ties: parameter order, then index
+};
+
 class Engine {
  public:
   virtual ~Engine() = default;
@@ -49,6 +77,14 @@ class Engine {
   virtual absl::StatusOr<LossResult> LossAndGradients(
       const Feeds& feeds, absl::Span<const int64_t> labels,
       const std::vector<std::string>& params) = 0;
+
+  // LossAndGradients for float32 `params`, then the k best values by the
+  // range-gain score (RankRequest). Only positive finite scores are returned,
+  // so `top` may be shorter than k. The default ranks on the host; device
+  // engines rank where the gradients are and copy back only the k results.
+  virtual absl::StatusOr<RankResult> LossAndRank(
+      const Feeds& feeds, absl::Span<const int64_t> labels,
+      const std::vector<std::string>& params, const RankRequest& request);
 
   // Overwrites elements of initializer `name`: element indices[i] becomes
   // values[i] (`values` has the initializer's dtype and indices.size()

@@ -62,8 +62,9 @@ TEST(CudaRankTest, ScoresAndTopKMatchTheHost) {
   uint8_t* dx = Upload(excluded);
   float* ds = nullptr;
   ASSERT_EQ(cudaMalloc(&ds, sizeof(float) * n), cudaSuccess);
-  ASSERT_EQ(cuda::RangeGainScores(dw, dg, dx, lo, hi, n, ds, nullptr),
-            cudaSuccess);
+  ASSERT_EQ(
+      cuda::RangeGainScores(dw, dg, dx, lo, hi, n, false, 0, 0, ds, nullptr),
+      cudaSuccess);
   const std::vector<float> got = Download(ds, n);
   for (int64_t i = 0; i < n; ++i) ASSERT_EQ(got[i], want[i]) << i;
 

@@ -10,10 +10,12 @@
 // summed on the host in row order, like engine/loss.cc.
 #include "onnx_crypt/engine/cuda/cuda_engine.h"
 
+#include <algorithm>
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
 #include "cuda/kernels.h"
+#include "cuda/rank.h"
 #include "onnx_crypt/base/status.h"
 #include "onnx_crypt/engine/cuda/cuda_status.h"
 #include "onnx_crypt/engine/loss.h"
@@ -280,6 +282,25 @@ absl::Status CudaEngine::Accumulate(DValue& acc, DValue g,
 absl::StatusOr<LossResult> CudaEngine::LossAndGradients(
     const Feeds& feeds, absl::Span<const int64_t> labels,
     const std::vector<std::string>& params) {
+  std::vector<DValue> device_grads;
+  OC_ASSIGN_OR_RETURN(LossResult result,
+                      DeviceGradients(feeds, labels, params, &device_grads));
+  for (size_t p = 0; p < params.size(); ++p) {
+    if (!device_grads[p].defined()) {
+      result.grads[params[p]] =
+          Tensor(DType::kFloat32, initializers_[value_ids_[params[p]]].shape);
+      continue;
+    }
+    OC_ASSIGN_OR_RETURN(result.grads[params[p]], cx_->ToHost(device_grads[p]));
+  }
+  OC_CUDA_RETURN_IF_ERROR(cudaStreamSynchronize(stream_.get()),
+                          "CudaEngine::LossAndGradients");
+  return result;
+}
+
+absl::StatusOr<LossResult> CudaEngine::DeviceGradients(
+    const Feeds& feeds, absl::Span<const int64_t> labels,
+    const std::vector<std::string>& params, std::vector<DValue>* out_grads) {
   if (output_ids_.empty())
     return absl::InvalidArgumentError("graph has no output");
   const size_t n = value_names_.size();
@@ -410,16 +431,115 @@ absl::StatusOr<LossResult> CudaEngine::LossAndGradients(
           step.node->Describe()));
     }
   }
-  for (const std::string& p : params) {
-    const int id = value_ids_[p];
-    if (!grads[id].defined()) {
-      result.grads[p] = Tensor(DType::kFloat32, initializers_[id].shape);
+  out_grads->clear();
+  for (const std::string& p : params)
+    out_grads->push_back(grads[value_ids_[p]]);
+  return result;
+}
+
+absl::StatusOr<RankResult> CudaEngine::LossAndRank(
+    const Feeds& feeds, absl::Span<const int64_t> labels,
+    const std::vector<std::string>& params, const RankRequest& request) {
+  if (request.lo.size() != params.size() ||
+      request.hi.size() != params.size() ||
+      request.excluded.size() != params.size()) {
+    return absl::InvalidArgumentError(
+        "RankRequest needs lo, hi and excluded per parameter");
+  }
+  std::vector<DValue> grads;
+  OC_ASSIGN_OR_RETURN(LossResult lr,
+                      DeviceGradients(feeds, labels, params, &grads));
+  RankResult result;
+  result.loss = lr.loss;
+  // Scores of all parameters end to end (model order), so the flat index of the
+  // sort breaks ties by parameter, then index.
+  std::vector<int64_t> offsets(params.size() + 1, 0);
+  for (size_t p = 0; p < params.size(); ++p) {
+    offsets[p + 1] = offsets[p] + initializers_[value_ids_[params[p]]].numel();
+  }
+  const int64_t total = offsets.back();
+  const int64_t k = std::min<int64_t>(std::max<int64_t>(request.k, 0), total);
+  if (k == 0) return result;
+  OC_ASSIGN_OR_RETURN(std::shared_ptr<cuda::DeviceBuffer> scores,
+                      cx_->NewBytes(sizeof(float) * total));
+  for (size_t p = 0; p < params.size(); ++p) {
+    const DValue& w = initializers_[value_ids_[params[p]]];
+    const int64_t n = w.numel();
+    float* dst = scores->as<float>() + offsets[p];
+    if (!grads[p].defined()) {
+      OC_CUDA_RETURN_IF_ERROR(
+          cudaMemsetAsync(dst, 0, sizeof(float) * n, stream_.get()),
+          "clearing scores");
       continue;
     }
-    OC_ASSIGN_OR_RETURN(result.grads[p], cx_->ToHost(grads[id]));
+    // The excluded positions as a byte mask (only the few locked positions are
+    // set; uploaded, never downloaded).
+    std::shared_ptr<cuda::DeviceBuffer> mask;
+    if (!request.excluded[p].empty()) {
+      std::vector<uint8_t> host(static_cast<size_t>(n), 0);
+      for (int64_t i : request.excluded[p]) {
+        if (i >= 0 && i < n) host[static_cast<size_t>(i)] = 1;
+      }
+      OC_ASSIGN_OR_RETURN(mask, cx_->NewBytes(host.size()));
+      OC_CUDA_RETURN_IF_ERROR(
+          cudaMemcpyAsync(mask->data(), host.data(), host.size(),
+                          cudaMemcpyHostToDevice, stream_.get()),
+          "uploading the locked positions");
+      OC_CUDA_RETURN_IF_ERROR(cudaStreamSynchronize(stream_.get()),
+                              "uploading the locked positions");
+    }
+    OC_CUDA_RETURN_IF_ERROR(
+        cuda::RangeGainScores(w.data(), grads[p].data(),
+                              mask ? mask->as<uint8_t>() : nullptr,
+                              request.lo[p], request.hi[p], n,
+                              request.diversify, request.diversify_seed,
+                              static_cast<uint64_t>(p), dst, stream_.get()),
+        "ranking '", params[p], "'");
   }
-  OC_CUDA_RETURN_IF_ERROR(cudaStreamSynchronize(stream_.get()),
-                          "CudaEngine::LossAndGradients");
+  OC_ASSIGN_OR_RETURN(std::shared_ptr<cuda::DeviceBuffer> workspace,
+                      cx_->NewBytes(cuda::TopKWorkspaceBytes(total)));
+  OC_ASSIGN_OR_RETURN(std::shared_ptr<cuda::DeviceBuffer> top_index,
+                      cx_->NewBytes(sizeof(int64_t) * k));
+  OC_ASSIGN_OR_RETURN(std::shared_ptr<cuda::DeviceBuffer> top_score,
+                      cx_->NewBytes(sizeof(float) * k));
+  OC_CUDA_RETURN_IF_ERROR(
+      cuda::TopK(scores->as<float>(), total, k, workspace->data(),
+                 cuda::TopKWorkspaceBytes(total), top_index->as<int64_t>(),
+                 top_score->as<float>(), stream_.get()),
+      "top-k");
+  std::vector<int64_t> idx(static_cast<size_t>(k));
+  std::vector<float> sc(static_cast<size_t>(k));
+  OC_CUDA_RETURN_IF_ERROR(
+      cudaMemcpyAsync(idx.data(), top_index->data(), sizeof(int64_t) * k,
+                      cudaMemcpyDeviceToHost, stream_.get()),
+      "downloading the top-k");
+  OC_CUDA_RETURN_IF_ERROR(
+      cudaMemcpyAsync(sc.data(), top_score->data(), sizeof(float) * k,
+                      cudaMemcpyDeviceToHost, stream_.get()),
+      "downloading the top-k");
+  OC_CUDA_RETURN_IF_ERROR(cudaStreamSynchronize(stream_.get()), "top-k");
+  for (int64_t j = 0; j < k; ++j) {
+    if (!(sc[j] > 0.0f)) break;  // the rest are zero scores
+    const size_t p = static_cast<size_t>(
+        std::upper_bound(offsets.begin(), offsets.end(), idx[j]) -
+        offsets.begin() - 1);
+    RankedValue v;
+    v.param = static_cast<int>(p);
+    v.index = idx[j] - offsets[p];
+    v.score = sc[j];
+    // Two floats per candidate: the weight and its gradient.
+    const DValue& w = initializers_[value_ids_[params[p]]];
+    OC_CUDA_RETURN_IF_ERROR(
+        cudaMemcpyAsync(&v.weight, w.data() + v.index, sizeof(float),
+                        cudaMemcpyDeviceToHost, stream_.get()),
+        "downloading a candidate");
+    OC_CUDA_RETURN_IF_ERROR(
+        cudaMemcpyAsync(&v.grad, grads[p].data() + v.index, sizeof(float),
+                        cudaMemcpyDeviceToHost, stream_.get()),
+        "downloading a candidate");
+    result.top.push_back(v);
+  }
+  OC_CUDA_RETURN_IF_ERROR(cudaStreamSynchronize(stream_.get()), "top-k");
   return result;
 }
 

@@ -55,6 +55,12 @@ class CudaEngine : public Engine {
                                     absl::Span<const int64_t> indices,
                                     const Tensor& values) override;
   absl::StatusOr<Tensor> GetInitializer(const std::string& name) const override;
+  // Ranks on the device: range-gain scores and a CUB top-k over all parameters;
+  // only the k results (index, score, weight, gradient) come back to the host.
+  absl::StatusOr<RankResult> LossAndRank(const Feeds& feeds,
+                                         absl::Span<const int64_t> labels,
+                                         const std::vector<std::string>& params,
+                                         const RankRequest& request) override;
 
   // The most device memory this engine has held at once (bytes obtained from
   // cudaMalloc, including the pool's cache and cuDNN workspace; cuBLAS's and
@@ -79,6 +85,12 @@ class CudaEngine : public Engine {
 
   explicit CudaEngine(Graph graph) : graph_(std::move(graph)) {}
   absl::Status Init();
+  // Forward, loss and backward; the gradients of `params` stay on the device
+  // (out_grads[i] undefined when no gradient reaches params[i]).
+  absl::StatusOr<LossResult> DeviceGradients(
+      const Feeds& feeds, absl::Span<const int64_t> labels,
+      const std::vector<std::string>& params,
+      std::vector<cuda::DValue>* out_grads);
   absl::Status Plan();
   absl::Status UploadInitializers();
   absl::Status Forward(const Feeds& feeds, bool keep_all, Activations& acts);
