@@ -21,15 +21,30 @@ absl::StatusOr<RankResult> Engine::LossAndRank(
   OC_ASSIGN_OR_RETURN(LossResult lr, LossAndGradients(feeds, labels, params));
   RankResult result;
   result.loss = lr.loss;
-  // A min-heap of the k best under "better" (score, then earlier parameter,
-  // then index).
+  // "better": higher score, then earlier parameter, then smaller index.
   auto better = [](const RankedValue& a, const RankedValue& b) {
     if (a.score != b.score) return a.score > b.score;
     if (a.param != b.param) return a.param < b.param;
     return a.index < b.index;
   };
+  // Min-heaps of the k best overall and of the k_per_param best of each
+  // parameter.
+  auto push = [&better](std::vector<RankedValue>& heap, size_t cap,
+                        const RankedValue& c) {
+    if (cap == 0) return;
+    if (heap.size() < cap) {
+      heap.push_back(c);
+      std::push_heap(heap.begin(), heap.end(), better);
+    } else if (better(c, heap.front())) {
+      std::pop_heap(heap.begin(), heap.end(), better);
+      heap.back() = c;
+      std::push_heap(heap.begin(), heap.end(), better);
+    }
+  };
   const size_t k = static_cast<size_t>(std::max<int64_t>(0, request.k));
-  std::vector<RankedValue>& heap = result.top;
+  const size_t k_param =
+      static_cast<size_t>(std::max<int64_t>(0, request.k_per_param));
+  std::vector<RankedValue> global;
   for (size_t p = 0; p < params.size(); ++p) {
     OC_ASSIGN_OR_RETURN(Tensor w, GetInitializer(params[p]));
     const Tensor& g = lr.grads.at(params[p]);
@@ -42,6 +57,7 @@ absl::StatusOr<RankResult> Engine::LossAndRank(
     const float* gv = g.data<float>();
     const std::vector<int64_t>& excluded = request.excluded[p];
     size_t next_excluded = 0;
+    std::vector<RankedValue> local;
     for (int64_t i = 0; i < w.numel(); ++i) {
       while (next_excluded < excluded.size() && excluded[next_excluded] < i)
         ++next_excluded;
@@ -57,17 +73,19 @@ absl::StatusOr<RankResult> Engine::LossAndRank(
           gi > 0.0f ? request.hi[p] - wv[i] : wv[i] - request.lo[p];
       const float score = std::fabs(gi) * room;
       if (!(score > 0.0f) || std::isinf(score)) continue;
-      RankedValue c{static_cast<int>(p), i, score, wv[i], gi};
-      if (heap.size() < k) {
-        heap.push_back(c);
-        std::push_heap(heap.begin(), heap.end(), better);
-      } else if (k > 0 && better(c, heap.front())) {
-        std::pop_heap(heap.begin(), heap.end(), better);
-        heap.back() = c;
-        std::push_heap(heap.begin(), heap.end(), better);
-      }
+      const RankedValue c{static_cast<int>(p), i, score, wv[i], gi};
+      push(global, k, c);
+      push(local, k_param, c);
     }
+    for (const RankedValue& c : local) result.top.push_back(c);
   }
+  for (const RankedValue& c : global) {
+    bool seen = false;
+    for (const RankedValue& t : result.top)
+      seen |= t.param == c.param && t.index == c.index;
+    if (!seen) result.top.push_back(c);
+  }
+  std::vector<RankedValue>& heap = result.top;
   std::sort(heap.begin(), heap.end(), better);
   return result;
 }

@@ -48,6 +48,10 @@ struct RankRequest {
   bool diversify = false;
   uint64_t diversify_seed = 0;
   int64_t k = 16;  // how many to return
+  // Also the best `k_per_param` of each parameter (so a small tensor, such as a
+  // first convolution, is always represented); the union is returned, without
+  // duplicates.
+  int64_t k_per_param = 0;
 };
 struct RankedValue {
   int param = 0;  // index into the requested parameters

@@ -585,62 +585,47 @@ absl::StatusOr<LockResult> LockModel(Engine& engine, const Tensor& x,
       break;
     }
     ++result.rounds;
-    OC_ASSIGN_OR_RETURN(LossResult lr,
-                        engine.LossAndGradients(feeds, labels, names));
-
-    // First-order scores; keep the best `pool` (ties: tensor order, flat
-    // index).
-    const size_t pool = static_cast<size_t>(
-        std::max(config.candidates, config.values_per_round));
-    std::vector<Candidate> best;
-    auto better = [](const Candidate& a, const Candidate& b) {
-      if (a.score != b.score) return a.score > b.score;
-      if (a.tensor != b.tensor) return a.tensor < b.tensor;
-      return a.index < b.index;
-    };
-    std::vector<Tensor> weights;  // current values, fetched once per round
+    // First-order scores, ranked by the engine where the gradients are (on the
+    // device for CUDA): the best `candidates` overall plus the best
+    // `per_tensor_candidates` of each tensor (ties: tensor order, flat index).
+    RankRequest request;
     for (size_t t = 0; t < names.size(); ++t) {
-      OC_ASSIGN_OR_RETURN(Tensor w, engine.GetInitializer(names[t]));
-      weights.push_back(std::move(w));
+      request.lo.push_back(stats[t].min);
+      request.hi.push_back(stats[t].max);
     }
-    for (size_t t = 0; t < names.size(); ++t) {
-      const Tensor& w = weights[t];
-      const float* wv = w.data<float>();
-      const Tensor& g = lr.grads.at(names[t]);
-      const float* gv = g.data<float>();
-      for (int64_t i = 0; i < w.numel(); ++i) {
-        const double gi = gv[i];
-        if (!(gi != 0.0) || locked.count({t, i})) continue;
-        if (config.diversify_positions && PositionExcluded(config.seed, t, i))
-          continue;
-        const double room =
-            gi > 0 ? stats[t].max - wv[i] : wv[i] - stats[t].min;
-        Candidate c{t, i, std::abs(gi) * room};
-        if (!(c.score > 0)) continue;
-        if (best.size() < pool) {
-          best.push_back(c);
-          std::push_heap(best.begin(), best.end(), better);
-        } else if (better(c, best.front())) {
-          std::pop_heap(best.begin(), best.end(), better);
-          best.back() = c;
-          std::push_heap(best.begin(), best.end(), better);
-        }
-      }
+    request.excluded.assign(names.size(), {});
+    for (const auto& [t, i] : locked)
+      request.excluded[t].push_back(i);  // sorted
+    request.diversify = config.diversify_positions;
+    request.diversify_seed = config.seed;
+    request.k = std::max(config.candidates, config.values_per_round);
+    request.k_per_param = config.per_tensor_candidates;
+    OC_ASSIGN_OR_RETURN(RankResult ranked,
+                        engine.LossAndRank(feeds, labels, names, request));
+    std::vector<Candidate> best;
+    std::map<std::pair<size_t, int64_t>, RankedValue> info;
+    for (const RankedValue& r : ranked.top) {
+      Candidate c;
+      c.tensor = static_cast<size_t>(r.param);
+      c.index = r.index;
+      c.score = r.score;
+      best.push_back(c);
+      info[{c.tensor, c.index}] = r;
     }
     if (best.empty()) {
       result.stop_reason = "budget";
       break;
     }
-    std::sort(best.begin(), best.end(), better);
 
     // Proposed values from the tail on the gradient's side, then a trial
     // forward pass each.
     for (Candidate& c : best) {
       const TensorStats& s = stats[c.tensor];
-      const float theta = weights[c.tensor].data<float>()[c.index];
-      const bool up = lr.grads.at(names[c.tensor]).data<float>()[c.index] > 0;
-      float lo = up ? std::max(s.tail_hi, theta) : s.min;
-      float hi = up ? s.max : std::min(s.tail_lo, theta);
+      const RankedValue& r = info.at({c.tensor, c.index});
+      const float theta = r.weight;
+      const bool up = r.grad > 0;
+      const float lo = up ? std::max(s.tail_hi, theta) : s.min;
+      const float hi = up ? s.max : std::min(s.tail_lo, theta);
       float v = theta;
       for (int attempt = 0; attempt < 64; ++attempt) {
         const double u = rng.Uniform();
@@ -678,7 +663,7 @@ absl::StatusOr<LockResult> LockModel(Engine& engine, const Tensor& x,
       }
       if (c.accuracy > 1.0 || used_bits.count(Bits(c.value))) continue;
       LockChange change{names[c.tensor], c.index,
-                        weights[c.tensor].data<float>()[c.index], c.value,
+                        info.at({c.tensor, c.index}).weight, c.value,
                         result.rounds};
       OC_RETURN_IF_ERROR(SetValue(engine, change.tensor, c.index, c.value));
       locked.insert({c.tensor, c.index});

@@ -29,6 +29,9 @@ struct LockConfig {
   int values_per_round = 1;  // values locked per gradient round
   int candidates =
       16;  // best first-order candidates tried each round (>= values_per_round)
+  // Plus the best few of each eligible tensor, so a small but powerful tensor
+  // (a first convolution among wide fully connected layers) is always tried.
+  int per_tensor_candidates = 2;
   // Per-customer variants: leave out a seeded half of all positions, so
   // variants with different seeds lock different positions (diffing two
   // variants reveals nothing shared).

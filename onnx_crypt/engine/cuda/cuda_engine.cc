@@ -498,35 +498,64 @@ absl::StatusOr<RankResult> CudaEngine::LossAndRank(
   }
   OC_ASSIGN_OR_RETURN(std::shared_ptr<cuda::DeviceBuffer> workspace,
                       cx_->NewBytes(cuda::TopKWorkspaceBytes(total)));
+  const int64_t k_param = std::max<int64_t>(request.k_per_param, 0);
+  const int64_t k_max = std::max(k, k_param);
   OC_ASSIGN_OR_RETURN(std::shared_ptr<cuda::DeviceBuffer> top_index,
-                      cx_->NewBytes(sizeof(int64_t) * k));
+                      cx_->NewBytes(sizeof(int64_t) * k_max));
   OC_ASSIGN_OR_RETURN(std::shared_ptr<cuda::DeviceBuffer> top_score,
-                      cx_->NewBytes(sizeof(float) * k));
-  OC_CUDA_RETURN_IF_ERROR(
-      cuda::TopK(scores->as<float>(), total, k, workspace->data(),
-                 cuda::TopKWorkspaceBytes(total), top_index->as<int64_t>(),
-                 top_score->as<float>(), stream_.get()),
-      "top-k");
-  std::vector<int64_t> idx(static_cast<size_t>(k));
-  std::vector<float> sc(static_cast<size_t>(k));
-  OC_CUDA_RETURN_IF_ERROR(
-      cudaMemcpyAsync(idx.data(), top_index->data(), sizeof(int64_t) * k,
-                      cudaMemcpyDeviceToHost, stream_.get()),
-      "downloading the top-k");
-  OC_CUDA_RETURN_IF_ERROR(
-      cudaMemcpyAsync(sc.data(), top_score->data(), sizeof(float) * k,
-                      cudaMemcpyDeviceToHost, stream_.get()),
-      "downloading the top-k");
-  OC_CUDA_RETURN_IF_ERROR(cudaStreamSynchronize(stream_.get()), "top-k");
-  for (int64_t j = 0; j < k; ++j) {
-    if (!(sc[j] > 0.0f)) break;  // the rest are zero scores
+                      cx_->NewBytes(sizeof(float) * k_max));
+  // The kk best of scores[base, base + n): (flat index, score) pairs, positive
+  // scores only.
+  auto best_of = [&](int64_t base, int64_t n, int64_t kk)
+      -> absl::StatusOr<std::vector<std::pair<int64_t, float>>> {
+    std::vector<std::pair<int64_t, float>> out;
+    kk = std::min(kk, n);
+    if (kk <= 0) return out;
+    OC_CUDA_RETURN_IF_ERROR(
+        cuda::TopK(scores->as<float>() + base, n, kk, workspace->data(),
+                   cuda::TopKWorkspaceBytes(total), top_index->as<int64_t>(),
+                   top_score->as<float>(), stream_.get()),
+        "top-k");
+    std::vector<int64_t> idx(static_cast<size_t>(kk));
+    std::vector<float> sc(static_cast<size_t>(kk));
+    OC_CUDA_RETURN_IF_ERROR(
+        cudaMemcpyAsync(idx.data(), top_index->data(), sizeof(int64_t) * kk,
+                        cudaMemcpyDeviceToHost, stream_.get()),
+        "downloading the top-k");
+    OC_CUDA_RETURN_IF_ERROR(
+        cudaMemcpyAsync(sc.data(), top_score->data(), sizeof(float) * kk,
+                        cudaMemcpyDeviceToHost, stream_.get()),
+        "downloading the top-k");
+    OC_CUDA_RETURN_IF_ERROR(cudaStreamSynchronize(stream_.get()), "top-k");
+    for (int64_t j = 0; j < kk && sc[j] > 0.0f; ++j) {
+      out.push_back({base + idx[j], sc[j]});
+    }
+    return out;
+  };
+  std::vector<std::pair<int64_t, float>> picked;
+  for (size_t p = 0; p < params.size() && k_param > 0; ++p) {
+    OC_ASSIGN_OR_RETURN(
+        auto local, best_of(offsets[p], offsets[p + 1] - offsets[p], k_param));
+    picked.insert(picked.end(), local.begin(), local.end());
+  }
+  OC_ASSIGN_OR_RETURN(auto global, best_of(0, total, k));
+  for (const auto& g : global) {
+    bool seen = false;
+    for (const auto& q : picked) seen |= q.first == g.first;
+    if (!seen) picked.push_back(g);
+  }
+  // Best first; ties by flat index = parameter order, then index.
+  std::sort(picked.begin(), picked.end(), [](const auto& a, const auto& b) {
+    return a.second != b.second ? a.second > b.second : a.first < b.first;
+  });
+  for (const auto& [flat, score] : picked) {
     const size_t p = static_cast<size_t>(
-        std::upper_bound(offsets.begin(), offsets.end(), idx[j]) -
+        std::upper_bound(offsets.begin(), offsets.end(), flat) -
         offsets.begin() - 1);
     RankedValue v;
     v.param = static_cast<int>(p);
-    v.index = idx[j] - offsets[p];
-    v.score = sc[j];
+    v.index = flat - offsets[p];
+    v.score = score;
     // Two floats per candidate: the weight and its gradient.
     const DValue& w = initializers_[value_ids_[params[p]]];
     OC_CUDA_RETURN_IF_ERROR(
