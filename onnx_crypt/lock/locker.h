@@ -22,7 +22,8 @@ struct LockRound {
 };
 
 struct LockConfig {
-  int max_values = 32;            // budget
+  int max_values =
+      256;  // budget (a safety limit: the target usually stops the loop first)
   double target_accuracy = -1.0;  // < 0: chance (1/C) + 0.02
   uint64_t seed = 0;
   bool include_bias = false;
