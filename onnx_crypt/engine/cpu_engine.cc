@@ -10,6 +10,10 @@
 
 #include <cstring>
 
+#if defined(__SSE__)
+#include <xmmintrin.h>
+#endif
+
 #include "absl/strings/str_cat.h"
 #include "onnx_crypt/base/status.h"
 #include "onnx_crypt/engine/loss.h"
@@ -18,6 +22,30 @@
 namespace onnx_crypt {
 
 namespace {
+
+// Denormal floats (|x| < 1.2e-38) take a slow microcode path on x86: small
+// activations times a LeakyRelu slope made a BatchNorm CNN 2.4x slower. For the
+// duration of one engine call, flush them to zero (FTZ, and DAZ for inputs),
+// then restore the caller's mode: the engine never changes the thread's state.
+class ScopedFlushDenormals {
+ public:
+  ScopedFlushDenormals() {
+#if defined(__SSE__)
+    saved_ = _mm_getcsr();
+    _mm_setcsr(saved_ | 0x8040);  // FTZ (bit 15) | DAZ (bit 6)
+#endif
+  }
+  ~ScopedFlushDenormals() {
+#if defined(__SSE__)
+    _mm_setcsr(saved_);
+#endif
+  }
+  ScopedFlushDenormals(const ScopedFlushDenormals&) = delete;
+  ScopedFlushDenormals& operator=(const ScopedFlushDenormals&) = delete;
+
+ private:
+  unsigned int saved_ = 0;
+};
 
 template <typename T>
 void AddInto(Tensor& acc, const Tensor& g) {
@@ -192,6 +220,7 @@ absl::Status CpuEngine::Forward(const Feeds& feeds, bool keep_all,
 }
 
 absl::StatusOr<std::vector<Tensor>> CpuEngine::Run(const Feeds& feeds) {
+  ScopedFlushDenormals flush;
   Activations acts;
   OC_RETURN_IF_ERROR(Forward(feeds, /*keep_all=*/false, acts));
   std::vector<Tensor> outputs;
@@ -202,6 +231,7 @@ absl::StatusOr<std::vector<Tensor>> CpuEngine::Run(const Feeds& feeds) {
 absl::StatusOr<LossResult> CpuEngine::LossAndGradients(
     const Feeds& feeds, absl::Span<const int64_t> labels,
     const std::vector<std::string>& params) {
+  ScopedFlushDenormals flush;
   if (output_ids_.empty())
     return absl::InvalidArgumentError("graph has no output");
   const size_t n = value_names_.size();
