@@ -338,7 +338,8 @@ absl::StatusOr<std::vector<BatchItem>> LockBatch(
           model_status.ok() ? OnnxModel::LoadFromBytes(bytes, base_dir)
                             : absl::StatusOr<OnnxModel>(model_status);
       absl::StatusOr<ModelLockOutput> out =
-          model.ok() ? absl::StatusOr<ModelLockOutput>(absl::UnknownError("not locked"))
+          model.ok() ? absl::StatusOr<ModelLockOutput>(
+                           absl::UnknownError("not locked"))
                      : absl::StatusOr<ModelLockOutput>(model.status());
       if (item.status.ok() && model.ok()) {
         LockConfig config = options.lock.config;

@@ -21,9 +21,9 @@ namespace onnx_crypt {
 
 using Shape = std::vector<int64_t>;
 
-// Allocator whose construct() default-initializes: resize() leaves bytes uninitialized, so a
-// tensor that is about to be overwritten is not zero-filled first (measured: memset was ~9 % of
-// a ResNet forward pass).
+// Allocator whose construct() default-initializes: resize() leaves bytes
+// uninitialized, so a tensor that is about to be overwritten is not zero-filled
+// first (measured: memset was ~9 % of a ResNet forward pass).
 template <typename T>
 struct DefaultInitAllocator : std::allocator<T> {
   template <typename U>
@@ -53,8 +53,8 @@ class Tensor {
   Tensor() = default;
   // Zero-filled tensor.
   Tensor(DType dtype, Shape shape);
-  // Tensor whose elements are left uninitialized: for outputs every element of which is
-  // written before it is read.
+  // Tensor whose elements are left uninitialized: for outputs every element of
+  // which is written before it is read.
   static Tensor Uninitialized(DType dtype, Shape shape);
 
   template <typename T>

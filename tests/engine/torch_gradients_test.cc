@@ -1,10 +1,12 @@
-// Whole-model parameter gradients of the CPU engine (float32) against PyTorch autograd in
-// float64 (tools/torch_grads.py runs the same ONNX graph op by op in PyTorch), on every bundled
-// model with the same 64 Fashion-MNIST owner samples and labels.
+// Whole-model parameter gradients of the CPU engine (float32) against PyTorch
+// autograd in float64 (tools/torch_grads.py runs the same ONNX graph op by op
+// in PyTorch), on every bundled model with the same 64 Fashion-MNIST owner
+// samples and labels.
 //
-// Tolerance: per tensor, ||g - g_torch|| <= 1e-4 ||g_torch|| (relative L2 error; float32
-// accumulation over 64 samples gives ~1e-6), and every element within 1e-3 |g_torch| + 1e-5
-// max|g_torch| (elementwise, so a wrong sign or index cannot hide in the norm).
+// Tolerance: per tensor, ||g - g_torch|| <= 1e-4 ||g_torch|| (relative L2
+// error; float32 accumulation over 64 samples gives ~1e-6), and every element
+// within 1e-3 |g_torch| + 1e-5 max|g_torch| (elementwise, so a wrong sign or
+// index cannot hide in the norm).
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
@@ -34,21 +36,22 @@ TEST(TorchGradientsTest, EveryBundledModelMatchesPyTorch) {
     if (e.path().extension() == ".onnx") models.push_back(e.path().string());
   }
   std::sort(models.begin(), models.end());
-  ASSERT_GE(models.size(), 4u) << "bundled models missing (tools/train_models.py)";
+  ASSERT_GE(models.size(), 4u)
+      << "bundled models missing (tools/train_models.py)";
   absl::StatusOr<Dataset> ds = LoadDataset(data);
   ASSERT_TRUE(ds.ok()) << ds.status();
   const Tensor x = SliceRows(ds->x, 0, kSamples);
   std::vector<int64_t> labels = ds->y.ToInt64Vector();
   labels.resize(kSamples);
-  const fs::path tmp =
-      fs::temp_directory_path() / absl::StrCat("oc_torch_grads_", getpid(), ".npz");
+  const fs::path tmp = fs::temp_directory_path() /
+                       absl::StrCat("oc_torch_grads_", getpid(), ".npz");
 
   for (const std::string& model_path : models) {
     SCOPED_TRACE(model_path);
-    const std::string cmd = absl::StrCat(python, " ", testing::SourceDir(),
-                                         "/tools/torch_grads.py ", model_path, " --data ", data,
-                                         " --limit ", kSamples, " --out ", tmp.string(),
-                                         " > /dev/null");
+    const std::string cmd = absl::StrCat(
+        python, " ", testing::SourceDir(), "/tools/torch_grads.py ", model_path,
+        " --data ", data, " --limit ", kSamples, " --out ", tmp.string(),
+        " > /dev/null");
     ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd;
     absl::StatusOr<NpzArrays> want = LoadNpz(tmp.string());
     ASSERT_TRUE(want.ok()) << want.status();
@@ -58,17 +61,21 @@ TEST(TorchGradientsTest, EveryBundledModelMatchesPyTorch) {
     absl::StatusOr<Graph> graph = model->ToGraph();
     ASSERT_TRUE(graph.ok());
     std::vector<std::string> params;
-    for (const EligibleTensor& e : FindEligibleTensors(*graph, /*include_bias=*/true)) {
+    for (const EligibleTensor& e :
+         FindEligibleTensors(*graph, /*include_bias=*/true)) {
       params.push_back(e.name);
     }
     ASSERT_FALSE(params.empty());
     const std::string input = graph->inputs[0].name;
-    absl::StatusOr<std::unique_ptr<CpuEngine>> engine = CpuEngine::Create(*std::move(graph));
+    absl::StatusOr<std::unique_ptr<CpuEngine>> engine =
+        CpuEngine::Create(*std::move(graph));
     ASSERT_TRUE(engine.ok()) << engine.status();
-    absl::StatusOr<LossResult> got = (*engine)->LossAndGradients({{input, x}}, labels, params);
+    absl::StatusOr<LossResult> got =
+        (*engine)->LossAndGradients({{input, x}}, labels, params);
     ASSERT_TRUE(got.ok()) << got.status();
     const double want_loss = want->at("__loss__").ToDoubleVector()[0];
-    EXPECT_NEAR(got->loss, want_loss, 1e-5 * std::max(1.0, std::abs(want_loss)));
+    EXPECT_NEAR(got->loss, want_loss,
+                1e-5 * std::max(1.0, std::abs(want_loss)));
 
     for (const std::string& p : params) {
       ASSERT_TRUE(want->count(p)) << "torch_grads.py did not return " << p;
@@ -85,13 +92,15 @@ TEST(TorchGradientsTest, EveryBundledModelMatchesPyTorch) {
       int bad = 0;
       for (size_t i = 0; i < w.size() && bad < 5; ++i) {
         if (std::abs(g[i] - w[i]) > 1e-3 * std::abs(w[i]) + 1e-5 * wmax) {
-          ADD_FAILURE() << p << "[" << i << "]: " << g[i] << " vs torch " << w[i];
+          ADD_FAILURE() << p << "[" << i << "]: " << g[i] << " vs torch "
+                        << w[i];
           ++bad;
         }
       }
     }
-    std::cout << fs::path(model_path).filename().string() << ": " << params.size()
-              << " tensors match PyTorch (loss " << got->loss << ")\n";
+    std::cout << fs::path(model_path).filename().string() << ": "
+              << params.size() << " tensors match PyTorch (loss " << got->loss
+              << ")\n";
   }
   fs::remove(tmp);
 }

@@ -25,8 +25,9 @@ namespace {
 
 constexpr int kExitFailure = 1;
 constexpr int kExitUsage = 2;
-// A safety budget: the lock stops at the accuracy target first (about a dozen values on the
-// bundled CNNs); fully-connected models, with no weight sharing, need a few hundred.
+// A safety budget: the lock stops at the accuracy target first (about a dozen
+// values on the bundled CNNs); fully-connected models, with no weight sharing,
+// need a few hundred.
 constexpr int kDefaultMaxValues = 256;
 
 constexpr char kUsage[] =
