@@ -71,6 +71,33 @@ inline absl::Status ReshapeLikeBackward(const Node& node,
   return absl::OkStatus();
 }
 
+// Softmax and LogSoftmax: the input viewed as [outer, n, inner]; each
+// (outer, inner) pair is one group of n elements that is normalized together.
+//  - opset 1..12: coerced to 2D [prod(d[:axis]), prod(d[axis:])] (axis default
+//  1);
+//  - opset 13+: the single dimension `axis` (default -1).
+struct SoftmaxGroups {
+  int64_t outer = 1, n = 1, inner = 1;
+};
+
+inline absl::StatusOr<SoftmaxGroups> SoftmaxAxisGroups(const Node& node,
+                                                       const Shape& shape) {
+  const int64_t rank = static_cast<int64_t>(shape.size());
+  const bool coerce_2d = node.opset < 13;
+  OC_ASSIGN_OR_RETURN(
+      const int64_t axis,
+      NormalizeAxis(node.GetInt("axis", coerce_2d ? 1 : -1), rank, node));
+  SoftmaxGroups g;
+  for (int64_t d = 0; d < axis; ++d) g.outer *= shape[d];
+  if (coerce_2d) {
+    for (int64_t d = axis; d < rank; ++d) g.n *= shape[d];
+  } else {
+    g.n = shape[axis];
+    for (int64_t d = axis + 1; d < rank; ++d) g.inner *= shape[d];
+  }
+  return g;
+}
+
 }  // namespace onnx_crypt::cpu
 
 #endif  // ONNX_CRYPT_OPS_CPU_OP_HELPERS_H_

@@ -8,35 +8,13 @@
 
 #include "onnx_crypt/ops/cpu/cpu_ops.h"
 #include "onnx_crypt/ops/cpu/elementwise.h"
+#include "onnx_crypt/ops/cpu/op_helpers.h"
 
 namespace onnx_crypt::cpu {
 namespace {
 
-// The input viewed as [outer, n, inner]; each (outer, inner) pair is one group
-// of n elements.
-struct Groups {
-  int64_t outer = 1, n = 1, inner = 1;
-};
-
-absl::StatusOr<Groups> SoftmaxGroups(const Node& node, const Shape& shape) {
-  const int64_t rank = static_cast<int64_t>(shape.size());
-  const bool coerce_2d = node.opset < 13;
-  OC_ASSIGN_OR_RETURN(
-      const int64_t axis,
-      NormalizeAxis(node.GetInt("axis", coerce_2d ? 1 : -1), rank, node));
-  Groups g;
-  for (int64_t d = 0; d < axis; ++d) g.outer *= shape[d];
-  if (coerce_2d) {
-    for (int64_t d = axis; d < rank; ++d) g.n *= shape[d];
-  } else {
-    g.n = shape[axis];
-    for (int64_t d = axis + 1; d < rank; ++d) g.inner *= shape[d];
-  }
-  return g;
-}
-
 template <typename T>
-void SoftmaxImpl(const Groups& g, const T* x, T* y) {
+void SoftmaxImpl(const SoftmaxGroups& g, const T* x, T* y) {
   if (g.n == 0) return;
   for (int64_t o = 0; o < g.outer; ++o) {
     for (int64_t in = 0; in < g.inner; ++in) {
@@ -54,7 +32,7 @@ void SoftmaxImpl(const Groups& g, const T* x, T* y) {
 }
 
 template <typename T>
-void SoftmaxGradImpl(const Groups& g, const T* y, const T* dy, T* dx) {
+void SoftmaxGradImpl(const SoftmaxGroups& g, const T* y, const T* dy, T* dx) {
   for (int64_t o = 0; o < g.outer; ++o) {
     for (int64_t in = 0; in < g.inner; ++in) {
       const int64_t base = o * g.n * g.inner + in;
@@ -74,7 +52,8 @@ absl::Status SoftmaxForward(const Node& node, const TensorRefs& inputs,
                             std::unique_ptr<OpContext>* ctx) {
   OC_RETURN_IF_ERROR(RequireInput(node, inputs, 0));
   const Tensor& x = *inputs[0];
-  OC_ASSIGN_OR_RETURN(const Groups g, SoftmaxGroups(node, x.shape()));
+  OC_ASSIGN_OR_RETURN(const SoftmaxGroups g,
+                      SoftmaxAxisGroups(node, x.shape()));
   OC_DISPATCH_FLOAT(x.dtype(), node, {
     Tensor y(x.dtype(), x.shape());
     SoftmaxImpl<T>(g, x.data<T>(), y.mutable_data<T>());
@@ -92,7 +71,8 @@ absl::Status SoftmaxBackward(const Node& node, const TensorRefs& inputs,
   if (need_grad.empty() || !need_grad[0]) return absl::OkStatus();
   const Tensor& y = *outputs[0];
   const Tensor dy = GradOrZeros(grad_outputs[0], y);
-  OC_ASSIGN_OR_RETURN(const Groups g, SoftmaxGroups(node, y.shape()));
+  OC_ASSIGN_OR_RETURN(const SoftmaxGroups g,
+                      SoftmaxAxisGroups(node, y.shape()));
   OC_DISPATCH_FLOAT(y.dtype(), node, {
     Tensor dx(y.dtype(), y.shape());
     SoftmaxGradImpl<T>(g, y.data<T>(), dy.data<T>(), dx.mutable_data<T>());
