@@ -140,7 +140,10 @@ struct AttackRequest {
   RepairOptions repair;
   FineTuneOptions finetune;   // trains weights and biases
   bool from_scratch = false;  // finetune: re-initialize first (the baseline)
-  int64_t batch_size = 256;   // evaluation
+  // finetune: re-initialize only these tensors first (an infringer who
+  // suspects one layer and trains it anew, keeping the rest).
+  std::vector<std::string> reinit;
+  int64_t batch_size = 256;  // evaluation
   std::string device = "cpu";
   int threads = 0;
 };

@@ -2,6 +2,7 @@
 // `attack` command). Loads the model into an engine, measures it, runs the
 // attack on the engine, measures again, and lists the parameters and results
 // as JSON-ready fields.
+#include <algorithm>
 #include <chrono>
 #include <set>
 
@@ -137,12 +138,33 @@ absl::StatusOr<AttackReport> RunAttack(const AttackRequest& request) {
       }
     } else {
       const FineTuneOptions& o = request.finetune;
+      if (request.from_scratch && !request.reinit.empty()) {
+        return absl::InvalidArgumentError(
+            "attack finetune: --from-scratch and --reinit exclude each other");
+      }
       if (request.from_scratch) {
         OC_RETURN_IF_ERROR(ReinitializeTensors(*engine, tensors, o.seed));
+      }
+      if (!request.reinit.empty()) {
+        for (const std::string& name : request.reinit) {
+          if (std::find(tensors.begin(), tensors.end(), name) ==
+              tensors.end()) {
+            return absl::InvalidArgumentError(
+                absl::StrCat("attack finetune --reinit: '", name,
+                             "' is not a trainable float weight or bias of ",
+                             request.model_path));
+          }
+        }
+        OC_RETURN_IF_ERROR(
+            ReinitializeTensors(*engine, request.reinit, o.seed));
       }
       OC_ASSIGN_OR_RETURN(std::vector<double> losses,
                           FineTune(*engine, tensors, train.x, train.y, o));
       f.emplace_back("from_scratch", request.from_scratch ? "true" : "false");
+      std::string reinit = "[";
+      for (size_t i = 0; i < request.reinit.size(); ++i)
+        absl::StrAppend(&reinit, i ? "," : "", Str(request.reinit[i]));
+      f.emplace_back("reinit", reinit + "]");
       f.emplace_back("optimizer",
                      Str(o.optimizer == Optimizer::kAdam ? "adam" : "sgd"));
       f.emplace_back("lr", Num(o.lr));

@@ -303,7 +303,7 @@ absl::StatusOr<LockResult> HardenedLoop(
     const std::vector<TensorStats>& stats, Measure current, LockResult result) {
   const double reset_target = config.repair_target >= 0
                                   ? config.repair_target
-                                  : 1.0 / result.num_classes + 0.07;
+                                  : 1.0 / result.num_classes + 0.05;
   std::vector<Tensor> originals;
   std::vector<BulkStats> bulk;
   std::map<std::string, float> medians;

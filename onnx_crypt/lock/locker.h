@@ -50,7 +50,7 @@ struct LockConfig {
   // passes of the default lock, plus one repair simulation per round.
   bool harden = false;
   double stealth_quantile = 0.999;
-  double repair_target = -1.0;  // < 0: chance + 0.07
+  double repair_target = -1.0;  // < 0: chance + 0.05
   int repair_multiple = 10;
 };
 

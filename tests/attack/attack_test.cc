@@ -4,6 +4,8 @@
 // CLI's --json line.
 #include "onnx_crypt/attack/attack.h"
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -356,6 +358,51 @@ TEST(AttackCliTest, JsonLineHasAccuracyAndParameters) {
             std::string::npos)
       << repair;
   EXPECT_NE(repair.find("\"samples\":64,"), std::string::npos) << repair;
+}
+
+// --reinit re-initializes exactly the named tensors (PyTorch's bound
+// 1/sqrt(fan_in)) and keeps every other value; with zero epochs nothing else
+// happens, so the written model shows the re-initialization alone.
+TEST(AttackCliTest, FineTuneReinitReplacesOnlyTheNamedTensor) {
+  const fs::path dir =
+      fs::temp_directory_path() / ("oc_reinit_" + std::to_string(::getpid()));
+  fs::create_directories(dir);
+  const std::string out = (dir / "reinit.onnx").string();
+  const std::string line = LastLine(RunCli(
+      "attack finetune " + ModelPath() + " --data " + testing::DataDir() +
+      "/fmnist_train1pct.npz --limit 32 --eval-data " + testing::DataDir() +
+      "/fmnist_test.npz --eval-limit 200 --epochs 0 --reinit conv1.weight -o " +
+      out + " --json"));
+  EXPECT_NE(line.find("\"reinit\":[\"conv1.weight\"]"), std::string::npos)
+      << line;
+  absl::StatusOr<OnnxModel> a = OnnxModel::Load(ModelPath());
+  absl::StatusOr<OnnxModel> b = OnnxModel::Load(out);
+  ASSERT_TRUE(a.ok()) << a.status();
+  ASSERT_TRUE(b.ok()) << b.status();
+  for (const std::string name : {"conv1.weight", "conv1.bias", "conv2.weight",
+                                 "fc1.weight", "fc3.weight", "fc3.bias"}) {
+    absl::StatusOr<Tensor> ta = a->ReadInitializer(name);
+    absl::StatusOr<Tensor> tb = b->ReadInitializer(name);
+    ASSERT_TRUE(ta.ok() && tb.ok()) << name;
+    const std::vector<float> va(ta->data<float>(),
+                                ta->data<float>() + ta->numel());
+    const std::vector<float> vb(tb->data<float>(),
+                                tb->data<float>() + tb->numel());
+    if (name != std::string("conv1.weight")) {
+      EXPECT_EQ(va, vb) << name << " must be kept";
+      continue;
+    }
+    int64_t same = 0;
+    float m = 0;
+    for (size_t i = 0; i < va.size(); ++i) {
+      same += va[i] == vb[i];
+      m = std::max(m, std::abs(vb[i]));
+    }
+    EXPECT_EQ(same, 0) << "conv1.weight must be re-initialized";
+    EXPECT_LE(m, 0.2f);  // fan-in 25
+  }
+  std::error_code ec;
+  fs::remove_all(dir, ec);
 }
 
 }  // namespace

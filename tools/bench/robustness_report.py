@@ -133,10 +133,10 @@ def sweep_lock(r, model, key, n, plan):
                          "--score", score, "--reset", reset)
             d["k_over_n"] = mult
             res["repair"].append(d)
-    for data, opt, lr in plan["finetune"]:
+    for data, opt, lr, epochs in plan["finetune"]:
         for scratch in (False, True):
             extra = ["--data", data, "--optimizer", opt, "--lr", str(lr),
-                     "--epochs", str(plan["epochs"])]
+                     "--epochs", str(epochs)]
             if scratch:
                 extra.append("--from-scratch")
             d = r.attack("finetune", model, *extra)
@@ -146,17 +146,67 @@ def sweep_lock(r, model, key, n, plan):
     return res
 
 
+def layers_of(path):
+    """[(layer name, [weight, bias...])] for the Conv/Gemm/MatMul nodes of a model, in order."""
+    import onnx  # the venv sees Debian's python3-onnx
+
+    m = onnx.load(path, load_external_data=False)
+    inits = {t.name for t in m.graph.initializer}
+    out = []
+    for n in m.graph.node:
+        if n.op_type in ("Conv", "Gemm", "MatMul", "ConvTranspose"):
+            ts = [i for i in n.input[1:] if i in inits]
+            if ts:
+                out.append((ts[0].rsplit(".", 1)[0], ts))
+    return out
+
+
+def reinit_bound(r, path, plan):
+    """What no lock confined to part of the model can deny: the clean model with one layer
+    re-initialized (and, the other way round, with all but one layer re-initialized), then
+    fine-tuned with the attacker's 1 % data at every 1 % setting of the plan."""
+    layers = layers_of(path)
+    every = [t for _, ts in layers for t in ts]
+    settings = [(d, o, lr, ep) for d, o, lr, ep in plan["finetune"] if d == TRAIN1]
+    rows = []
+    for label, names in ([(f"re-initialize {l}", ts) for l, ts in layers] +
+                         [(f"keep only {l}", [t for t in every if t not in ts]) for l, ts in layers] +
+                         [("from scratch (all re-initialized)", None)]):
+        accs = []
+        for d, o, lr, ep in settings:
+            extra = ["--data", d, "--optimizer", o, "--lr", str(lr), "--epochs", str(ep)]
+            extra += ["--from-scratch"] if names is None else ["--reinit", ",".join(names)]
+            res = r.attack("finetune", path, *extra)
+            accs.append({"optimizer": o, "lr": lr, "epochs": ep, "accuracy": res["accuracy"]})
+        rows.append({"label": label, "tensors": names, "runs": accs})
+        print(f"reinit bound: {label}: best {max(a['accuracy'] for a in accs):.3f}", file=sys.stderr)
+    return rows
+
+
 def best_repair(res):
     return max((d["accuracy"] for d in res["repair"]), default=float("nan"))
 
 
 def finetune_gap(res):
-    """Largest (locked fine-tune − from-scratch) over the fine-tune settings."""
+    """Largest (locked fine-tune − from-scratch) over the fine-tune settings, each setting
+    compared with the same setting from scratch."""
     by = {}
     for d in res["finetune"]:
-        by.setdefault((d["dataset"], d["optimizer"], d["lr"]), {})[d["from_scratch"]] = d["accuracy"]
+        by.setdefault((d["dataset"], d["optimizer"], d["lr"], d["epochs"]), {})[d["from_scratch"]] = d["accuracy"]
     gaps = [v[False] - v[True] for v in by.values() if True in v and False in v]
     return max(gaps) if gaps else float("nan"), by
+
+
+def finetune_best_gap(res):
+    """The infringer's real head start: per attacker data set, the best locked fine-tune over all
+    settings minus the best from-scratch run over all settings (both tuned); the largest over data
+    sets."""
+    best = {}
+    for d in res["finetune"]:
+        b = best.setdefault(d["dataset"], {False: 0.0, True: 0.0})
+        b[d["from_scratch"]] = max(b[d["from_scratch"]], d["accuracy"])
+    gaps = [v[False] - v[True] for v in best.values()]
+    return max(gaps) if gaps else float("nan"), best
 
 
 def outlier_max(res):
@@ -229,16 +279,18 @@ def main():
         "clip": [99.9, 99.5, 99, 97.5, 95, 90, 75, 50],
         "repair_kinds": [("gw", "zero"), ("gw", "median"), ("g", "zero"), ("g", "median")],
         "repair_mult": [0.25, 0.5, 1, 2, 4, 10],
-        "finetune": [(TRAIN1, "adam", 1e-3), (TRAIN1, "sgd", 1e-2), (TRAIN5, "adam", 1e-3)],
-        "epochs": 5,
+        # (data, optimizer, lr, epochs): short and long runs, a large and a small SGD step, so
+        # that both the locked model and the from-scratch baseline get a tuned best.
+        "finetune": [(TRAIN1, "adam", 1e-3, 5), (TRAIN1, "sgd", 1e-2, 5), (TRAIN1, "sgd", 1e-3, 5),
+                     (TRAIN1, "adam", 1e-3, 20), (TRAIN1, "sgd", 1e-2, 20), (TRAIN1, "sgd", 1e-3, 20),
+                     (TRAIN5, "adam", 1e-3, 5), (TRAIN5, "sgd", 1e-2, 5), (TRAIN5, "sgd", 1e-3, 5)],
     }
     small = {
         "prune": [0.3, 0.6, 0.9],
         "clip": [99, 90, 50],
         "repair_kinds": [("gw", "zero"), ("g", "median")],
         "repair_mult": [1, 4, 10],
-        "finetune": [(TRAIN1, "adam", 1e-3)],
-        "epochs": 3,
+        "finetune": [(TRAIN1, "adam", 1e-3, 5), (TRAIN1, "sgd", 1e-3, 20)],
     }
     lenet_plan = small if quick else full
     models = args.models or (["lenet5"] if quick else
@@ -269,10 +321,11 @@ def main():
                 entries[label] = {"lock": info, "attacks": sweep_lock(r, lh, kh, info["locked_values"], p)}
         clean = r.attack("prune", path, "--fraction", "0")["accuracy"]
         results[name] = {"clean": clean, "entries": entries}
+        if name == "lenet5":
+            results[name]["reinit"] = reinit_bound(r, path, plan)
 
     with open(os.path.join(args.out, "results.json"), "w") as f:
-        json.dump({"quick": quick, "seconds": time.time() - t0, "results": {k: {"clean": v["clean"], "entries": v["entries"]}
-                                               for k, v in results.items()},
+        json.dump({"quick": quick, "seconds": time.time() - t0, "results": results,
                    "commands": log}, f, indent=1)
     write_report(args.out, results, quick, time.time() - t0)
     print(os.path.join(args.out, "REPORT.md"))
@@ -316,7 +369,9 @@ def write_report(out, results, quick, seconds):
                 a = le["entries"][lab]["attacks"]
                 if key == "ft":
                     gap, _ = finetune_gap(a)
-                    parts.append(f"{lab}: locked fine-tune − from scratch = {100 * gap:+.1f} points (worst setting)")
+                    best, _ = finetune_best_gap(a)
+                    parts.append(f"{lab}: head start {100 * best:+.1f} points (tuned best vs tuned best), "
+                                 f"{100 * gap:+.1f} (worst single setting)")
                 elif key == "prune":
                     parts.append(f"{lab}: best pruned accuracy {pct(max(x['accuracy'] for x in a['prune']))}")
                 else:
@@ -330,16 +385,18 @@ def write_report(out, results, quick, seconds):
           "2 points of the from-scratch baseline; at most one locked value in the top 0.1 % outliers. "
           "Product targets: locked test accuracy ≤ 12 %, ≤ 16 values on LeNet-5.\n")
         w("| lock | values | locked acc | reset-to-0 acc (owner) | best repair (k ≤ 10N) | "
-          "fine-tune gap (worst) | outliers in top 0.1 % (mag / z / local) | best prune | best clip | lock s |")
+          "fine-tune head start (best vs best / worst setting) | outliers in top 0.1 % (mag / z / local) | "
+          "best prune | best clip | lock s |")
         w("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
         for lab, e in le["entries"].items():
             a, lk = e["attacks"], e["lock"]
             gap, _ = finetune_gap(a)
+            best, _ = finetune_best_gap(a)
             o = a["outliers"]
             rz = lk.get("reset_zero_accuracy")
             w(f"| {lab} | {lk['locked_values']} | {pct(a['prune'][0]['accuracy_before'])} | "
               f"{pct(rz) if rz is not None and rz >= 0 else '—'} | {pct(best_repair(a))} | "
-              f"{100 * gap:+.1f} | {o['magnitude_top_0_1']} / {o['zscore_top_0_1']} / {o['local_top_0_1']} | "
+              f"{100 * best:+.1f} / {100 * gap:+.1f} | {o['magnitude_top_0_1']} / {o['zscore_top_0_1']} / {o['local_top_0_1']} | "
               f"{pct(max(x['accuracy'] for x in a['prune']))} | {pct(max(x['accuracy'] for x in a['clip']))} | "
               f"{lk['seconds']:.0f} |")
         w("")
@@ -349,9 +406,11 @@ def write_report(out, results, quick, seconds):
                 continue
             a, lk = le["entries"][lab]["attacks"], le["entries"][lab]["lock"]
             gap, _ = finetune_gap(a)
+            best, _ = finetune_best_gap(a)
             ok = {
                 "repair ≤ 20 %": best_repair(a) <= TARGET_REPAIR,
-                "fine-tune ≤ +2 points": gap <= TARGET_FINETUNE_MARGIN,
+                "fine-tune ≤ +2 points (best vs best)": best <= TARGET_FINETUNE_MARGIN,
+                "fine-tune ≤ +2 points (every setting)": gap <= TARGET_FINETUNE_MARGIN,
                 "≤ 1 outlier": outlier_max(a) <= TARGET_OUTLIERS,
                 "locked ≤ 12 %": a["prune"][0]["accuracy_before"] <= 0.12,
                 "≤ 16 values": lk["locked_values"] <= 16,
@@ -374,7 +433,7 @@ def write_report(out, results, quick, seconds):
         for lab, e in le["entries"].items():
             if lab.startswith("hardened"):
                 a = e["attacks"]
-                gap, _ = finetune_gap(a)
+                gap, _ = finetune_best_gap(a)
                 pts.append((e["lock"]["locked_values"], a["prune"][0]["accuracy_before"],
                             best_repair(a), outlier_max(a), gap))
         pts.sort()
@@ -395,7 +454,7 @@ def write_report(out, results, quick, seconds):
             fig.savefig(os.path.join(out, "lenet5_vs_locked_values.png"), dpi=90)
             plt.close(fig)
             w("### Robustness against the number of locked values (hardened lock)\n")
-            w("| values | locked acc | best repair | outliers top 0.1 % (max detector) | fine-tune gap (worst) |")
+            w("| values | locked acc | best repair | outliers top 0.1 % (max detector) | fine-tune head start (best vs best) |")
             w("|---:|---:|---:|---:|---:|")
             for n, acc, rep, o, gap in pts:
                 w(f"| {n} | {pct(acc)} | {pct(rep)} | {o} | {100 * gap:+.1f} |")
@@ -417,11 +476,16 @@ def write_report(out, results, quick, seconds):
                 w(f"| {score_name} / {rs} | " +
                   " | ".join(f"{pct(d['accuracy'])} ({d.get('locked_reset', '?')} locked hit)" for d in row) + " |")
             gap, by = finetune_gap(a)
-            w(f"\nFine-tuning ({a['finetune'][0]['epochs']} epochs, batch 32, all weights and biases):\n")
-            w("| data | optimizer, lr | locked model | from scratch | head start |")
-            w("|---|---|---:|---:|---:|")
-            for (ds, opt, lr), v in by.items():
-                w(f"| {ds} | {opt}, {lr:g} | {pct(v[False])} | {pct(v[True])} | {100 * (v[False] - v[True]):+.1f} |")
+            best, bb = finetune_best_gap(a)
+            w("\nFine-tuning (batch 32, all weights and biases; SGD with momentum 0.9):\n")
+            w("| data | optimizer, lr | epochs | locked model | from scratch | head start |")
+            w("|---|---|---:|---:|---:|---:|")
+            for (ds, opt, lr, ep), v in by.items():
+                w(f"| {ds} | {opt}, {lr:g} | {ep} | {pct(v[False])} | {pct(v[True])} | "
+                  f"{100 * (v[False] - v[True]):+.1f} |")
+            for ds, v in bb.items():
+                w(f"| {ds} | **best of each column** | | {pct(v[False])} | {pct(v[True])} | "
+                  f"**{100 * (v[False] - v[True]):+.1f}** |")
             o = a["outliers"]
             w(f"\nOutliers ({o['total_values']} weights): top 0.01 % / top 0.1 % — magnitude "
               f"{o['magnitude_top_0_01']} / {o['magnitude_top_0_1']} (best rank {o['magnitude_best_rank']}), "
@@ -429,11 +493,29 @@ def write_report(out, results, quick, seconds):
               f"row statistics {o['local_top_0_01']} / {o['local_top_0_1']} (best rank {o['local_best_rank']}); "
               f"repeated values {o['repeated']}.\n")
 
+    if le and le.get("reinit"):
+        rows = le["reinit"]
+        w("## What a lock of a few values can deny at all: re-initialize part of the clean model\n")
+        w("The clean LeNet-5 with whole layers replaced by fresh random values "
+          "(`attack finetune --reinit`, PyTorch's default initialization), then fine-tuned on the "
+          "attacker's 600 labelled samples. A lock that changes a few values of a layer damages it "
+          "less than replacing the layer; so if re-initializing a layer still leaves a head start, "
+          "no lock confined to that layer can deny it.\n")
+        hdr = [f"{x['optimizer']} {x['lr']:g} × {x['epochs']}" for x in rows[0]["runs"]]
+        w("| model given to fine-tuning | " + " | ".join(hdr) + " | best | head start over scratch |")
+        w("|---|" + "---:|" * (len(hdr) + 2))
+        scratch = max(x["accuracy"] for x in rows[-1]["runs"])
+        for row in rows:
+            b = max(x["accuracy"] for x in row["runs"])
+            w(f"| {row['label']} | " + " | ".join(pct(x["accuracy"]) for x in row["runs"]) +
+              f" | {pct(b)} | {100 * (b - scratch):+.1f} |")
+        w("")
+
     others = [k for k in results if k != "lenet5"]
     if others:
         w("## Other bundled models (default lock, fewer points, 2,000 test images)\n")
         w("| model | clean | values | locked | prune 30/60/90 % | clip 99/90/50 | best repair (\\|g·w\\|/0, \\|g\\|/median; k=N,4N,10N) | "
-          "fine-tune 1 % Adam (locked / scratch) | outliers top 0.1 % (mag/z/local) |")
+          "fine-tune 1 % (locked / scratch: Adam 1e-3 × 5 epochs; SGD 1e-3 × 20) | outliers top 0.1 % (mag/z/local) |")
         w("|---|---:|---:|---:|---|---|---:|---|---|")
         for name in others:
             e = results[name]["entries"]["default"]

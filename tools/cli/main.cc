@@ -87,7 +87,7 @@ seconds, stop_reason, ...).
 Q quantile, default 0.999, of |w|, per-tensor z-score and per-row robust z-score), positions
 are chosen so that resetting them to 0 or to the tensor median leaves the model broken, and
 locking goes on until a simulated saliency repair (|g*w|, |g|; k up to 10x the locked count)
-on the owner samples stays at or below R (default chance + 0.07). Usually locks more values
+on the owner samples stays at or below R (default chance + 0.05). Usually locks more values
 and takes longer than the default lock; see tools/bench/results/robustness/REPORT.md.
 )";
 
@@ -136,6 +136,7 @@ TEST.npz before and after. KIND:
   finetune  train all weights and biases on TRAIN.npz (labelled):
             [--epochs 5] [--lr 0.001] [--optimizer adam|sgd] [--momentum 0.9]
             [--batch-size 32] [--seed 0] [--from-scratch] (re-initialize first: the baseline)
+            [--reinit NAME[,NAME...]] (re-initialize only these tensors first, keep the rest)
   prune     global magnitude pruning of the weights: [--fraction 0.5] (0..1)
   clip      clip each weight tensor at a percentile of its |w|: [--percentile 99] (0..100)
   repair    gradients on TRAIN.npz, then reset the k values of highest saliency:
@@ -548,7 +549,8 @@ int CmdAttack(const std::vector<std::string>& args) {
               "--output",     "--limit",     "--eval-limit", "--fraction",
               "--percentile", "--k",         "--score",      "--reset",
               "--epochs",     "--lr",        "--optimizer",  "--momentum",
-              "--batch-size", "--seed",      "--device",     "--threads"},
+              "--batch-size", "--seed",      "--device",     "--threads",
+              "--reinit"},
              {"--json", "--from-scratch", "--include-bias"}});
   if (!parsed.ok())
     return Usage(std::string(parsed.status().message()), kAttackHelp);
@@ -565,6 +567,17 @@ int CmdAttack(const std::vector<std::string>& args) {
   r.output_path = parsed->Get("-o", parsed->Get("--output"));
   r.include_bias = parsed->switches.count("--include-bias") > 0;
   r.from_scratch = parsed->switches.count("--from-scratch") > 0;
+  if (parsed->Has("--reinit")) {
+    for (absl::string_view name :
+         absl::StrSplit(parsed->Get("--reinit"), ',', absl::SkipEmpty())) {
+      r.reinit.emplace_back(name);
+    }
+    if (r.reinit.empty())
+      return Usage("--reinit needs tensor names (comma-separated)",
+                   kAttackHelp);
+    if (r.kind != "finetune")
+      return Usage("--reinit applies to attack finetune only", kAttackHelp);
+  }
   r.device = parsed->Get("--device", "cpu");
   auto limit = parsed->GetInt("--limit", 0);
   auto eval_limit = parsed->GetInt("--eval-limit", 0);
