@@ -127,6 +127,10 @@ class Runner:
         return run_json(args, self.log)
 
 
+def finetune_args(data, optimizer, lr, epochs):
+    return ["--data", data, "--optimizer", optimizer, "--lr", str(lr), "--epochs", str(epochs)]
+
+
 def sweep_lock(r, model, key, n, plan):
     """All attacks of `plan` on one locked model; returns a dict of result lists."""
     res = {"prune": [], "clip": [], "repair": [], "finetune": [], "outliers": None}
@@ -143,8 +147,7 @@ def sweep_lock(r, model, key, n, plan):
             res["repair"].append(d)
     for data, opt, lr, epochs in plan["finetune"]:
         for scratch in (False, True):
-            extra = ["--data", data, "--optimizer", opt, "--lr", str(lr),
-                     "--epochs", str(epochs)]
+            extra = finetune_args(data, opt, lr, epochs)
             if scratch:
                 extra.append("--from-scratch")
             d = r.attack("finetune", model, *extra)
@@ -182,7 +185,7 @@ def reinit_bound(r, path, plan):
                          [("from scratch (all re-initialized)", None)]):
         accs = []
         for d, o, lr, ep in settings:
-            extra = ["--data", d, "--optimizer", o, "--lr", str(lr), "--epochs", str(ep)]
+            extra = finetune_args(d, o, lr, ep)
             extra += ["--from-scratch"] if names is None else ["--reinit", ",".join(names)]
             res = r.attack("finetune", path, *extra)
             accs.append({"optimizer": o, "lr": lr, "epochs": ep, "accuracy": res["accuracy"]})

@@ -48,23 +48,13 @@ absl::Status DropoutForward(const Node& node, const TensorRefs& inputs,
   return absl::OkStatus();
 }
 
-absl::Status DropoutBackward(const Node& node, const TensorRefs& inputs,
-                             const TensorRefs& outputs,
-                             const TensorRefs& grad_outputs,
-                             const OpContext* ctx,
-                             const std::vector<bool>& need_grad,
-                             std::vector<Tensor>& grad_inputs) {
-  return ReshapeLikeBackward(node, inputs, grad_outputs, need_grad,
-                             grad_inputs);
-}
-
 }  // namespace
 
 void AddDropoutOps(std::vector<OpDef>& ops) {
   OpDef def;
   def.op_type = "Dropout";
   def.forward = DropoutForward;
-  def.backward = DropoutBackward;
+  def.backward = ReshapeLikeBackward;
   def.differentiable_inputs = 0b1;
   def.since_version = 7;
   def.until_version = 11;  // ratio attribute

@@ -29,16 +29,6 @@ absl::Status FlattenForward(const Node& node, const TensorRefs& inputs,
   return absl::OkStatus();
 }
 
-absl::Status FlattenBackward(const Node& node, const TensorRefs& inputs,
-                             const TensorRefs& outputs,
-                             const TensorRefs& grad_outputs,
-                             const OpContext* ctx,
-                             const std::vector<bool>& need_grad,
-                             std::vector<Tensor>& grad_inputs) {
-  return ReshapeLikeBackward(node, inputs, grad_outputs, need_grad,
-                             grad_inputs);
-}
-
 }  // namespace
 
 void AddFlattenOps(std::vector<OpDef>& ops) {
@@ -46,7 +36,7 @@ void AddFlattenOps(std::vector<OpDef>& ops) {
   def.op_type = "Flatten";
   def.since_version = 1;
   def.forward = FlattenForward;
-  def.backward = FlattenBackward;
+  def.backward = ReshapeLikeBackward;
   def.differentiable_inputs = 0b1;
   ops.push_back(def);
 }

@@ -13,16 +13,6 @@ absl::Status IdentityForward(const Node& node, const TensorRefs& inputs,
   return absl::OkStatus();
 }
 
-absl::Status IdentityBackward(const Node& node, const TensorRefs& inputs,
-                              const TensorRefs& outputs,
-                              const TensorRefs& grad_outputs,
-                              const OpContext* ctx,
-                              const std::vector<bool>& need_grad,
-                              std::vector<Tensor>& grad_inputs) {
-  return ReshapeLikeBackward(node, inputs, grad_outputs, need_grad,
-                             grad_inputs);
-}
-
 }  // namespace
 
 void AddIdentityOps(std::vector<OpDef>& ops) {
@@ -30,7 +20,7 @@ void AddIdentityOps(std::vector<OpDef>& ops) {
   def.op_type = "Identity";
   def.since_version = 1;
   def.forward = IdentityForward;
-  def.backward = IdentityBackward;
+  def.backward = ReshapeLikeBackward;
   def.differentiable_inputs = 0b1;
   ops.push_back(def);
 }

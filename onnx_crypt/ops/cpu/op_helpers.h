@@ -48,11 +48,11 @@ inline std::vector<int64_t> RowMajorStrides(const Shape& shape) {
 
 // Backward of an op whose output is input 0 with another shape (Reshape,
 // Flatten, Squeeze, Unsqueeze, Identity, Dropout): dx = dy viewed in x's shape.
-inline absl::Status ReshapeLikeBackward(const Node& node,
-                                        const TensorRefs& inputs,
-                                        const TensorRefs& grad_outputs,
-                                        const std::vector<bool>& need_grad,
-                                        std::vector<Tensor>& grad_inputs) {
+// Has the OpDef backward signature, so those ops register it directly.
+inline absl::Status ReshapeLikeBackward(
+    const Node& node, const TensorRefs& inputs, const TensorRefs& /*outputs*/,
+    const TensorRefs& grad_outputs, const OpContext* /*ctx*/,
+    const std::vector<bool>& need_grad, std::vector<Tensor>& grad_inputs) {
   if (need_grad.empty() || !need_grad[0]) return absl::OkStatus();
   const Tensor& x = *inputs[0];
   if (grad_outputs.empty() || grad_outputs[0] == nullptr ||

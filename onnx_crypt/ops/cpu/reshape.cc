@@ -70,16 +70,6 @@ absl::Status ReshapeForward(const Node& node, const TensorRefs& inputs,
   return absl::OkStatus();
 }
 
-absl::Status ReshapeBackward(const Node& node, const TensorRefs& inputs,
-                             const TensorRefs& outputs,
-                             const TensorRefs& grad_outputs,
-                             const OpContext* ctx,
-                             const std::vector<bool>& need_grad,
-                             std::vector<Tensor>& grad_inputs) {
-  return ReshapeLikeBackward(node, inputs, grad_outputs, need_grad,
-                             grad_inputs);
-}
-
 }  // namespace
 
 void AddReshapeOps(std::vector<OpDef>& ops) {
@@ -87,7 +77,7 @@ void AddReshapeOps(std::vector<OpDef>& ops) {
   def.op_type = "Reshape";
   def.since_version = 5;
   def.forward = ReshapeForward;
-  def.backward = ReshapeBackward;
+  def.backward = ReshapeLikeBackward;
   def.differentiable_inputs = 0b1;  // data; the shape is not differentiable
   ops.push_back(def);
 }

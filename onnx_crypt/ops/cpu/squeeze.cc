@@ -45,23 +45,13 @@ absl::Status SqueezeForward(const Node& node, const TensorRefs& inputs,
   return absl::OkStatus();
 }
 
-absl::Status SqueezeBackward(const Node& node, const TensorRefs& inputs,
-                             const TensorRefs& outputs,
-                             const TensorRefs& grad_outputs,
-                             const OpContext* ctx,
-                             const std::vector<bool>& need_grad,
-                             std::vector<Tensor>& grad_inputs) {
-  return ReshapeLikeBackward(node, inputs, grad_outputs, need_grad,
-                             grad_inputs);
-}
-
 }  // namespace
 
 void AddSqueezeOps(std::vector<OpDef>& ops) {
   OpDef def;
   def.op_type = "Squeeze";
   def.forward = SqueezeForward;
-  def.backward = SqueezeBackward;
+  def.backward = ReshapeLikeBackward;
   def.differentiable_inputs = 0b1;
   def.since_version = 1;
   def.until_version = 12;  // axes attribute

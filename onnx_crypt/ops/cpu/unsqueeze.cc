@@ -42,23 +42,13 @@ absl::Status UnsqueezeForward(const Node& node, const TensorRefs& inputs,
   return absl::OkStatus();
 }
 
-absl::Status UnsqueezeBackward(const Node& node, const TensorRefs& inputs,
-                               const TensorRefs& outputs,
-                               const TensorRefs& grad_outputs,
-                               const OpContext* ctx,
-                               const std::vector<bool>& need_grad,
-                               std::vector<Tensor>& grad_inputs) {
-  return ReshapeLikeBackward(node, inputs, grad_outputs, need_grad,
-                             grad_inputs);
-}
-
 }  // namespace
 
 void AddUnsqueezeOps(std::vector<OpDef>& ops) {
   OpDef def;
   def.op_type = "Unsqueeze";
   def.forward = UnsqueezeForward;
-  def.backward = UnsqueezeBackward;
+  def.backward = ReshapeLikeBackward;
   def.differentiable_inputs = 0b1;
   def.since_version = 1;
   def.until_version = 12;  // axes attribute
