@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Locks every bundled model (default options, seed 0, 256 owner samples) and lenet5 with --harden,
+# and prints the SHA-256 of each locked model and key. A refactor must leave this output unchanged:
+# tools/refactor/lock_fingerprints.txt holds the output recorded before the one-executor refactor
+# (commit de6f27b). `--check` compares against it and exits 1 on any difference.
+# Usage: tools/refactor/lock_fingerprints.sh [--check] [--cli PATH] [--threads N]
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+CLI="${ROOT}/build/tools/onnx-crypt"
+CHECK=0
+THREADS=1
+while (($#)); do
+  case "$1" in
+    --check) CHECK=1 ;;
+    --cli) CLI="$2"; shift ;;
+    --threads) THREADS="$2"; shift ;;
+    -h|--help) sed -n '2,6p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) echo "lock_fingerprints.sh: unknown argument '$1'" >&2; exit 2 ;;
+  esac
+  shift
+done
+DATA="${ROOT}/tools/data/fmnist_owner256.npz"
+[[ -x "${CLI}" ]] || { echo "lock_fingerprints.sh: no CLI at ${CLI} (build first)" >&2; exit 2; }
+[[ -f "${DATA}" ]] || { echo "lock_fingerprints.sh: no ${DATA} (run tools/setup.sh)" >&2; exit 2; }
+TMP="$(mktemp -d)"
+trap 'rm -rf "${TMP}"' EXIT
+out="${TMP}/fingerprints.txt"
+lock_one() {  # name model extra-args...
+  local name="$1" model="$2"
+  shift 2
+  "${CLI}" lock "${model}" --data "${DATA}" -o "${TMP}/${name}.onnx" --key "${TMP}/${name}.key" \
+    --threads "${THREADS}" "$@" >/dev/null
+  (cd "${TMP}" && sha256sum "${name}.onnx" "${name}.key") >>"${out}"
+}
+for model in "${ROOT}"/tools/models/*.onnx; do
+  name="$(basename "${model}" .onnx)"
+  lock_one "${name}" "${model}"
+done
+lock_one lenet5-harden "${ROOT}/tools/models/lenet5.onnx" --harden
+if ((CHECK)); then
+  if diff -u "${ROOT}/tools/refactor/lock_fingerprints.txt" "${out}"; then
+    echo "lock fingerprints: identical to the recorded ones"
+  else
+    echo "lock fingerprints: DIFFERENT from tools/refactor/lock_fingerprints.txt" >&2
+    exit 1
+  fi
+else
+  cat "${out}"
+fi
