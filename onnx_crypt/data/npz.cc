@@ -19,49 +19,26 @@
 #include "absl/strings/str_join.h"
 #include "onnx_crypt/base/file.h"
 #include "onnx_crypt/base/status.h"
+#include "onnx_crypt/data/zip.h"
 
 namespace onnx_crypt {
 namespace {
 
+using zip::kCentralHeaderSig;
+using zip::kDosDate1980;
+using zip::kEndOfCentralDirSig;
+using zip::kLocalHeaderSig;
+using zip::Le16;
+using zip::Le32;
+using zip::PutLe16;
+using zip::PutLe32;
+using zip::ReadCentralDirectory;
+using zip::ReadEntry;
+using zip::ZipEntry;
+
 constexpr char kNpyMagic[] = "\x93NUMPY";
 constexpr size_t kNpyMagicLen = 6;
 constexpr int64_t kMaxArrayBytes = int64_t{1} << 40;
-
-// Zip record signatures and fixed sizes (PKWARE APPNOTE 4.3).
-constexpr uint32_t kLocalHeaderSig = 0x04034b50;
-constexpr uint32_t kCentralHeaderSig = 0x02014b50;
-constexpr uint32_t kEndOfCentralDirSig = 0x06054b50;
-constexpr uint32_t kZip64EndOfCentralDirSig = 0x06064b50;
-constexpr uint32_t kZip64LocatorSig = 0x07064b50;
-constexpr size_t kLocalHeaderSize = 30;
-constexpr size_t kCentralHeaderSize = 46;
-constexpr size_t kEndOfCentralDirSize = 22;
-constexpr size_t kZip64LocatorSize = 20;
-constexpr size_t kZip64EndOfCentralDirSize = 56;
-constexpr uint16_t kZip64ExtraId = 0x0001;
-constexpr uint16_t kDosDate1980 =
-    (0 << 9) | (1 << 5) | 1;  // 1980-01-01, for reproducible files
-
-uint16_t Le16(const char* p) {
-  const auto* u = reinterpret_cast<const unsigned char*>(p);
-  return static_cast<uint16_t>(u[0] | (u[1] << 8));
-}
-uint32_t Le32(const char* p) {
-  return static_cast<uint32_t>(Le16(p)) |
-         (static_cast<uint32_t>(Le16(p + 2)) << 16);
-}
-uint64_t Le64(const char* p) {
-  return static_cast<uint64_t>(Le32(p)) |
-         (static_cast<uint64_t>(Le32(p + 4)) << 32);
-}
-void PutLe16(std::string* out, uint16_t v) {
-  out->push_back(static_cast<char>(v & 0xff));
-  out->push_back(static_cast<char>(v >> 8));
-}
-void PutLe32(std::string* out, uint32_t v) {
-  PutLe16(out, static_cast<uint16_t>(v & 0xffff));
-  PutLe16(out, static_cast<uint16_t>(v >> 16));
-}
 
 // --- .npy header
 // ------------------------------------------------------------------------------
@@ -194,225 +171,6 @@ class HeaderParser {
 std::string ShapeTuple(const Shape& shape) {
   if (shape.size() == 1) return absl::StrCat("(", shape[0], ",)");
   return absl::StrCat("(", absl::StrJoin(shape, ", "), ")");
-}
-
-// --- zip
-// --------------------------------------------------------------------------------------
-
-struct ZipEntry {
-  std::string name;
-  uint16_t flags = 0;
-  uint16_t method = 0;
-  uint32_t crc = 0;
-  uint64_t compressed_size = 0;
-  uint64_t uncompressed_size = 0;
-  uint64_t local_offset = 0;
-};
-
-absl::StatusOr<std::string> Inflate(absl::string_view in, uint64_t out_size,
-                                    const std::string& label) {
-  std::string out(out_size, '\0');
-  z_stream zs;
-  std::memset(&zs, 0, sizeof(zs));
-  // Negative window bits: raw deflate data, as zip stores it (no zlib header).
-  if (inflateInit2(&zs, -MAX_WBITS) != Z_OK) {
-    return absl::InternalError(
-        absl::StrCat(label, ": zlib inflateInit2 failed"));
-  }
-  size_t in_done = 0, out_done = 0;
-  int rc = Z_OK;
-  while (rc == Z_OK) {
-    const size_t in_chunk = std::min<size_t>(in.size() - in_done, UINT_MAX);
-    const size_t out_chunk = std::min<size_t>(out.size() - out_done, UINT_MAX);
-    zs.next_in =
-        reinterpret_cast<Bytef*>(const_cast<char*>(in.data() + in_done));
-    zs.avail_in = static_cast<uInt>(in_chunk);
-    zs.next_out = reinterpret_cast<Bytef*>(out.data() + out_done);
-    zs.avail_out = static_cast<uInt>(out_chunk);
-    rc = inflate(&zs, Z_NO_FLUSH);
-    in_done += in_chunk - zs.avail_in;
-    out_done += out_chunk - zs.avail_out;
-    if (rc == Z_OK && in_chunk == zs.avail_in && out_chunk == zs.avail_out)
-      break;  // stuck
-  }
-  inflateEnd(&zs);
-  if (rc != Z_STREAM_END || out_done != out.size()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(label, ": corrupt deflate data (zlib code ", rc, ", ",
-                     out_done, " of ", out.size(), " bytes inflated)"));
-  }
-  return out;
-}
-
-// Fills the 0xFFFFFFFF fields of `entry` from a ZIP64 extended-information
-// extra field.
-absl::Status ApplyZip64Extra(absl::string_view extra, bool need_uncompressed,
-                             bool need_compressed, bool need_offset,
-                             ZipEntry* entry, const std::string& label) {
-  size_t pos = 0;
-  while (pos + 4 <= extra.size()) {
-    const uint16_t id = Le16(extra.data() + pos);
-    const uint16_t size = Le16(extra.data() + pos + 2);
-    if (pos + 4 + size > extra.size()) break;
-    if (id == kZip64ExtraId) {
-      absl::string_view field = extra.substr(pos + 4, size);
-      size_t f = 0;
-      auto next = [&](uint64_t* value) {
-        if (f + 8 > field.size()) return false;
-        *value = Le64(field.data() + f);
-        f += 8;
-        return true;
-      };
-      if ((need_uncompressed && !next(&entry->uncompressed_size)) ||
-          (need_compressed && !next(&entry->compressed_size)) ||
-          (need_offset && !next(&entry->local_offset))) {
-        return absl::InvalidArgumentError(
-            absl::StrCat(label, ": entry '", entry->name,
-                         "' has a short ZIP64 extra field"));
-      }
-      return absl::OkStatus();
-    }
-    pos += 4 + size;
-  }
-  if (need_uncompressed || need_compressed || need_offset) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        label, ": entry '", entry->name, "' lacks its ZIP64 extra field"));
-  }
-  return absl::OkStatus();
-}
-
-absl::StatusOr<std::vector<ZipEntry>> ReadCentralDirectory(
-    absl::string_view zip, const std::string& label) {
-  auto corrupt = [&](absl::string_view what) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(label, ": not a valid .npz (zip) file: ", what));
-  };
-  if (zip.size() < kEndOfCentralDirSize) return corrupt("too short");
-  // The end record sits at the end, followed only by a comment of at most 65535
-  // bytes.
-  size_t eocd = std::string::npos;
-  const size_t lowest = zip.size() > kEndOfCentralDirSize + 0xffff
-                            ? zip.size() - kEndOfCentralDirSize - 0xffff
-                            : 0;
-  for (size_t pos = zip.size() - kEndOfCentralDirSize + 1; pos-- > lowest;) {
-    if (Le32(zip.data() + pos) == kEndOfCentralDirSig) {
-      eocd = pos;
-      break;
-    }
-  }
-  if (eocd == std::string::npos)
-    return corrupt("no end-of-central-directory record");
-  const char* e = zip.data() + eocd;
-  if (Le16(e + 4) != 0 || Le16(e + 6) != 0)
-    return corrupt("multi-disk archives are not supported");
-  uint64_t count = Le16(e + 10);
-  uint64_t cd_size = Le32(e + 12);
-  uint64_t cd_offset = Le32(e + 16);
-  if (count == 0xffff || cd_size == 0xffffffff || cd_offset == 0xffffffff) {
-    if (eocd < kZip64LocatorSize) return corrupt("missing ZIP64 locator");
-    const char* loc = zip.data() + eocd - kZip64LocatorSize;
-    if (Le32(loc) != kZip64LocatorSig) return corrupt("missing ZIP64 locator");
-    const uint64_t z64 = Le64(loc + 8);
-    if (z64 > zip.size() || zip.size() - z64 < kZip64EndOfCentralDirSize ||
-        Le32(zip.data() + z64) != kZip64EndOfCentralDirSig) {
-      return corrupt("bad ZIP64 end-of-central-directory record");
-    }
-    const char* z = zip.data() + z64;
-    count = Le64(z + 32);
-    cd_size = Le64(z + 40);
-    cd_offset = Le64(z + 48);
-  }
-  if (cd_offset > zip.size() || cd_size > zip.size() - cd_offset) {
-    return corrupt("central directory lies outside the file");
-  }
-  std::vector<ZipEntry> entries;
-  size_t pos = cd_offset;
-  const size_t end = cd_offset + cd_size;
-  for (uint64_t i = 0; i < count; ++i) {
-    if (end - pos < kCentralHeaderSize ||
-        Le32(zip.data() + pos) != kCentralHeaderSig) {
-      return corrupt("bad central directory entry");
-    }
-    const char* h = zip.data() + pos;
-    ZipEntry entry;
-    entry.flags = Le16(h + 8);
-    entry.method = Le16(h + 10);
-    entry.crc = Le32(h + 16);
-    entry.compressed_size = Le32(h + 20);
-    entry.uncompressed_size = Le32(h + 24);
-    const size_t name_len = Le16(h + 28), extra_len = Le16(h + 30),
-                 comment_len = Le16(h + 32);
-    entry.local_offset = Le32(h + 42);
-    if (end - pos - kCentralHeaderSize < name_len + extra_len + comment_len) {
-      return corrupt("central directory entry overruns the directory");
-    }
-    entry.name.assign(h + kCentralHeaderSize, name_len);
-    OC_RETURN_IF_ERROR(ApplyZip64Extra(
-        absl::string_view(h + kCentralHeaderSize + name_len, extra_len),
-        entry.uncompressed_size == 0xffffffff,
-        entry.compressed_size == 0xffffffff, entry.local_offset == 0xffffffff,
-        &entry, label));
-    entries.push_back(std::move(entry));
-    pos += kCentralHeaderSize + name_len + extra_len + comment_len;
-  }
-  return entries;
-}
-
-// The uncompressed bytes of one entry, CRC-checked.
-absl::StatusOr<std::string> ReadEntry(absl::string_view zip,
-                                      const ZipEntry& entry,
-                                      const std::string& label) {
-  const std::string where = absl::StrCat(label, ": entry '", entry.name, "'");
-  if (entry.flags & 1) {
-    return absl::InvalidArgumentError(absl::StrCat(where, " is encrypted"));
-  }
-  if (entry.local_offset > zip.size() ||
-      zip.size() - entry.local_offset < kLocalHeaderSize ||
-      Le32(zip.data() + entry.local_offset) != kLocalHeaderSig) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(where, ": bad local header"));
-  }
-  const char* h = zip.data() + entry.local_offset;
-  const uint64_t data_offset =
-      entry.local_offset + kLocalHeaderSize + Le16(h + 26) + Le16(h + 28);
-  if (data_offset > zip.size() ||
-      entry.compressed_size > zip.size() - data_offset) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(where, ": data lies outside the file"));
-  }
-  absl::string_view data = zip.substr(data_offset, entry.compressed_size);
-  std::string out;
-  if (entry.method == 0) {
-    if (entry.compressed_size != entry.uncompressed_size) {
-      return absl::InvalidArgumentError(
-          absl::StrCat(where, ": stored entry with differing sizes"));
-    }
-    out.assign(data.data(), data.size());
-  } else if (entry.method == 8) {
-    // Deflate expands at most 1032:1; a larger claim is corruption, not data.
-    if (entry.uncompressed_size > entry.compressed_size * 1032 + 1024) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          where, ": implausible uncompressed size ", entry.uncompressed_size));
-    }
-    OC_ASSIGN_OR_RETURN(out, Inflate(data, entry.uncompressed_size, where));
-  } else {
-    return absl::InvalidArgumentError(
-        absl::StrCat(where, ": compression method ", entry.method,
-                     " is not supported (stored or deflate)"));
-  }
-  uLong crc = crc32(0L, Z_NULL, 0);
-  size_t done = 0;
-  while (done < out.size()) {
-    const size_t chunk = std::min<size_t>(out.size() - done, UINT_MAX);
-    crc = crc32(crc, reinterpret_cast<const Bytef*>(out.data() + done),
-                static_cast<uInt>(chunk));
-    done += chunk;
-  }
-  if (static_cast<uint32_t>(crc) != entry.crc) {
-    return absl::DataLossError(
-        absl::StrCat(where, ": CRC mismatch (corrupt data)"));
-  }
-  return out;
 }
 
 }  // namespace

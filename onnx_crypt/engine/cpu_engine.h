@@ -1,67 +1,76 @@
-// CpuEngine: the reference engine. Executes the graph node by node with the CPU
-// ops of the registry; keeps activations only when a backward pass follows.
+// CpuEngine: the reference engine. The executor (executor.h) over the CPU
+// backend: every step runs the reference kernel of its op declaration
+// (ops/registry.h) on host tensors; activations are kept only when a backward
+// pass or an incremental re-run follows.
 //
-// Ownership: the engine owns its Graph (and so the initializers). Not
-// thread-safe; BLAS uses `num_threads` threads (0 = leave the BLAS default).
+// Ownership: the engine owns its Graph (and so the initializers, which the
+// kernels read in place). Not thread-safe; BLAS uses `num_threads` threads
+// (0 = leave the BLAS default).
 #ifndef ONNX_CRYPT_ENGINE_CPU_ENGINE_H_
 #define ONNX_CRYPT_ENGINE_CPU_ENGINE_H_
 
 #include <memory>
-#include <string>
 #include <vector>
 
-#include "onnx_crypt/engine/engine.h"
-#include "onnx_crypt/ops/op.h"
+#include "onnx_crypt/engine/planned_engine.h"
 
 namespace onnx_crypt {
 
-class CpuEngine : public Engine {
+// The CPU backend (executor.h, planned_engine.h): values are host Tensors.
+class CpuBackend {
+ public:
+  using Value = Tensor;
+  // Flushes denormals to zero for the duration of one engine call.
+  class CallScope {
+   public:
+    CallScope();
+    ~CallScope();
+    CallScope(const CallScope&) = delete;
+    CallScope& operator=(const CallScope&) = delete;
+
+   private:
+    unsigned int saved_ = 0;
+  };
+
+  // Every op declaration has its CPU kernel: nothing falls back.
+  static BackendTraits Traits();
+
+  static bool Defined(const Tensor& t) { return t.defined(); }
+  absl::StatusOr<std::vector<const Tensor*>> BindInitializers(
+      const ExecutionPlan& plan);
+  absl::StatusOr<const Tensor*> BindFeed(const ValueInfo& info, const Tensor& t,
+                                         Tensor& storage);
+  absl::Status Forward(const PlanStep& step, const TensorRefs& inputs,
+                       std::vector<Tensor>& outputs,
+                       std::unique_ptr<OpContext>* ctx);
+  absl::Status Backward(const PlanStep& step, const TensorRefs& inputs,
+                        const TensorRefs& outputs,
+                        const TensorRefs& grad_outputs, const OpContext* ctx,
+                        const std::vector<bool>& need,
+                        std::vector<Tensor>& grad_inputs);
+  absl::Status Accumulate(Tensor& acc, Tensor g, const std::string& value);
+  absl::StatusOr<double> LossGradient(const Tensor& output,
+                                      absl::Span<const int64_t> labels,
+                                      OutputKind kind, Tensor* grad);
+  absl::Status WriteInitializer(int id, const Tensor& host,
+                                absl::Span<const int64_t> indices,
+                                const Tensor& values) {
+    return absl::OkStatus();  // the kernels read the host copy itself
+  }
+  absl::StatusOr<Tensor> ToHost(const Tensor& t) { return t; }
+  absl::StatusOr<Tensor> TakeHost(Tensor&& t) { return std::move(t); }
+  absl::Status Finish(const char* what) { return absl::OkStatus(); }
+};
+
+class CpuEngine : public PlannedEngine<CpuBackend> {
  public:
   // Fails with Unimplemented (naming op type, opset and node) when an op is not
   // registered.
   static absl::StatusOr<std::unique_ptr<CpuEngine>> Create(Graph graph,
                                                            int num_threads = 0);
 
-  const Graph& graph() const override { return graph_; }
-  absl::StatusOr<std::vector<Tensor>> Run(const Feeds& feeds) override;
-  absl::StatusOr<LossResult> LossAndGradients(
-      const Feeds& feeds, absl::Span<const int64_t> labels,
-      const std::vector<std::string>& params) override;
-  absl::Status SetInitializerValues(const std::string& name,
-                                    absl::Span<const int64_t> indices,
-                                    const Tensor& values) override;
-  absl::StatusOr<Tensor> GetInitializer(const std::string& name) const override;
-
  private:
-  struct Step {
-    const OpDef* def = nullptr;
-    const Node* node = nullptr;
-    std::vector<int> inputs;   // value ids; -1 = absent optional input
-    std::vector<int> outputs;  // value ids; -1 = unnamed output
-  };
-  // Values of one execution: initializers are referenced, everything else
-  // owned.
-  struct Activations {
-    std::vector<Tensor> owned;
-    std::vector<const Tensor*> ref;
-    std::vector<std::unique_ptr<OpContext>>
-        contexts;  // per step (backward only)
-  };
-
-  explicit CpuEngine(Graph graph) : graph_(std::move(graph)) {}
-  absl::Status Plan();
-  absl::Status Forward(const Feeds& feeds, bool keep_all, Activations& acts);
-
-  Graph graph_;
-  std::vector<Step> steps_;
-  std::vector<std::string> value_names_;
-  std::map<std::string, int> value_ids_;
-  std::vector<int> input_ids_;   // graph inputs
-  std::vector<int> output_ids_;  // graph outputs
-  std::vector<int>
-      last_use_;  // per value: last step reading it (steps_.size() if output)
-  std::vector<Tensor*>
-      initializer_of_;  // per value: initializer tensor or nullptr
+  explicit CpuEngine(Graph graph) : PlannedEngine(std::move(graph)) {}
 };
 
 }  // namespace onnx_crypt

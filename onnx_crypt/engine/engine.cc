@@ -1,93 +1,60 @@
+// What every backend shares outside the executor's template: the output kind,
+// feed checks and the initializer write checks.
 #include "onnx_crypt/engine/engine.h"
 
-#include <algorithm>
-#include <cmath>
-
 #include "absl/strings/str_cat.h"
-#include "onnx_crypt/base/status.h"
-#include "onnx_crypt/lock/position_hash.h"
+#include "onnx_crypt/engine/executor.h"
+#include "onnx_crypt/engine/planned_engine.h"
 
 namespace onnx_crypt {
 
-absl::StatusOr<RankResult> Engine::LossAndRank(
-    const Feeds& feeds, absl::Span<const int64_t> labels,
-    const std::vector<std::string>& params, const RankRequest& request) {
-  if (request.lo.size() != params.size() ||
-      request.hi.size() != params.size() ||
-      request.excluded.size() != params.size()) {
+OutputKind DetectOutputKind(const Graph& graph) {
+  if (graph.outputs.empty()) return OutputKind::kLogits;
+  const int producer = graph.FindProducer(graph.outputs[0].name);
+  if (producer < 0) return OutputKind::kLogits;
+  const std::string& op = graph.nodes[producer].op_type;
+  if (op == "Softmax") return OutputKind::kProbabilities;
+  if (op == "LogSoftmax") return OutputKind::kLogProbabilities;
+  return OutputKind::kLogits;
+}
+
+absl::Status CheckFeed(const ValueInfo& info, const Tensor& t) {
+  if (info.dtype != DType::kUndefined && t.dtype() != info.dtype) {
     return absl::InvalidArgumentError(
-        "RankRequest needs lo, hi and excluded per parameter");
+        absl::StrCat("input '", info.name, "' expects ", DTypeName(info.dtype),
+                     ", got ", t.DebugString()));
   }
-  OC_ASSIGN_OR_RETURN(LossResult lr, LossAndGradients(feeds, labels, params));
-  RankResult result;
-  result.loss = lr.loss;
-  // "better": higher score, then earlier parameter, then smaller index.
-  auto better = [](const RankedValue& a, const RankedValue& b) {
-    if (a.score != b.score) return a.score > b.score;
-    if (a.param != b.param) return a.param < b.param;
-    return a.index < b.index;
-  };
-  // Min-heaps of the k best overall and of the k_per_param best of each
-  // parameter.
-  auto push = [&better](std::vector<RankedValue>& heap, size_t cap,
-                        const RankedValue& c) {
-    if (cap == 0) return;
-    if (heap.size() < cap) {
-      heap.push_back(c);
-      std::push_heap(heap.begin(), heap.end(), better);
-    } else if (better(c, heap.front())) {
-      std::pop_heap(heap.begin(), heap.end(), better);
-      heap.back() = c;
-      std::push_heap(heap.begin(), heap.end(), better);
+  if (info.has_shape) {
+    bool ok = static_cast<int64_t>(info.dims.size()) == t.rank();
+    for (size_t i = 0; ok && i < info.dims.size(); ++i) {
+      ok = info.dims[i] < 0 || info.dims[i] == t.dim(i);
     }
-  };
-  const size_t k = static_cast<size_t>(std::max<int64_t>(0, request.k));
-  const size_t k_param =
-      static_cast<size_t>(std::max<int64_t>(0, request.k_per_param));
-  std::vector<RankedValue> global;
-  for (size_t p = 0; p < params.size(); ++p) {
-    OC_ASSIGN_OR_RETURN(Tensor w, GetInitializer(params[p]));
-    const Tensor& g = lr.grads.at(params[p]);
-    if (w.dtype() != DType::kFloat32 || g.dtype() != DType::kFloat32) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("ranking needs float32 parameters; '", params[p],
-                       "' is ", w.DebugString()));
+    if (!ok) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "input '", info.name, "' expects shape ", ShapeToString(info.dims),
+          ", got ", ShapeToString(t.shape())));
     }
-    const float* wv = w.data<float>();
-    const float* gv = g.data<float>();
-    const std::vector<int64_t>& excluded = request.excluded[p];
-    size_t next_excluded = 0;
-    std::vector<RankedValue> local;
-    for (int64_t i = 0; i < w.numel(); ++i) {
-      while (next_excluded < excluded.size() && excluded[next_excluded] < i)
-        ++next_excluded;
-      if (next_excluded < excluded.size() && excluded[next_excluded] == i)
-        continue;
-      const float gi = gv[i];
-      if (gi == 0.0f) continue;
-      if (request.diversify && PositionExcluded(request.diversify_seed, p, i))
-        continue;
-      // float arithmetic, as the CUDA kernel computes it, so both rank
-      // identically.
-      const float room =
-          gi > 0.0f ? request.hi[p] - wv[i] : wv[i] - request.lo[p];
-      const float score = std::fabs(gi) * room;
-      if (!(score > 0.0f) || std::isinf(score)) continue;
-      const RankedValue c{static_cast<int>(p), i, score, wv[i], gi};
-      push(global, k, c);
-      push(local, k_param, c);
-    }
-    for (const RankedValue& c : local) result.top.push_back(c);
   }
-  for (const RankedValue& c : global) {
-    bool seen = false;
-    for (const RankedValue& t : result.top)
-      seen |= t.param == c.param && t.index == c.index;
-    if (!seen) result.top.push_back(c);
+  return absl::OkStatus();
+}
+
+absl::Status CheckInitializerWrite(const std::string& name, const Tensor& t,
+                                   absl::Span<const int64_t> indices,
+                                   const Tensor& values) {
+  if (values.dtype() != t.dtype() ||
+      values.numel() != static_cast<int64_t>(indices.size())) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "initializer '", name, "' is ", t.DebugString(), "; got values ",
+        values.DebugString(), " for ", indices.size(), " indices"));
   }
-  std::vector<RankedValue>& heap = result.top;
-  std::sort(heap.begin(), heap.end(), better);
-  return result;
+  for (int64_t index : indices) {
+    if (index < 0 || index >= t.numel()) {
+      return absl::OutOfRangeError(
+          absl::StrCat("index ", index, " is outside initializer '", name,
+                       "' of ", t.numel(), " elements"));
+    }
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace onnx_crypt

@@ -1,9 +1,11 @@
 // Engine: executes a Graph forward, and forward+backward with a cross-entropy
-// loss.
+// loss, on one backend (engine/planned_engine.h; CPU in cpu_engine.h, CUDA in
+// cuda/cuda_engine.h).
 //
-// An engine owns its copy of the graph's initializers (uploaded once for device
-// engines); SetInitializerValues edits them in place between calls. Not
-// thread-safe: one caller at a time.
+// An engine owns its copy of the graph's initializers (uploaded once for
+// device backends); SetInitializerValues edits them in place between calls.
+// The engine knows nothing about locking: it computes outputs and gradients.
+// Not thread-safe: one caller at a time.
 #ifndef ONNX_CRYPT_ENGINE_ENGINE_H_
 #define ONNX_CRYPT_ENGINE_ENGINE_H_
 
@@ -18,6 +20,8 @@
 #include "onnx_crypt/ir/tensor.h"
 
 namespace onnx_crypt {
+
+class ExecutionPlan;
 
 using Feeds = std::map<std::string, Tensor>;
 
@@ -34,46 +38,27 @@ struct LossResult {
   std::map<std::string, Tensor> grads;  // dL/dθ for each requested initializer
 };
 
-// What LossAndRank scores (the lock's first-order "range gain",
-// lock/locker.cc):
-//   score = |g| * (g > 0 ? hi[p] - w : w - lo[p])
-// for every value w (gradient g) of every requested parameter p, 0 for excluded
-// positions.
-struct RankRequest {
-  std::vector<float> lo, hi;  // per parameter: the ends of its original range
-  // Per parameter: flat indices never ranked (already locked), ascending.
-  std::vector<std::vector<int64_t>> excluded;
-  // Also leave out every position for which PositionExcluded(seed, p, i) holds
-  // (lock/position_hash.h): per-customer variants.
-  bool diversify = false;
-  uint64_t diversify_seed = 0;
-  int64_t k = 16;  // how many to return
-  // Also the best `k_per_param` of each parameter (so a small tensor, such as a
-  // first convolution, is always represented); the union is returned, without
-  // duplicates.
-  int64_t k_per_param = 0;
-};
-struct RankedValue {
-  int param = 0;  // index into the requested parameters
-  int64_t index = 0;
-  float score = 0;
-  float weight = 0;  // current value
-  float grad = 0;
-};
-struct RankResult {
-  double loss = 0;
-  std::vector<RankedValue>
-      top;  // best first; ties: parameter order, then index
-};
-
 class Engine {
  public:
   virtual ~Engine() = default;
 
   virtual const Graph& graph() const = 0;
+  // The plan this engine executes: where each step runs (plan.h).
+  virtual const ExecutionPlan& plan() const = 0;
 
   // Runs the graph; returns its outputs in graph order.
   virtual absl::StatusOr<std::vector<Tensor>> Run(const Feeds& feeds) = 0;
+
+  // Incremental re-execution. RunAndKeep is Run that also keeps every value
+  // (and a copy of the feeds). After SetInitializerValues, RerunChanged
+  // re-runs only the steps downstream of the named initializers, reusing every
+  // other kept value, and returns the outputs: bit for bit what Run would
+  // return now. FailedPrecondition before any RunAndKeep; NotFound for a name
+  // that is not an initializer.
+  virtual absl::StatusOr<std::vector<Tensor>> RunAndKeep(
+      const Feeds& feeds) = 0;
+  virtual absl::StatusOr<std::vector<Tensor>> RerunChanged(
+      const std::vector<std::string>& initializers) = 0;
 
   // Runs the graph, takes the mean cross-entropy of the first output (N x C)
   // against `labels` (N class indices), and returns dL/dθ for each initializer
@@ -81,14 +66,6 @@ class Engine {
   virtual absl::StatusOr<LossResult> LossAndGradients(
       const Feeds& feeds, absl::Span<const int64_t> labels,
       const std::vector<std::string>& params) = 0;
-
-  // LossAndGradients for float32 `params`, then the k best values by the
-  // range-gain score (RankRequest). Only positive finite scores are returned,
-  // so `top` may be shorter than k. The default ranks on the host; device
-  // engines rank where the gradients are and copy back only the k results.
-  virtual absl::StatusOr<RankResult> LossAndRank(
-      const Feeds& feeds, absl::Span<const int64_t> labels,
-      const std::vector<std::string>& params, const RankRequest& request);
 
   // Overwrites elements of initializer `name`: element indices[i] becomes
   // values[i] (`values` has the initializer's dtype and indices.size()

@@ -9,6 +9,16 @@
 
 namespace onnx_crypt {
 
+namespace {
+
+[[maybe_unused]] absl::Status NoCudaBuild() {
+  return absl::FailedPreconditionError(
+      "--device cuda: this build of onnx-crypt has no CUDA engine (built "
+      "without nvcc or with -DONNX_CRYPT_WITH_CUDA=OFF)");
+}
+
+}  // namespace
+
 bool CudaAvailable() {
 #ifdef ONNX_CRYPT_HAVE_CUDA
   return CudaDeviceCount() > 0;
@@ -39,15 +49,26 @@ absl::StatusOr<std::unique_ptr<Engine>> CreateEngine(Graph graph,
                         CudaEngine::Create(std::move(graph)));
     return std::unique_ptr<Engine>(std::move(engine));
 #else
-    return absl::FailedPreconditionError(
-        "--device cuda: this build of onnx-crypt has no CUDA engine (built "
-        "without nvcc or "
-        "with -DONNX_CRYPT_WITH_CUDA=OFF)");
+    return NoCudaBuild();
 #endif
   }
   OC_ASSIGN_OR_RETURN(std::unique_ptr<CpuEngine> engine,
                       CpuEngine::Create(std::move(graph), num_threads));
   return std::unique_ptr<Engine>(std::move(engine));
+}
+
+absl::StatusOr<ExecutionPlan> PlanForDevice(const Graph& graph,
+                                            const std::string& device) {
+  if (device == "cpu") return ExecutionPlan::Build(graph, CpuBackend::Traits());
+  if (device == "cuda") {
+#ifdef ONNX_CRYPT_HAVE_CUDA
+    return ExecutionPlan::Build(graph, CudaBackendTraits());
+#else
+    return NoCudaBuild();
+#endif
+  }
+  return absl::InvalidArgumentError(absl::StrCat(
+      "unknown device '", device, "' for a plan (expected cpu or cuda)"));
 }
 
 }  // namespace onnx_crypt

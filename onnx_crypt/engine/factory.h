@@ -8,6 +8,7 @@
 
 #include "absl/status/statusor.h"
 #include "onnx_crypt/engine/engine.h"
+#include "onnx_crypt/engine/plan.h"
 
 namespace onnx_crypt {
 
@@ -22,6 +23,13 @@ absl::StatusOr<std::string> ResolveDevice(const std::string& device);
 absl::StatusOr<std::unique_ptr<Engine>> CreateEngine(Graph graph,
                                                      const std::string& device,
                                                      int num_threads = 0);
+
+// The plan a `device` ("cpu" or "cuda") engine would execute for `graph`:
+// where each node runs (its own kernel, the host, or a CPU fallback). Needs
+// no GPU; FailedPrecondition for "cuda" in a build without CUDA. The plan
+// points into `graph`, which must outlive it.
+absl::StatusOr<ExecutionPlan> PlanForDevice(const Graph& graph,
+                                            const std::string& device);
 
 }  // namespace onnx_crypt
 

@@ -1,14 +1,17 @@
 // Mean cross-entropy of a classifier output and its gradient with respect to
-// that output.
+// that output. For N samples, C classes and labels y_n:
 //
-// For N samples, C classes and labels y_n:
-//   kLogits:           L = 1/N Σ_n [log Σ_c exp(z_nc) − z_n,y_n];   dL/dz =
-//   (softmax(z) − onehot(y))/N kProbabilities:    L = −1/N Σ_n log(max(p_n,y_n,
-//   kProbFloor)); dL/dp_n,y = −1/(N p_n,y) where
-//                      p_n,y > kProbFloor, 0 where the floor is active (the
-//                      clamped loss is flat)
-//   kLogProbabilities: L = −1/N Σ_n l_n,y_n;                       dL/dl_n,y =
-//   −1/N
+//   kLogits (z):
+//     L = 1/N sum_n [log sum_c exp(z_nc) - z_n,y_n]
+//     dL/dz = (softmax(z) - onehot(y)) / N
+//   kProbabilities (p, the output of a Softmax):
+//     L = -1/N sum_n log(max(p_n,y_n, kProbFloor))
+//     dL/dp_n,y = -1 / (N p_n,y) where p_n,y > kProbFloor, and 0 where the
+//     floor is active (the clamped loss is flat there)
+//   kLogProbabilities (l, the output of a LogSoftmax):
+//     L = -1/N sum_n l_n,y_n
+//     dL/dl_n,y = -1/N
+//
 // Sums run in float64 whatever the output dtype; the gradient has the output's
 // dtype and shape.
 #ifndef ONNX_CRYPT_ENGINE_LOSS_H_

@@ -1,5 +1,5 @@
-// Which initializers the lock may change (../shared/ADVPARAMS.md, "Eligible
-// tensors").
+// Which initializers the lock may change: the weights of weight-bearing ops,
+// and optionally their biases.
 //
 // Eligible: float32 initializers that feed a differentiable weight input of a
 // weight-bearing op: Conv/ConvTranspose input 1, Gemm input 1 (or input 0 when

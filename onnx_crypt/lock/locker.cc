@@ -32,6 +32,7 @@
 #include "onnx_crypt/engine/loss.h"
 #include "onnx_crypt/lock/eligibility.h"
 #include "onnx_crypt/lock/random.h"
+#include "onnx_crypt/lock/ranking.h"
 
 namespace onnx_crypt {
 
@@ -601,7 +602,7 @@ absl::StatusOr<LockResult> LockModel(Engine& engine, const Tensor& x,
     request.k = std::max(config.candidates, config.values_per_round);
     request.k_per_param = config.per_tensor_candidates;
     OC_ASSIGN_OR_RETURN(RankResult ranked,
-                        engine.LossAndRank(feeds, labels, names, request));
+                        RankByRangeGain(engine, feeds, labels, names, request));
     std::vector<Candidate> best;
     std::map<std::pair<size_t, int64_t>, RankedValue> info;
     for (const RankedValue& r : ranked.top) {

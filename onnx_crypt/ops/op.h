@@ -1,24 +1,26 @@
-// OpDef: one ONNX operator's reference implementation on the CPU (forward and
-// backward).
+// OpDef: the one declaration of an ONNX operator (domain, type, opset range,
+// which inputs are differentiable) with its reference implementation on the
+// CPU, forward and backward. Backends attach their own kernels to these
+// declarations (the CUDA ones in engine/cuda/cuda_ops.h); shape and attribute
+// checks that every backend runs live beside the declaration (ops/*.h), not
+// in each kernel.
 //
 // Contract for implementers (every file under ops/cpu/):
 //  - forward(node, inputs, outputs, ctx): `inputs` has one entry per node
-//  input; an absent
-//    optional input is a pointer to an undefined Tensor (never nullptr). Fill
-//    `outputs` (already sized to node.outputs.size()) with defined tensors for
-//    every non-empty output name. May store anything backward needs in *ctx
-//    (e.g. argmax indices); ctx may be left null.
-//  - backward(node, inputs, outputs, grad_outputs, ctx, grad_inputs):
-//  grad_outputs[i] is dL/d
-//    outputs[i] (undefined when no gradient flows into that output). Fill
-//    grad_inputs[j] (sized to inputs.size()) for each j where need_grad[j] is
-//    true and j is a differentiable input; leave others undefined. Gradients
-//    have the input's dtype and shape (un-broadcast where needed).
-//  - Errors are absl::Status naming the node (node.Describe()). No exceptions,
-//  no abort.
+//    input; an absent optional input is a pointer to an undefined Tensor
+//    (never nullptr). Fill `outputs` (already sized to node.outputs.size())
+//    with defined tensors for every non-empty output name. Store anything
+//    backward needs (argmax indices, say) in *ctx; ctx may be left null.
+//  - backward(node, inputs, outputs, grad_outputs, ctx, need_grad,
+//    grad_inputs): grad_outputs[i] is dL/d outputs[i], undefined when no
+//    gradient flows into that output. Fill grad_inputs[j] (sized to
+//    inputs.size()) for each j where need_grad[j] is true and input j is
+//    differentiable; leave the others undefined. Gradients have the input's
+//    dtype and shape (summed back over broadcast dimensions).
+//  - Errors are absl::Status values naming the node (node.Describe()); no
+//    exceptions, no abort.
 //  - Floating-point math supports float32 and float64 wherever the ONNX spec
-//  allows both (tests
-//    run finite differences in float64).
+//    allows both (the finite-difference tests run in float64).
 #ifndef ONNX_CRYPT_OPS_OP_H_
 #define ONNX_CRYPT_OPS_OP_H_
 
@@ -56,10 +58,10 @@ struct OpDef {
   int since_version = 1;     // first opset this implementation handles
   int until_version = 1000;  // last opset (inclusive) it handles
   ForwardFn forward = nullptr;
-  BackwardFn backward =
-      nullptr;  // nullptr: no differentiable input (Shape, Constant, ...)
-  // Bit j set: input j is differentiable per the ONNX schema (gradients flow to
-  // it).
+  // nullptr when the op has no differentiable input (Shape, Constant, ...).
+  BackwardFn backward = nullptr;
+  // Bit j is set when input j is differentiable per the ONNX schema, so that
+  // gradients flow into it.
   uint32_t differentiable_inputs = 0;
 };
 

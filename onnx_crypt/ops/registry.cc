@@ -25,6 +25,7 @@ std::vector<OpDef> BuildRegistry() {
   cpu::AddLogSoftmaxOps(ops);
   cpu::AddDropoutOps(ops);
   cpu::AddIdentityOps(ops);
+  cpu::AddUnaryMathOps(ops);  // Neg, Abs, Exp, Log, Sqrt, Reciprocal, Erf
   // --- shape / data movement (group B) ---
   cpu::AddFlattenOps(ops);
   cpu::AddReshapeOps(ops);

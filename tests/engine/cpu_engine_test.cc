@@ -6,6 +6,7 @@
 #include <cmath>
 
 #include "gtest/gtest.h"
+#include "tests/support/graphs.h"
 #include "tests/support/op_check.h"
 
 namespace onnx_crypt {
@@ -15,13 +16,7 @@ using testing::RandomTensor;
 
 Node N(const std::string& op, std::vector<std::string> in,
        std::vector<std::string> out) {
-  Node node;
-  node.op_type = op;
-  node.opset = 13;
-  node.name = out[0] + "_node";
-  node.inputs = std::move(in);
-  node.outputs = std::move(out);
-  return node;
+  return testing::Op(op, std::move(in), std::move(out));
 }
 
 // x[4,6] -> MatMul W1[6,5] -> Add b1[5] -> Tanh = h -> Add(h, MatMul(h,

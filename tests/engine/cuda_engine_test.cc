@@ -29,8 +29,10 @@
 #include "onnx_crypt/engine/cpu_engine.h"
 #include "onnx_crypt/engine/evaluate.h"
 #include "onnx_crypt/engine/factory.h"
+#include "onnx_crypt/engine/plan.h"
 #include "onnx_crypt/lock/eligibility.h"
 #include "onnx_crypt/onnx/model.h"
+#include "tests/support/graphs.h"
 #include "tests/support/op_check.h"
 #include "tests/support/paths.h"
 #ifdef ONNX_CRYPT_HAVE_CUDA
@@ -42,31 +44,7 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// x[2, 3] -> Gemm(W[4, 3]^T, b[4]) -> logits
-Graph TinyGraph() {
-  Graph g;
-  g.opsets[""] = 13;
-  g.initializers["W"] =
-      testing::RandomTensor({4, 3}, 1).CastTo(DType::kFloat32);
-  g.initializers["b"] = testing::RandomTensor({4}, 2).CastTo(DType::kFloat32);
-  g.initializer_order = {"W", "b"};
-  ValueInfo x;
-  x.name = "x";
-  x.dtype = DType::kFloat32;
-  g.inputs.push_back(x);
-  Node gemm;
-  gemm.op_type = "Gemm";
-  gemm.opset = 13;
-  gemm.name = "fc";
-  gemm.inputs = {"x", "W", "b"};
-  gemm.outputs = {"logits"};
-  testing::SetAttr(gemm, "transB", int64_t{1});
-  g.nodes.push_back(gemm);
-  ValueInfo out;
-  out.name = "logits";
-  g.outputs.push_back(out);
-  return g;
-}
+Graph TinyGraph() { return testing::GemmGraph(); }
 
 // Runs everywhere: asking for "cuda" never crashes; without a usable GPU (or
 // without a CUDA build) it is FailedPrecondition, and "auto" falls back to the
@@ -324,16 +302,7 @@ TEST(CudaEngineTest, EveryBundledModelMatchesTheCpuEngine) {
   for (const std::string& path : models) check_model(path);
 }
 
-Node MakeOp(const std::string& op, std::vector<std::string> in,
-            std::vector<std::string> out) {
-  Node node;
-  node.op_type = op;
-  node.opset = 13;
-  node.name = out[0] + "_node";
-  node.inputs = std::move(in);
-  node.outputs = std::move(out);
-  return node;
-}
+using testing::Op;
 
 // int64 shape arithmetic (Shape -> Gather -> Unsqueeze -> Concat with a
 // Constant) runs on the host side of the CUDA engine and feeds a device
@@ -351,19 +320,19 @@ TEST(CudaEngineTest, ShapeArithmeticRunsOnTheHost) {
   x.name = "x";
   x.dtype = DType::kFloat32;
   g.inputs.push_back(x);
-  Node minus_one = MakeOp("Constant", {}, {"minus_one"});
+  Node minus_one = Op("Constant", {}, {"minus_one"});
   testing::SetAttr(minus_one, "value_ints", std::vector<int64_t>{-1});
-  Node half = MakeOp("Constant", {}, {"half"});
+  Node half = Op("Constant", {}, {"half"});
   testing::SetAttr(half, "value_float", 0.5f);
   g.nodes = {minus_one,
              half,
-             MakeOp("Shape", {"x"}, {"dims"}),
-             MakeOp("Gather", {"dims", "zero"}, {"batch"}),
-             MakeOp("Unsqueeze", {"batch", "axes0"}, {"batch1"}),
-             MakeOp("Concat", {"batch1", "minus_one"}, {"new_shape"}),
-             MakeOp("Reshape", {"x", "new_shape"}, {"flat"}),
-             MakeOp("MatMul", {"flat", "W"}, {"mm"}),
-             MakeOp("Mul", {"mm", "half"}, {"logits"})};
+             Op("Shape", {"x"}, {"dims"}),
+             Op("Gather", {"dims", "zero"}, {"batch"}),
+             Op("Unsqueeze", {"batch", "axes0"}, {"batch1"}),
+             Op("Concat", {"batch1", "minus_one"}, {"new_shape"}),
+             Op("Reshape", {"x", "new_shape"}, {"flat"}),
+             Op("MatMul", {"flat", "W"}, {"mm"}),
+             Op("Mul", {"mm", "half"}, {"logits"})};
   testing::SetAttr(g.nodes[5], "axis", int64_t{0});
   ValueInfo out;
   out.name = "logits";
@@ -439,6 +408,60 @@ TEST(CudaEngineTest, UnknownOpIsUnimplementedNamingTheNode) {
   EXPECT_NE(gpu.status().message().find("Einsum-13 node 'fc'"),
             std::string::npos)
       << gpu.status();
+}
+
+// An op without a CUDA kernel (Erf) runs on the CPU kernel with copies in and
+// out, forward and backward; the plan says so, and the numbers match the CPU
+// engine.
+TEST(CudaEngineTest, OpWithoutCudaKernelFallsBackToTheCpu) {
+  OC_SKIP_WITHOUT_GPU();
+  Graph g = TinyGraph();
+  g.nodes[0].outputs = {"pre"};
+  g.nodes.push_back(Op("Erf", {"pre"}, {"logits"}));
+  absl::StatusOr<std::unique_ptr<CpuEngine>> cpu = CpuEngine::Create(g);
+  ASSERT_TRUE(cpu.ok()) << cpu.status();
+  absl::StatusOr<std::unique_ptr<CudaEngine>> gpu = CudaEngine::Create(g);
+  ASSERT_TRUE(gpu.ok()) << gpu.status();
+  EXPECT_EQ((*gpu)->plan().StepsOffKernel(), std::vector<int>{1});
+  EXPECT_EQ((*gpu)->plan().steps()[1].placement, Placement::kFallback);
+  Feeds feeds;
+  feeds["x"] = testing::RandomTensor({2, 3}, 3).CastTo(DType::kFloat32);
+  absl::StatusOr<std::vector<Tensor>> want = (*cpu)->Run(feeds);
+  absl::StatusOr<std::vector<Tensor>> got = (*gpu)->Run(feeds);
+  ASSERT_TRUE(want.ok() && got.ok()) << got.status();
+  EXPECT_EQ(Compare(got->at(0), want->at(0), 1e-5, 1e-6), "");
+  const std::vector<int64_t> labels = {1, 3};
+  absl::StatusOr<LossResult> lw =
+      (*cpu)->LossAndGradients(feeds, labels, {"W", "b"});
+  absl::StatusOr<LossResult> lg =
+      (*gpu)->LossAndGradients(feeds, labels, {"W", "b"});
+  ASSERT_TRUE(lw.ok() && lg.ok()) << lg.status();
+  EXPECT_NEAR(lg->loss, lw->loss, 1e-5 * std::abs(lw->loss));
+  for (const char* p : {"W", "b"}) {
+    EXPECT_EQ(Compare(lg->grads.at(p), lw->grads.at(p), 1e-3,
+                      1e-4 * MaxAbs(lw->grads.at(p).ToDoubleVector())),
+              "")
+        << p;
+  }
+}
+
+// Incremental re-execution on the device equals a full run bit for bit.
+TEST(CudaEngineTest, RerunChangedEqualsAFullRun) {
+  OC_SKIP_WITHOUT_GPU();
+  absl::StatusOr<std::unique_ptr<CudaEngine>> gpu =
+      CudaEngine::Create(TinyGraph());
+  ASSERT_TRUE(gpu.ok()) << gpu.status();
+  Feeds feeds;
+  feeds["x"] = testing::RandomTensor({2, 3}, 3).CastTo(DType::kFloat32);
+  ASSERT_TRUE((*gpu)->RunAndKeep(feeds).ok());
+  ASSERT_TRUE((*gpu)
+                  ->SetInitializerValues("b", {2},
+                                         Tensor::FromVector<float>({1}, {9.0f}))
+                  .ok());
+  absl::StatusOr<std::vector<Tensor>> got = (*gpu)->RerunChanged({"b"});
+  absl::StatusOr<std::vector<Tensor>> want = (*gpu)->Run(feeds);
+  ASSERT_TRUE(got.ok() && want.ok()) << got.status();
+  EXPECT_TRUE(SameBits(got->at(0), want->at(0)));
 }
 
 #endif  // ONNX_CRYPT_HAVE_CUDA

@@ -87,6 +87,22 @@ void AddActivationCases(std::vector<OpCase>& cases) {
   cases.push_back(Case("Tanh/opset13", MakeNode("Tanh", 13, 1, 1),
                        {RandomTensor({3, 4}, 15, -3.0, 3.0)}, {0}));
 
+  // Unary math (unary_math.cc): inputs where each function is smooth.
+  cases.push_back(Case("Neg/opset13", MakeNode("Neg", 13, 1, 1),
+                       {RandomTensor({3, 4}, 41)}, {0}));
+  cases.push_back(Case("Abs/opset13", MakeNode("Abs", 13, 1, 1),
+                       {AwayFromKinks(RandomTensor({3, 4}, 42), {0.0})}, {0}));
+  cases.push_back(Case("Exp/opset13", MakeNode("Exp", 13, 1, 1),
+                       {RandomTensor({3, 4}, 43, -2.0, 2.0)}, {0}));
+  cases.push_back(Case("Log/opset13", MakeNode("Log", 13, 1, 1),
+                       {RandomTensor({3, 4}, 44, 0.5, 3.0)}, {0}));
+  cases.push_back(Case("Sqrt/opset13", MakeNode("Sqrt", 13, 1, 1),
+                       {RandomTensor({3, 4}, 45, 0.5, 3.0)}, {0}));
+  cases.push_back(Case("Reciprocal/opset13", MakeNode("Reciprocal", 13, 1, 1),
+                       {RandomTensor({3, 4}, 46, 0.5, 3.0)}, {0}));
+  cases.push_back(Case("Erf/opset13", MakeNode("Erf", 13, 1, 1),
+                       {RandomTensor({3, 4}, 47, -2.0, 2.0)}, {0}));
+
   Node hs = MakeNode("HardSigmoid", 6, 1, 1);
   SetAttr(hs, "alpha", 0.5f);
   SetAttr(hs, "beta", 0.6f);

@@ -20,21 +20,11 @@
 #include "onnx_crypt/base/status.h"
 #include "onnx_crypt/engine/cuda/cuda_ops.h"
 #include "onnx_crypt/ops/cpu/util.h"
+#include "onnx_crypt/ops/matmul_shape.h"
 
 namespace onnx_crypt::cuda {
 
 namespace {
-
-CudaOpDef Def(const char* op_type, int since, int until, CudaForwardFn fwd,
-              CudaBackwardFn bwd) {
-  CudaOpDef def;
-  def.op_type = op_type;
-  def.since_version = since;
-  def.until_version = until;
-  def.forward = fwd;
-  def.backward = bwd;
-  return def;
-}
 
 absl::Status CheckInt(const Node& node, int64_t v) {
   if (v < 0 || v > INT32_MAX) {
@@ -185,48 +175,13 @@ absl::Status GemmBwd(CudaContext& cx, const Node& node,
 
 // ============================== MatMul ==============================
 
-struct MatMulPlan {
-  int64_t m = 0, k = 0, n = 0;
-  Shape batch;
-  std::vector<int64_t> a_strides, b_strides;  // in matrices
-  int64_t a_count = 1, b_count = 1;           // matrices in A, B
-  bool fold = false;
-  Shape y_shape;
-};
+using MatMulPlan = MatMulShape;
 
 absl::StatusOr<MatMulPlan> MakeMatMulPlan(const Node& node,
                                           const DValueRefs& inputs) {
   OC_RETURN_IF_ERROR(RequireDeviceInput(node, inputs, 0));
   OC_RETURN_IF_ERROR(RequireDeviceInput(node, inputs, 1));
-  const Shape& a = inputs[0]->shape;
-  const Shape& b = inputs[1]->shape;
-  if (a.empty() || b.empty()) {
-    return CudaNodeError(node, "A and B must have rank >= 1");
-  }
-  Shape as = a, bs = b;
-  if (as.size() == 1) as.insert(as.begin(), 1);
-  if (bs.size() == 1) bs.push_back(1);
-  MatMulPlan p;
-  p.m = as[as.size() - 2];
-  p.k = as.back();
-  p.n = bs.back();
-  if (bs[bs.size() - 2] != p.k) {
-    return CudaNodeError(
-        node, absl::StrCat("inner dimensions of A ", ShapeToString(a),
-                           " and B ", ShapeToString(b), " differ"));
-  }
-  const Shape a_batch(as.begin(), as.end() - 2),
-      b_batch(bs.begin(), bs.end() - 2);
-  OC_ASSIGN_OR_RETURN(p.batch, cpu::BroadcastShapes(a_batch, b_batch, node));
-  p.a_strides = cpu::BroadcastStrides(a_batch, p.batch);
-  p.b_strides = cpu::BroadcastStrides(b_batch, p.batch);
-  p.a_count = NumElements(a_batch);
-  p.b_count = NumElements(b_batch);
-  p.fold = p.b_count == 1 && p.a_count == NumElements(p.batch);
-  p.y_shape = p.batch;
-  if (a.size() > 1) p.y_shape.push_back(p.m);
-  if (b.size() > 1) p.y_shape.push_back(p.n);
-  return p;
+  return PlanMatMul(node, inputs[0]->shape, inputs[1]->shape);
 }
 
 absl::Status StridedBatched(const CudaContext& cx, const Node& node,
@@ -353,7 +308,7 @@ absl::Status MatMulBwd(CudaContext& cx, const Node& node,
 
 }  // namespace
 
-void AddCudaBlasOps(std::vector<CudaOpDef>& ops) {
+void AddCudaBlasOps(std::vector<CudaKernel>& ops) {
   ops.push_back(Def("Gemm", 7, 18, &GemmFwd, &GemmBwd));
   ops.push_back(Def("MatMul", 1, 18, &MatMulFwd, &MatMulBwd));
 }

@@ -218,30 +218,19 @@ absl::Status DropoutFwd(CudaContext& cx, const Node& node,
   return absl::OkStatus();
 }
 
-CudaOpDef Def(const char* op_type, int since, int until, CudaForwardFn fwd,
-              CudaBackwardFn bwd) {
-  CudaOpDef def;
-  def.op_type = op_type;
-  def.since_version = since;
-  def.until_version = until;
-  def.forward = fwd;
-  def.backward = bwd;
-  return def;
-}
-
 template <UnaryKind kKind>
-CudaOpDef Unary(const char* op_type, int since, int until = 1000) {
+CudaKernel Unary(const char* op_type, int since, int until = 1000) {
   return Def(op_type, since, until, &UnaryFwd<kKind>, &UnaryBwd<kKind>);
 }
 
 template <BinaryKind kKind>
-CudaOpDef Binary(const char* op_type) {
+CudaKernel Binary(const char* op_type) {
   return Def(op_type, 7, 1000, &BinaryFwd<kKind>, &BinaryBwd<kKind>);
 }
 
 }  // namespace
 
-void AddCudaElementwiseOps(std::vector<CudaOpDef>& ops) {
+void AddCudaElementwiseOps(std::vector<CudaKernel>& ops) {
   ops.push_back(Binary<BinaryKind::kAdd>("Add"));
   ops.push_back(Binary<BinaryKind::kSub>("Sub"));
   ops.push_back(Binary<BinaryKind::kMul>("Mul"));

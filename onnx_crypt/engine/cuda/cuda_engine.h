@@ -1,6 +1,16 @@
-// CudaEngine: runs a Graph forward and backward on one NVIDIA GPU with the
-// CUDA op table (cuda_ops.h): cuDNN for convolution, pooling and softmax,
-// cuBLAS for GEMMs, the kernels of cuda/ for the rest, all in float32.
+// CudaEngine: the executor (engine/executor.h) over the CUDA backend, on one
+// NVIDIA GPU: cuDNN for convolution, pooling and softmax, cuBLAS for GEMMs,
+// the kernels of cuda/ for the rest, all in float32.
+//
+// Where a step runs is the plan's decision (engine/plan.h):
+//  - its CUDA kernel (cuda_ops.h), for ops the CUDA kernel table has;
+//  - the host, with the CPU reference kernel, when all its inputs are host
+//    values (int64 shape arithmetic such as Shape -> Gather -> Concat,
+//    Constant);
+//  - the CPU reference kernel as a fallback, with explicit copies in and out,
+//    for an op with no CUDA kernel (forward, and backward from the CPU op's
+//    own context). `onnx-crypt info --device cuda` lists these steps.
+// Only a node with no op declaration at all is refused.
 //
 // Numbers agree with CpuEngine (the reference) within float32 rounding; every
 // kernel and library call is deterministic, so repeated calls with the same
@@ -9,28 +19,25 @@
 // Ownership and lifetime: the engine owns its Graph, its stream, its cuBLAS and
 // cuDNN handles and a caching device-memory pool. float32 initializers are
 // uploaded once by Create and stay on the device (SetInitializerValues edits
-// that copy in place); other initializers (int64 shapes, axes, indices) stay
-// on the host. Activations are kept for backward by LossAndGradients and
-// freed after their last reader by Run; device memory returns to the pool and
-// is reused by later calls.
+// that copy and the host copy in place); other initializers (int64 shapes,
+// axes, indices) stay on the host. Device memory returns to the pool and is
+// reused by later calls.
 //
 // Errors: FailedPrecondition when no CUDA device is present; Unimplemented
-// naming the node for an op without a CUDA kernel and for float64 graphs;
+// naming the node for a node with no op declaration and for float64 graphs;
 // Internal for CUDA, cuDNN and cuBLAS failures (naming the call and the node).
 // Not thread-safe: one caller at a time.
 #ifndef ONNX_CRYPT_ENGINE_CUDA_CUDA_ENGINE_H_
 #define ONNX_CRYPT_ENGINE_CUDA_CUDA_ENGINE_H_
 
 #include <cstddef>
-#include <map>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "onnx_crypt/engine/cuda/cuda_ops.h"
 #include "onnx_crypt/engine/cuda/cuda_resources.h"
-#include "onnx_crypt/engine/engine.h"
-#include "onnx_crypt/ops/op.h"
+#include "onnx_crypt/engine/planned_engine.h"
 
 namespace onnx_crypt {
 
@@ -38,80 +45,110 @@ namespace onnx_crypt {
 // (never aborts).
 int CudaDeviceCount();
 
-class CudaEngine : public Engine {
+// The planner's view of the CUDA backend: its kernel table. Needs no device,
+// so plans (and `info --device cuda`) can be made on any machine.
+BackendTraits CudaBackendTraits();
+
+// The CUDA backend (executor.h, planned_engine.h): values are cuda::DValue.
+class CudaBackend {
  public:
-  // Fails with FailedPrecondition without a device, with Unimplemented (naming
-  // op type, opset and node) when an op has no CPU definition or no CUDA
-  // kernel, and for float64 initializers.
-  static absl::StatusOr<std::unique_ptr<CudaEngine>> Create(Graph graph);
-  ~CudaEngine() override;
-
-  const Graph& graph() const override { return graph_; }
-  absl::StatusOr<std::vector<Tensor>> Run(const Feeds& feeds) override;
-  absl::StatusOr<LossResult> LossAndGradients(
-      const Feeds& feeds, absl::Span<const int64_t> labels,
-      const std::vector<std::string>& params) override;
-  absl::Status SetInitializerValues(const std::string& name,
-                                    absl::Span<const int64_t> indices,
-                                    const Tensor& values) override;
-  absl::StatusOr<Tensor> GetInitializer(const std::string& name) const override;
-  // Ranks on the device: range-gain scores and a CUB top-k over all parameters;
-  // only the k results (index, score, weight, gradient) come back to the host.
-  absl::StatusOr<RankResult> LossAndRank(const Feeds& feeds,
-                                         absl::Span<const int64_t> labels,
-                                         const std::vector<std::string>& params,
-                                         const RankRequest& request) override;
-
-  // The most device memory this engine has held at once (bytes obtained from
-  // cudaMalloc, including the pool's cache and cuDNN workspace; cuBLAS's and
-  // cuDNN's internal allocations are not counted).
-  size_t PeakDeviceBytes() const;
-  // Device memory held now (same accounting).
-  size_t DeviceBytesHeld() const;
-
- private:
-  struct Step {
-    const OpDef* def = nullptr;  // the CPU definition (differentiability)
-    const cuda::CudaOpDef* cuda = nullptr;
-    const Node* node = nullptr;
-    std::vector<int> inputs;   // value ids; -1 = absent optional input
-    std::vector<int> outputs;  // value ids; -1 = unnamed output
-  };
-  struct Activations {
-    std::vector<cuda::DValue> owned;
-    std::vector<const cuda::DValue*> ref;
-    std::vector<std::unique_ptr<OpContext>> contexts;  // backward only
+  using Value = cuda::DValue;
+  // Nothing to set per call (non-trivial so that scopes are not "unused").
+  struct CallScope {
+    CallScope() {}
+    ~CallScope() {}
   };
 
-  explicit CudaEngine(Graph graph) : graph_(std::move(graph)) {}
-  absl::Status Init();
-  // Forward, loss and backward; the gradients of `params` stay on the device
-  // (out_grads[i] undefined when no gradient reaches params[i]).
-  absl::StatusOr<LossResult> DeviceGradients(
-      const Feeds& feeds, absl::Span<const int64_t> labels,
-      const std::vector<std::string>& params,
-      std::vector<cuda::DValue>* out_grads);
-  absl::Status Plan();
-  absl::Status UploadInitializers();
-  absl::Status Forward(const Feeds& feeds, bool keep_all, Activations& acts);
+  static absl::StatusOr<std::unique_ptr<CudaBackend>> Create();
+  ~CudaBackend();
+
+  static bool Defined(const cuda::DValue& v) { return v.defined(); }
+  absl::StatusOr<std::vector<const cuda::DValue*>> BindInitializers(
+      const ExecutionPlan& plan);
+  absl::StatusOr<const cuda::DValue*> BindFeed(const ValueInfo& info,
+                                               const Tensor& t,
+                                               cuda::DValue& storage);
+  absl::Status Forward(const PlanStep& step, const cuda::DValueRefs& inputs,
+                       std::vector<cuda::DValue>& outputs,
+                       std::unique_ptr<OpContext>* ctx);
+  absl::Status Backward(const PlanStep& step, const cuda::DValueRefs& inputs,
+                        const cuda::DValueRefs& outputs,
+                        const cuda::DValueRefs& grad_outputs,
+                        const OpContext* ctx, const std::vector<bool>& need,
+                        std::vector<cuda::DValue>& grad_inputs);
   absl::Status Accumulate(cuda::DValue& acc, cuda::DValue g,
                           const std::string& value);
+  absl::StatusOr<double> LossGradient(const cuda::DValue& output,
+                                      absl::Span<const int64_t> labels,
+                                      OutputKind kind, cuda::DValue* grad);
+  absl::Status WriteInitializer(int id, const Tensor& host,
+                                absl::Span<const int64_t> indices,
+                                const Tensor& values);
+  absl::StatusOr<Tensor> ToHost(const cuda::DValue& v) {
+    return cx_->ToHost(v);
+  }
+  absl::StatusOr<Tensor> TakeHost(cuda::DValue&& v) { return cx_->ToHost(v); }
+  absl::Status Finish(const char* what);
 
-  Graph graph_;
+  cuda::CudaContext& context() { return *cx_; }
+  const cuda::DValue& initializer(int id) const { return initializers_[id]; }
+  size_t PeakDeviceBytes() const { return pool_->peak_bytes(); }
+  size_t DeviceBytesHeld() const { return pool_->held_bytes(); }
+
+ private:
+  CudaBackend() = default;
+  // The CPU reference kernel on host copies (host steps and fallbacks).
+  absl::Status ForwardOnHost(const PlanStep& step,
+                             const cuda::DValueRefs& inputs,
+                             std::vector<cuda::DValue>& outputs,
+                             std::unique_ptr<OpContext>* ctx);
+  absl::Status BackwardOnHost(const PlanStep& step,
+                              const cuda::DValueRefs& inputs,
+                              const cuda::DValueRefs& outputs,
+                              const cuda::DValueRefs& grad_outputs,
+                              const OpContext* ctx,
+                              const std::vector<bool>& need,
+                              std::vector<cuda::DValue>& grad_inputs);
+
   std::shared_ptr<cuda::DevicePool> pool_;
   cuda::Stream stream_;
   cuda::CublasHandle cublas_;
   cuda::CudnnHandle cudnn_;
   std::unique_ptr<cuda::CudaContext> cx_;
-
-  std::vector<Step> steps_;
-  std::vector<std::string> value_names_;
-  std::map<std::string, int> value_ids_;
-  std::vector<int> input_ids_;
-  std::vector<int> output_ids_;
-  std::vector<int> last_use_;
-  std::vector<bool> is_initializer_;
   std::vector<cuda::DValue> initializers_;  // per value id (undefined if none)
+};
+
+class CudaEngine : public PlannedEngine<CudaBackend> {
+ public:
+  // Fails with FailedPrecondition without a device, with Unimplemented (naming
+  // op type, opset and node) when a node has no op declaration, and for
+  // float64 initializers.
+  static absl::StatusOr<std::unique_ptr<CudaEngine>> Create(Graph graph);
+
+  // LossAndGradients with the gradients left on the device:
+  // (*grads)[i] is dL/d params[i] (undefined when no gradient reaches it). The
+  // result holds the loss and the first output. For device-side consumers of
+  // gradients such as the lock's ranking.
+  absl::StatusOr<LossResult> LossAndDeviceGradients(
+      const Feeds& feeds, absl::Span<const int64_t> labels,
+      const std::vector<std::string>& params,
+      std::vector<cuda::DValue>* grads) {
+    return BackendGradients(feeds, labels, params, grads);
+  }
+  // The device copy of initializer `name` (NotFound when there is none).
+  absl::StatusOr<const cuda::DValue*> DeviceInitializer(
+      const std::string& name);
+  cuda::CudaContext& context() { return backend().context(); }
+
+  // The most device memory this engine has held at once (bytes obtained from
+  // cudaMalloc, including the pool's cache and cuDNN workspace; cuBLAS's and
+  // cuDNN's internal allocations are not counted).
+  size_t PeakDeviceBytes() const { return backend().PeakDeviceBytes(); }
+  // Device memory held now (same accounting).
+  size_t DeviceBytesHeld() const { return backend().DeviceBytesHeld(); }
+
+ private:
+  explicit CudaEngine(Graph graph) : PlannedEngine(std::move(graph)) {}
 };
 
 }  // namespace onnx_crypt

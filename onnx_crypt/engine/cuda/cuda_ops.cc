@@ -1,6 +1,7 @@
 // CudaContext and the helpers shared by the CUDA op files.
 #include "onnx_crypt/engine/cuda/cuda_ops.h"
 
+#include <climits>
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
@@ -87,6 +88,25 @@ absl::StatusOr<void*> CudaContext::Workspace(size_t bytes) {
     OC_ASSIGN_OR_RETURN(workspace_, pool_->Allocate(bytes));
   }
   return workspace_->data();
+}
+
+CudaKernel Def(const char* op_type, int since, int until, CudaForwardFn fwd,
+               CudaBackwardFn bwd) {
+  CudaKernel def;
+  def.op_type = op_type;
+  def.since_version = since;
+  def.until_version = until;
+  def.forward = fwd;
+  def.backward = bwd;
+  return def;
+}
+
+absl::StatusOr<int> ToInt(const Node& node, int64_t v) {
+  if (v < 0 || v > INT_MAX) {
+    return absl::UnimplementedError(absl::StrCat(
+        node.Describe(), ": dimension ", v, " does not fit cuDNN's int"));
+  }
+  return static_cast<int>(v);
 }
 
 absl::Status CudaNodeError(const Node& node, absl::string_view what) {

@@ -1,15 +1,17 @@
-// CudaOpDef: one ONNX operator's forward and backward on the GPU, mirroring
-// OpDef (ops/op.h) with device values. Listed in one explicit table
-// (cuda_registry.cc); the CPU registry stays the reference for what each op
-// means, which opsets exist and which inputs are differentiable.
+// CudaKernel: the GPU forward and backward of one op declaration of the op
+// table (ops/registry.h), in one explicit list (cuda_registry.cc). A kernel
+// attaches to the declarations of its (domain, op_type) whose opsets it
+// covers; the op table stays the one place that says which ops exist, which
+// opsets they have and which inputs are differentiable, and the shape and
+// attribute checks both backends run live beside it (ops/). A node whose op
+// has no CUDA kernel runs on the CPU kernel with copies (engine/plan.h).
 //
 // Values (DValue):
 //  - float32 tensors live on the device (`buffer`), possibly shared with other
 //    values that alias the same bytes (Reshape, Flatten, Identity, ...).
 //    Constants also keep a host mirror (`host`) for ops that read scalars.
 //  - Every other element type (int64 shapes, axes, indices, bool masks) lives
-//    on the host only (`host`); steps whose inputs are all host values run the
-//    CPU op (see CudaEngine).
+//    on the host only (`host`).
 // Contract for implementers (cuda_*_ops.cc):
 //  - forward(cx, node, inputs, outputs, ctx): `inputs` has one entry per node
 //    input (an absent optional input is an undefined DValue, never nullptr).
@@ -19,7 +21,7 @@
 //    grad_inputs): grad_outputs[i] is dL/d outputs[i] on the device, or an
 //    undefined DValue when no gradient flows into it. Fill grad_inputs[j]
 //    (float32, input j's shape) where need_grad[j]. A gradient may alias
-//    another value's buffer (the engine copies before accumulating into a
+//    another value's buffer (the backend copies before accumulating into a
 //    shared buffer).
 //  - Work goes on cx.stream() through cx's handles. Errors: InvalidArgument
 //    for a bad node (naming it, via node.Describe()), Unimplemented for what
@@ -123,7 +125,10 @@ using CudaBackwardFn = absl::Status (*)(CudaContext& cx, const Node& node,
                                         const std::vector<bool>& need_grad,
                                         std::vector<DValue>& grad_inputs);
 
-struct CudaOpDef {
+struct CudaKernel {
+  // The op declaration(s) it implements: (domain, op_type) at opsets
+  // [since_version, until_version], which the op table must cover
+  // (tests/engine/op_table_test.cc checks).
   std::string domain;  // "" = default ONNX domain
   std::string op_type;
   int since_version = 1;
@@ -132,19 +137,27 @@ struct CudaOpDef {
   CudaBackwardFn backward = nullptr;  // nullptr: nothing differentiable
 };
 
-// Every CUDA op, in a fixed order (built once; thread-safe).
-const std::vector<CudaOpDef>& AllCudaOps();
-// The CudaOpDef for (domain, op_type) at node.opset, or Unimplemented
-// "<op>-<opset> node '<name>' has no CUDA kernel".
-absl::StatusOr<const CudaOpDef*> FindCudaOp(const Node& node);
+// Every CUDA kernel, in a fixed order (built once; thread-safe).
+const std::vector<CudaKernel>& AllCudaKernels();
+// The index in AllCudaKernels() of the kernel for op declaration `def` at
+// node.opset, or -1 when there is none (the node then falls back to the CPU).
+int FindCudaKernel(const OpDef& def, const Node& node);
 
 // Table entries, one function per family (cuda_*_ops.cc).
-void AddCudaElementwiseOps(std::vector<CudaOpDef>& ops);
-void AddCudaShapeOps(std::vector<CudaOpDef>& ops);
-void AddCudaNnOps(std::vector<CudaOpDef>& ops);
-void AddCudaBlasOps(std::vector<CudaOpDef>& ops);
+void AddCudaElementwiseOps(std::vector<CudaKernel>& ops);
+void AddCudaShapeOps(std::vector<CudaKernel>& ops);
+void AddCudaGatherPadOps(std::vector<CudaKernel>& ops);
+void AddCudaConvOps(std::vector<CudaKernel>& ops);
+void AddCudaNnOps(std::vector<CudaKernel>& ops);
+void AddCudaBlasOps(std::vector<CudaKernel>& ops);
 
 // --- helpers shared by the op files ---
+
+// A kernel-list entry for (default domain) op_type at opsets [since, until].
+CudaKernel Def(const char* op_type, int since, int until, CudaForwardFn fwd,
+               CudaBackwardFn bwd);
+// `v` as cuDNN's int, or Unimplemented naming the node when it does not fit.
+absl::StatusOr<int> ToInt(const Node& node, int64_t v);
 
 // InvalidArgument "<node>: <what>".
 absl::Status CudaNodeError(const Node& node, absl::string_view what);

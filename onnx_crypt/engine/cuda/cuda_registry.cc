@@ -1,5 +1,6 @@
-// The one table of CUDA ops, listed explicitly (no self-registering statics).
-// Every op of the CPU registry (ops/registry.cc) has an entry here.
+// The one list of CUDA kernels, explicit (no self-registering statics). Each
+// entry attaches to op declarations of the op table (ops/registry.cc); an op
+// without an entry here runs on the CPU kernel (engine/plan.h).
 #include "absl/strings/str_cat.h"
 #include "onnx_crypt/engine/cuda/cuda_ops.h"
 
@@ -7,15 +8,18 @@ namespace onnx_crypt::cuda {
 
 namespace {
 
-std::vector<CudaOpDef> BuildCudaRegistry() {
-  std::vector<CudaOpDef> ops;
+std::vector<CudaKernel> BuildCudaRegistry() {
+  std::vector<CudaKernel> ops;
   // Add, Sub, Mul, Div, Relu, LeakyRelu, Sigmoid, Tanh, Clip, HardSigmoid,
   // HardSwish, Dropout, Identity.
   AddCudaElementwiseOps(ops);
-  // Flatten, Reshape, Transpose, Concat, Squeeze, Unsqueeze, Constant, Shape,
-  // Gather, Pad.
+  // Flatten, Reshape, Transpose, Concat, Squeeze, Unsqueeze, Constant, Shape.
   AddCudaShapeOps(ops);
-  // Conv, MaxPool, AveragePool, GlobalAveragePool, BatchNormalization,
+  // Gather, Pad.
+  AddCudaGatherPadOps(ops);
+  // Conv.
+  AddCudaConvOps(ops);
+  // MaxPool, AveragePool, GlobalAveragePool, BatchNormalization,
   // Softmax, LogSoftmax.
   AddCudaNnOps(ops);
   // Gemm, MatMul.
@@ -25,20 +29,21 @@ std::vector<CudaOpDef> BuildCudaRegistry() {
 
 }  // namespace
 
-const std::vector<CudaOpDef>& AllCudaOps() {
-  static const std::vector<CudaOpDef>* const ops =
-      new std::vector<CudaOpDef>(BuildCudaRegistry());
+const std::vector<CudaKernel>& AllCudaKernels() {
+  static const std::vector<CudaKernel>* const ops =
+      new std::vector<CudaKernel>(BuildCudaRegistry());
   return *ops;
 }
 
-absl::StatusOr<const CudaOpDef*> FindCudaOp(const Node& node) {
-  for (const CudaOpDef& def : AllCudaOps()) {
-    if (def.domain != node.domain || def.op_type != node.op_type) continue;
-    if (node.opset >= def.since_version && node.opset <= def.until_version)
-      return &def;
+int FindCudaKernel(const OpDef& def, const Node& node) {
+  const std::vector<CudaKernel>& kernels = AllCudaKernels();
+  for (size_t i = 0; i < kernels.size(); ++i) {
+    const CudaKernel& k = kernels[i];
+    if (k.domain != def.domain || k.op_type != def.op_type) continue;
+    if (node.opset >= k.since_version && node.opset <= k.until_version)
+      return static_cast<int>(i);
   }
-  return absl::UnimplementedError(
-      absl::StrCat(node.Describe(), " has no CUDA kernel"));
+  return -1;
 }
 
 }  // namespace onnx_crypt::cuda

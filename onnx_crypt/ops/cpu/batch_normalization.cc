@@ -18,6 +18,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "onnx_crypt/base/status.h"
+#include "onnx_crypt/ops/batch_norm_checks.h"
 #include "onnx_crypt/ops/cpu/cpu_ops.h"
 #include "onnx_crypt/ops/cpu/util.h"
 
@@ -33,46 +34,12 @@ struct BnParams {
 
 absl::StatusOr<BnParams> ReadParams(const Node& node,
                                     const TensorRefs& inputs) {
-  if (inputs.size() != 5) {
-    return NodeError(node, "expects inputs X, scale, B, input_mean, input_var");
-  }
-  if (node.opset < 9 && node.GetInt("spatial", 1) != 1) {
-    return absl::UnimplementedError(
-        absl::StrCat(node.Describe(), ": spatial = 0 is not supported"));
-  }
-  if (node.GetInt("training_mode", 0) != 0) {
-    return absl::UnimplementedError(absl::StrCat(
-        node.Describe(),
-        ": training_mode = 1 is not supported (inference form only)"));
-  }
-  for (size_t i = 1; i < node.outputs.size(); ++i) {
-    if (!node.outputs[i].empty()) {
-      return absl::UnimplementedError(absl::StrCat(
-          node.Describe(), ": training output ", i, " ('", node.outputs[i],
-          "') is not supported (inference form only)"));
-    }
-  }
-  const Tensor& x = *inputs[0];
-  if (x.rank() < 2) {
-    return NodeError(node, absl::StrCat("X ", ShapeToString(x.shape()),
-                                        " must have rank >= 2"));
-  }
+  std::vector<InputType> types;
+  for (const Tensor* t : inputs) types.push_back({t->dtype(), t->shape()});
+  OC_ASSIGN_OR_RETURN(const BatchNormGeometry g, CheckBatchNorm(node, types));
   BnParams p;
-  p.channels = x.dim(1);
-  p.inner = p.channels == 0 || x.dim(0) == 0
-                ? 0
-                : x.numel() / (x.dim(0) * p.channels);
-  static const char* const kNames[] = {"X", "scale", "B", "input_mean",
-                                       "input_var"};
-  for (int i = 1; i < 5; ++i) {
-    const Tensor& t = *inputs[i];
-    if (!t.defined() || t.numel() != p.channels ||
-        (t.dtype() != DType::kFloat32 && t.dtype() != DType::kFloat64)) {
-      return NodeError(
-          node, absl::StrCat(kNames[i], " ", t.DebugString(),
-                             " must be float with ", p.channels, " elements"));
-    }
-  }
+  p.channels = g.channels;
+  p.inner = g.inner;
   const double epsilon = node.GetFloat("epsilon", 1e-5f);
   p.scale = inputs[1]->ToDoubleVector();
   p.shift = inputs[2]->ToDoubleVector();

@@ -28,6 +28,8 @@ void AddSoftmaxOps(std::vector<OpDef>& ops);
 void AddLogSoftmaxOps(std::vector<OpDef>& ops);
 void AddDropoutOps(std::vector<OpDef>& ops);
 void AddIdentityOps(std::vector<OpDef>& ops);
+// Neg, Abs, Exp, Log, Sqrt, Reciprocal, Erf (unary_math.cc).
+void AddUnaryMathOps(std::vector<OpDef>& ops);
 // --- shape / data movement (ops group B) ---
 void AddFlattenOps(std::vector<OpDef>& ops);
 void AddReshapeOps(std::vector<OpDef>& ops);

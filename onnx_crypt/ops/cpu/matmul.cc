@@ -18,53 +18,19 @@
 #include "onnx_crypt/ops/cpu/blas.h"
 #include "onnx_crypt/ops/cpu/cpu_ops.h"
 #include "onnx_crypt/ops/cpu/util.h"
+#include "onnx_crypt/ops/matmul_shape.h"
 
 namespace onnx_crypt::cpu {
 
 namespace {
 
-struct MatMulPlan {
-  int64_t m = 0, k = 0, n = 0;
-  Shape batch;  // broadcast batch shape
-  std::vector<int64_t>
-      a_strides;  // BroadcastStrides of A's batch in `batch` (in matrices)
-  std::vector<int64_t> b_strides;
-  bool fold = false;  // B has one matrix and A's batch equals `batch`
-  Shape y_shape;
-};
+using MatMulPlan = MatMulShape;
 
 absl::StatusOr<MatMulPlan> MakePlan(const Node& node, const Tensor& a,
                                     const Tensor& b) {
   if (a.dtype() != b.dtype())
     return NodeError(node, "A and B must have the same element type");
-  if (a.rank() < 1 || b.rank() < 1) {
-    return NodeError(
-        node, absl::StrCat("A ", ShapeToString(a.shape()), " and B ",
-                           ShapeToString(b.shape()), " must have rank >= 1"));
-  }
-  Shape as = a.shape(), bs = b.shape();
-  if (as.size() == 1) as.insert(as.begin(), 1);
-  if (bs.size() == 1) bs.push_back(1);
-  MatMulPlan p;
-  p.m = as[as.size() - 2];
-  p.k = as.back();
-  p.n = bs.back();
-  if (bs[bs.size() - 2] != p.k) {
-    return NodeError(
-        node, absl::StrCat("inner dimensions of A ", ShapeToString(a.shape()),
-                           " and B ", ShapeToString(b.shape()), " differ"));
-  }
-  const Shape a_batch(as.begin(), as.end() - 2),
-      b_batch(bs.begin(), bs.end() - 2);
-  OC_ASSIGN_OR_RETURN(p.batch, BroadcastShapes(a_batch, b_batch, node));
-  p.a_strides = BroadcastStrides(a_batch, p.batch);
-  p.b_strides = BroadcastStrides(b_batch, p.batch);
-  p.fold =
-      NumElements(b_batch) == 1 && NumElements(a_batch) == NumElements(p.batch);
-  p.y_shape = p.batch;
-  if (a.rank() > 1) p.y_shape.push_back(p.m);
-  if (b.rank() > 1) p.y_shape.push_back(p.n);
-  return p;
+  return PlanMatMul(node, a.shape(), b.shape());
 }
 
 template <typename T>

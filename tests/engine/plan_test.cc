@@ -1,0 +1,238 @@
+// ExecutionPlan (engine/plan.h) and the executor's incremental re-execution:
+// placement (own kernel, host, CPU fallback), gradient needs, downstream
+// steps, and RerunChanged equal to a full forward bit for bit on every bundled
+// model.
+#include "onnx_crypt/engine/plan.h"
+
+#include <algorithm>
+#include <cstring>
+#include <filesystem>
+#include <memory>
+
+#include "gtest/gtest.h"
+#include "onnx_crypt/data/npz.h"
+#include "onnx_crypt/engine/cpu_engine.h"
+#include "onnx_crypt/engine/evaluate.h"
+#include "onnx_crypt/lock/eligibility.h"
+#include "onnx_crypt/onnx/model.h"
+#include "tests/support/graphs.h"
+#include "tests/support/op_check.h"
+#include "tests/support/paths.h"
+
+namespace onnx_crypt {
+namespace {
+
+namespace fs = std::filesystem;
+
+using testing::Op;
+
+// x -> Shape -> Gather(0) -> Unsqueeze -> Concat(-1) -> Reshape(x) -> MatMul W
+// -> Relu -> Add b -> logits.
+Graph ShapeGraph() {
+  Graph g;
+  g.opsets[""] = 13;
+  g.initializers["W"] =
+      testing::RandomTensor({12, 5}, 7).CastTo(DType::kFloat32);
+  g.initializers["b"] = testing::RandomTensor({5}, 8).CastTo(DType::kFloat32);
+  g.initializers["zero"] = testing::Int64Tensor({}, {0});
+  g.initializers["axes0"] = testing::Int64Tensor({1}, {0});
+  g.initializer_order = {"W", "b", "zero", "axes0"};
+  ValueInfo x;
+  x.name = "x";
+  x.dtype = DType::kFloat32;
+  g.inputs.push_back(x);
+  Node minus_one = Op("Constant", {}, {"minus_one"});
+  testing::SetAttr(minus_one, "value_ints", std::vector<int64_t>{-1});
+  g.nodes = {minus_one,
+             Op("Shape", {"x"}, {"dims"}),
+             Op("Gather", {"dims", "zero"}, {"batch"}),
+             Op("Unsqueeze", {"batch", "axes0"}, {"batch1"}),
+             Op("Concat", {"batch1", "minus_one"}, {"new_shape"}),
+             Op("Reshape", {"x", "new_shape"}, {"flat"}),
+             Op("MatMul", {"flat", "W"}, {"mm"}),
+             Op("Relu", {"mm"}, {"act"}),
+             Op("Add", {"act", "b"}, {"logits"})};
+  testing::SetAttr(g.nodes[4], "axis", int64_t{0});
+  ValueInfo out;
+  out.name = "logits";
+  g.outputs.push_back(out);
+  return g;
+}
+
+int StepOf(const ExecutionPlan& plan, const std::string& op) {
+  for (size_t s = 0; s < plan.steps().size(); ++s) {
+    if (plan.steps()[s].node->op_type == op) return static_cast<int>(s);
+  }
+  return -1;
+}
+
+TEST(PlanTest, CpuRunsEveryStepOnItsKernel) {
+  const Graph g = ShapeGraph();
+  absl::StatusOr<ExecutionPlan> plan =
+      ExecutionPlan::Build(g, CpuBackend::Traits());
+  ASSERT_TRUE(plan.ok()) << plan.status();
+  EXPECT_EQ(plan->steps().size(), g.nodes.size());
+  EXPECT_TRUE(plan->StepsOffKernel().empty());
+  // Ids: initializers (by name), then inputs, then node values.
+  EXPECT_EQ(plan->value_id("W"), 0);
+  EXPECT_EQ(plan->value_id("x"), 4);
+  EXPECT_EQ(plan->value_id("nothing"), -1);
+  EXPECT_NE(plan->initializer(plan->value_id("W")), nullptr);
+  EXPECT_EQ(plan->initializer(plan->value_id("x")), nullptr);
+  // x is read by Shape and Reshape: its last reader is Reshape.
+  EXPECT_EQ(plan->last_reader(plan->value_id("x")), StepOf(*plan, "Reshape"));
+  EXPECT_EQ(plan->last_reader(plan->value_id("logits")),
+            static_cast<int>(g.nodes.size()));
+}
+
+// A backend with device memory and no kernel for Relu: the int64 shape steps
+// run on the host, Relu falls back to the CPU kernel, the rest on the
+// backend's kernels.
+TEST(PlanTest, DeviceBackendPlacesHostStepsAndFallbacks) {
+  const Graph g = ShapeGraph();
+  BackendTraits traits;
+  traits.name = "test-device";
+  traits.has_device_memory = true;
+  traits.find_kernel = [](const OpDef& def, const Node&) {
+    return def.op_type == "Relu" ? -1 : 7;
+  };
+  absl::StatusOr<ExecutionPlan> plan = ExecutionPlan::Build(g, traits);
+  ASSERT_TRUE(plan.ok()) << plan.status();
+  auto placement = [&](const std::string& op) {
+    return plan->steps()[StepOf(*plan, op)].placement;
+  };
+  EXPECT_EQ(placement("Constant"), Placement::kHost);
+  EXPECT_EQ(placement("Shape"), Placement::kKernel);  // reads float32 x
+  EXPECT_EQ(placement("Gather"), Placement::kHost);
+  EXPECT_EQ(placement("Unsqueeze"), Placement::kHost);
+  EXPECT_EQ(placement("Concat"), Placement::kHost);
+  EXPECT_EQ(placement("Reshape"), Placement::kKernel);
+  EXPECT_EQ(placement("MatMul"), Placement::kKernel);
+  EXPECT_EQ(placement("Relu"), Placement::kFallback);
+  EXPECT_EQ(plan->steps()[StepOf(*plan, "Relu")].kernel, -1);
+  EXPECT_EQ(plan->steps()[StepOf(*plan, "Add")].kernel, 7);
+  const std::vector<int> off = plan->StepsOffKernel();
+  EXPECT_EQ(off.size(), 5u);  // Constant, Gather, Unsqueeze, Concat, Relu
+  EXPECT_EQ(std::string(PlacementName(Placement::kFallback)), "cpu fallback");
+}
+
+TEST(PlanTest, NodeWithoutDeclarationIsRefusedNamingIt) {
+  Graph g = ShapeGraph();
+  g.nodes[7].op_type = "NoSuchOp";
+  absl::StatusOr<ExecutionPlan> plan =
+      ExecutionPlan::Build(g, CpuBackend::Traits());
+  ASSERT_FALSE(plan.ok());
+  EXPECT_EQ(plan.status().code(), absl::StatusCode::kUnimplemented);
+  EXPECT_NE(plan.status().message().find("NoSuchOp-13 node 'act_node'"),
+            std::string::npos)
+      << plan.status();
+}
+
+TEST(PlanTest, GradientNeedsAndDownstreamSteps) {
+  const Graph g = ShapeGraph();
+  absl::StatusOr<ExecutionPlan> plan =
+      ExecutionPlan::Build(g, CpuBackend::Traits());
+  ASSERT_TRUE(plan.ok()) << plan.status();
+  const std::vector<bool> needs = plan->GradientNeeds({plan->value_id("W")});
+  for (const char* v : {"W", "mm", "act", "logits"})
+    EXPECT_TRUE(needs[plan->value_id(v)]) << v;
+  for (const char* v : {"b", "x", "flat", "dims", "new_shape"})
+    EXPECT_FALSE(needs[plan->value_id(v)]) << v;
+  // b feeds only the last Add; W feeds MatMul, Relu, Add.
+  EXPECT_EQ(plan->StepsDownstreamOf({plan->value_id("b")}),
+            std::vector<int>{StepOf(*plan, "Add")});
+  EXPECT_EQ(plan->StepsDownstreamOf({plan->value_id("W")}),
+            (std::vector<int>{StepOf(*plan, "MatMul"), StepOf(*plan, "Relu"),
+                              StepOf(*plan, "Add")}));
+  // An int64 shape constant reaches the whole float path behind Reshape.
+  EXPECT_EQ(plan->StepsDownstreamOf({plan->value_id("zero")}).size(), 7u);
+}
+
+bool SameBits(const Tensor& a, const Tensor& b) {
+  return a.dtype() == b.dtype() && a.shape() == b.shape() &&
+         std::memcmp(a.raw(), b.raw(), a.nbytes()) == 0;
+}
+
+TEST(IncrementalTest, RerunNeedsKeptValuesAndKnownNames) {
+  absl::StatusOr<std::unique_ptr<CpuEngine>> engine =
+      CpuEngine::Create(ShapeGraph());
+  ASSERT_TRUE(engine.ok()) << engine.status();
+  EXPECT_EQ((*engine)->RerunChanged({"W"}).status().code(),
+            absl::StatusCode::kFailedPrecondition);
+  Feeds feeds;
+  feeds["x"] = testing::RandomTensor({3, 3, 4}, 9).CastTo(DType::kFloat32);
+  ASSERT_TRUE((*engine)->RunAndKeep(feeds).ok());
+  EXPECT_EQ((*engine)->RerunChanged({"nope"}).status().code(),
+            absl::StatusCode::kNotFound);
+}
+
+// On every bundled model: keep a forward pass, change values of the first,
+// a middle and the last eligible tensor (one at a time, then together), and
+// re-run only what is downstream: the outputs equal a full forward of the
+// changed model bit for bit, and the values outside the changed path are
+// reused (the feeds' copy is kept, so the caller's feeds may go away).
+TEST(IncrementalTest, RerunEqualsFullForwardOnEveryBundledModel) {
+  const std::string data = testing::DataDir() + "/fmnist_owner256.npz";
+  ASSERT_TRUE(fs::exists(data)) << data << " missing: run tools/setup.sh";
+  absl::StatusOr<Dataset> ds = LoadDataset(data);
+  ASSERT_TRUE(ds.ok()) << ds.status();
+  const Tensor x = SliceRows(ds->x, 0, 16);
+  std::vector<std::string> models;
+  for (const auto& e : fs::directory_iterator(testing::ModelsDir())) {
+    if (e.path().extension() == ".onnx") models.push_back(e.path().string());
+  }
+  std::sort(models.begin(), models.end());
+  ASSERT_GE(models.size(), 3u);
+  for (const std::string& path : models) {
+    SCOPED_TRACE(path);
+    absl::StatusOr<OnnxModel> model = OnnxModel::Load(path);
+    ASSERT_TRUE(model.ok()) << model.status();
+    absl::StatusOr<Graph> graph = model->ToGraph();
+    ASSERT_TRUE(graph.ok()) << graph.status();
+    const std::vector<EligibleTensor> eligible =
+        FindEligibleTensors(*graph, /*include_bias=*/true);
+    ASSERT_GE(eligible.size(), 2u);
+    absl::StatusOr<std::unique_ptr<CpuEngine>> inc = CpuEngine::Create(*graph);
+    absl::StatusOr<std::unique_ptr<CpuEngine>> full = CpuEngine::Create(*graph);
+    ASSERT_TRUE(inc.ok() && full.ok());
+    {
+      Feeds feeds = {{graph->inputs[0].name, x}};
+      ASSERT_TRUE((*inc)->RunAndKeep(feeds).ok());
+    }  // the caller's feeds are gone
+    const Feeds feeds = {{graph->inputs[0].name, x}};
+    const std::vector<std::string> names = {eligible.front().name,
+                                            eligible[eligible.size() / 2].name,
+                                            eligible.back().name};
+    auto change = [&](const std::string& name, int64_t index, float value) {
+      const Tensor v = Tensor::FromVector<float>({1}, {value});
+      ASSERT_TRUE((*inc)->SetInitializerValues(name, {index}, v).ok());
+      ASSERT_TRUE((*full)->SetInitializerValues(name, {index}, v).ok());
+    };
+    auto expect_equal = [&](const std::vector<std::string>& changed) {
+      absl::StatusOr<std::vector<Tensor>> got = (*inc)->RerunChanged(changed);
+      ASSERT_TRUE(got.ok()) << got.status();
+      absl::StatusOr<std::vector<Tensor>> want = (*full)->Run(feeds);
+      ASSERT_TRUE(want.ok()) << want.status();
+      ASSERT_EQ(got->size(), want->size());
+      for (size_t i = 0; i < got->size(); ++i)
+        EXPECT_TRUE(SameBits((*got)[i], (*want)[i])) << "output " << i;
+    };
+    float v = 3.0f;
+    for (const std::string& name : names) {
+      change(name, 0, v);
+      v = -v * 1.5f;
+      expect_equal({name});
+    }
+    // Several tensors at once; the outputs really moved.
+    absl::StatusOr<std::vector<Tensor>> before = (*full)->Run(feeds);
+    ASSERT_TRUE(before.ok());
+    for (const std::string& name : names) change(name, 1, 4.0f);
+    expect_equal(names);
+    absl::StatusOr<std::vector<Tensor>> after = (*full)->Run(feeds);
+    ASSERT_TRUE(after.ok());
+    EXPECT_FALSE(SameBits(before->at(0), after->at(0)));
+  }
+}
+
+}  // namespace
+}  // namespace onnx_crypt

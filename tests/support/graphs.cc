@@ -1,0 +1,38 @@
+#include "tests/support/graphs.h"
+
+#include "tests/support/op_check.h"
+
+namespace onnx_crypt::testing {
+
+Node Op(const std::string& op_type, std::vector<std::string> inputs,
+        std::vector<std::string> outputs, int64_t opset) {
+  Node node;
+  node.op_type = op_type;
+  node.opset = opset;
+  node.name = outputs[0] + "_node";
+  node.inputs = std::move(inputs);
+  node.outputs = std::move(outputs);
+  return node;
+}
+
+Graph GemmGraph() {
+  Graph g;
+  g.opsets[""] = 13;
+  g.initializers["W"] = RandomTensor({4, 3}, 1).CastTo(DType::kFloat32);
+  g.initializers["b"] = RandomTensor({4}, 2).CastTo(DType::kFloat32);
+  g.initializer_order = {"W", "b"};
+  ValueInfo x;
+  x.name = "x";
+  x.dtype = DType::kFloat32;
+  g.inputs.push_back(x);
+  Node gemm = Op("Gemm", {"x", "W", "b"}, {"logits"});
+  gemm.name = "fc";
+  SetAttr(gemm, "transB", int64_t{1});
+  g.nodes.push_back(gemm);
+  ValueInfo out;
+  out.name = "logits";
+  g.outputs.push_back(out);
+  return g;
+}
+
+}  // namespace onnx_crypt::testing
