@@ -85,6 +85,20 @@ std::vector<RestoredTensor> RestoredFrom(const OnnxModel& unlocked,
   return out;
 }
 
+// The content of a file-or-bytes argument.
+absl::StatusOr<std::string> ContentOf(const FileOrBytes& input) {
+  if (input.is_file) return ReadFile(input.path);
+  return input.bytes;
+}
+
+// A model argument, loaded; errors name the file or the bytes.
+absl::StatusOr<OnnxModel> LoadModel(const FileOrBytes& input) {
+  if (input.is_file) return OnnxModel::Load(input.path);
+  absl::StatusOr<OnnxModel> model = OnnxModel::LoadFromBytes(input.bytes);
+  if (!model.ok()) return Annotate(model.status(), input.name);
+  return model;
+}
+
 }  // namespace
 
 absl::StatusOr<ModelInfo> InspectModel(const std::string& model_path) {
@@ -259,20 +273,36 @@ absl::StatusOr<std::vector<RestoredTensor>> UnlockTensorsFromFile(
   return out;
 }
 
-absl::Status VerifyFiles(const std::string& original_path,
-                         const std::string& locked_path,
-                         const std::string& key_path) {
-  OC_ASSIGN_OR_RETURN(const std::string key_bytes, ReadFile(key_path));
-  OC_ASSIGN_OR_RETURN(OnnxModel original, OnnxModel::Load(original_path));
-  OC_ASSIGN_OR_RETURN(OnnxModel locked, OnnxModel::Load(locked_path));
+FileOrBytes FileOrBytes::File(std::string path) {
+  FileOrBytes f;
+  f.is_file = true;
+  f.path = std::move(path);
+  return f;
+}
+
+FileOrBytes FileOrBytes::Bytes(std::string bytes, std::string name) {
+  FileOrBytes f;
+  f.bytes = std::move(bytes);
+  f.name = std::move(name);
+  return f;
+}
+
+absl::Status Verify(const FileOrBytes& original_input,
+                    const FileOrBytes& locked_input,
+                    const FileOrBytes& key_input) {
+  OC_ASSIGN_OR_RETURN(const std::string key_bytes, ContentOf(key_input));
+  OC_ASSIGN_OR_RETURN(OnnxModel original, LoadModel(original_input));
+  OC_ASSIGN_OR_RETURN(OnnxModel locked, LoadModel(locked_input));
   OC_ASSIGN_OR_RETURN(OnnxModel unlocked,
                       UnlockedModel(std::move(locked), key_bytes));
+  const std::string& original_name =
+      original_input.is_file ? original_input.path : original_input.name;
   std::string diff;
   google::protobuf::util::MessageDifferencer differ;
   differ.ReportDifferencesToString(&diff);
   if (!differ.Compare(original.proto(), unlocked.proto())) {
     return absl::FailedPreconditionError(
-        absl::StrCat("the unlocked model differs from ", original_path, ": ",
+        absl::StrCat("the unlocked model differs from ", original_name, ": ",
                      diff.substr(0, 2000)));
   }
   // External data lives outside the proto: compare the decoded initializers
@@ -281,9 +311,25 @@ absl::Status VerifyFiles(const std::string& original_path,
   OC_ASSIGN_OR_RETURN(Graph b, unlocked.ToGraph());
   if (GraphInitializersSha256(a) != GraphInitializersSha256(b)) {
     return absl::FailedPreconditionError(absl::StrCat(
-        "the unlocked model's tensor data differs from ", original_path));
+        "the unlocked model's tensor data differs from ", original_name));
   }
   return absl::OkStatus();
+}
+
+absl::Status VerifyFiles(const std::string& original_path,
+                         const std::string& locked_path,
+                         const std::string& key_path) {
+  return Verify(FileOrBytes::File(original_path),
+                FileOrBytes::File(locked_path), FileOrBytes::File(key_path));
+}
+
+absl::Status VerifyBytes(absl::string_view original_model,
+                         absl::string_view locked_model,
+                         absl::string_view key) {
+  return Verify(
+      FileOrBytes::Bytes(std::string(original_model), "<original.onnx bytes>"),
+      FileOrBytes::Bytes(std::string(locked_model), "<locked.onnx bytes>"),
+      FileOrBytes::Bytes(std::string(key), "<key bytes>"));
 }
 
 absl::StatusOr<std::string> DescribeKey(absl::string_view key_bytes,

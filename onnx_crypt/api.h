@@ -144,11 +144,30 @@ absl::StatusOr<std::vector<RestoredTensor>> UnlockTensors(
 absl::StatusOr<std::vector<RestoredTensor>> UnlockTensorsFromFile(
     const std::string& locked_path, absl::string_view key);
 
-// OK only when `key_path` unlocks `locked_path` into exactly `original_path`
-// (every field and every bit); otherwise an error that says what differs.
+// A model or key argument: a file (a model's external data is found beside
+// it) or its content in memory, which messages call `name`.
+struct FileOrBytes {
+  static FileOrBytes File(std::string path);
+  static FileOrBytes Bytes(std::string bytes, std::string name);
+  bool is_file = false;
+  std::string path;   // when is_file
+  std::string bytes;  // otherwise
+  std::string name;   // otherwise: how messages name the bytes
+};
+
+// OK only when `key` unlocks `locked` into exactly `original` (every field and
+// every bit); otherwise an error that says what differs, naming the original
+// by its path or name. Touches no file beyond reading those given as files.
+absl::Status Verify(const FileOrBytes& original, const FileOrBytes& locked,
+                    const FileOrBytes& key);
+// The same for three files.
 absl::Status VerifyFiles(const std::string& original_path,
                          const std::string& locked_path,
                          const std::string& key_path);
+// The same for contents in memory (no external data), named in messages
+// "<original.onnx bytes>", "<locked.onnx bytes>" and "<key bytes>".
+absl::Status VerifyBytes(absl::string_view original_model,
+                         absl::string_view locked_model, absl::string_view key);
 
 // A readable summary of a key file: format, options, seed, values, touched
 // tensors; the values themselves when `show_values`.
