@@ -2,10 +2,8 @@
 
 #include <chrono>
 #include <cstring>
-#include <filesystem>
-#include <future>
 #include <memory>
-#include <set>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -85,6 +83,20 @@ std::vector<RestoredTensor> RestoredFrom(const OnnxModel& unlocked,
     out.push_back(std::move(r));
   }
   return out;
+}
+
+// The content of a file-or-bytes argument.
+absl::StatusOr<std::string> ContentOf(const FileOrBytes& input) {
+  if (input.is_file) return ReadFile(input.path);
+  return input.bytes;
+}
+
+// A model argument, loaded; errors name the file or the bytes.
+absl::StatusOr<OnnxModel> LoadModel(const FileOrBytes& input) {
+  if (input.is_file) return OnnxModel::Load(input.path);
+  absl::StatusOr<OnnxModel> model = OnnxModel::LoadFromBytes(input.bytes);
+  if (!model.ok()) return Annotate(model.status(), input.name);
+  return model;
 }
 
 }  // namespace
@@ -206,182 +218,11 @@ absl::StatusOr<LockedBytes> LockBytes(std::string model_bytes, const Tensor& x,
   return result;
 }
 
-namespace {
-
-// Writes one variant's files: the model, then the key; on any failure removes
-// what was written.
-absl::Status WriteVariant(const OnnxModel& model,
-                          const std::string& locked_path,
-                          const std::string& key_path,
-                          const std::string& key_bytes) {
-  absl::Status s = model.Save(locked_path);
-  if (s.ok()) s = WriteFileAtomically(key_path, key_bytes);
-  if (!s.ok()) {
-    std::error_code ec;
-    std::filesystem::remove(locked_path, ec);
-    std::filesystem::remove(key_path, ec);
-  }
-  return s;
-}
-
-}  // namespace
-
 absl::StatusOr<std::vector<BatchItem>> LockBatch(
     const std::vector<std::string>& models, const std::string& data_path,
     const BatchOptions& options,
     const std::function<void(const BatchItem&, int, int)>& progress) {
-  if (models.empty()) return absl::InvalidArgumentError("no models to lock");
-  if (options.variants < 1) {
-    return absl::InvalidArgumentError("--variants must be >= 1");
-  }
-  if (options.output_dir.empty()) {
-    return absl::InvalidArgumentError("an output directory is required");
-  }
-  std::error_code ec;
-  std::filesystem::create_directories(options.output_dir, ec);
-  if (!std::filesystem::is_directory(options.output_dir)) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("cannot create output directory ", options.output_dir));
-  }
-  OC_ASSIGN_OR_RETURN(Dataset data, LoadDataset(data_path));
-  const std::vector<int64_t> labels = LabelsOf(data);
-
-  std::vector<BatchItem> items;
-  std::set<std::string> names;
-  for (const std::string& m : models) {
-    std::string name = std::filesystem::path(m).stem().string();
-    const bool duplicate = !names.insert(name).second;
-    for (int v = 0; v < options.variants; ++v) {
-      BatchItem item;
-      item.model = m;
-      item.variant = v;
-      item.locked_path = (std::filesystem::path(options.output_dir) /
-                          absl::StrCat(name, "-", v, ".onnx"))
-                             .string();
-      item.key_path = (std::filesystem::path(options.output_dir) /
-                       absl::StrCat(name, "-", v, ".key"))
-                          .string();
-      if (duplicate) {
-        item.status = absl::InvalidArgumentError(
-            absl::StrCat(m, ": another model in the batch has the same name '",
-                         name, "'; its outputs would collide"));
-      }
-      items.push_back(std::move(item));
-    }
-  }
-  for (BatchItem& item : items) {
-    for (const std::string& m : models) {
-      if (item.status.ok() &&
-          (SamePath(item.locked_path, m) || SamePath(item.key_path, m) ||
-           SamePath(item.locked_path, data_path) ||
-           SamePath(item.key_path, data_path))) {
-        item.status = absl::InvalidArgumentError(
-            absl::StrCat("refusing to overwrite input ", m, " with output ",
-                         item.locked_path));
-      }
-    }
-  }
-
-  const int total = static_cast<int>(items.size());
-  int done = 0;
-  std::future<absl::Status> pending;  // the previous variant's file writes
-  BatchItem* pending_item = nullptr;
-  auto finish_pending = [&]() {
-    if (pending_item == nullptr) return;
-    const absl::Status s = pending.get();
-    if (!s.ok()) pending_item->status = s;
-    ++done;
-    if (progress) progress(*pending_item, done, total);
-    pending_item = nullptr;
-  };
-  size_t i = 0;
-  while (i < items.size()) {
-    const std::string model_path = items[i].model;
-    size_t end = i;
-    while (end < items.size() && items[end].model == model_path) ++end;
-    // One engine for all variants of this model.
-    absl::Status model_status;
-    std::string bytes, base_dir;
-    Graph original;
-    std::unique_ptr<Engine> engine;
-    std::string device;
-    {
-      absl::StatusOr<OnnxModel> first = OnnxModel::Load(model_path);
-      absl::StatusOr<Graph> g =
-          first.ok() ? first->ToGraph() : absl::StatusOr<Graph>(first.status());
-      absl::StatusOr<std::string> dev = ResolveDevice(options.lock.device);
-      if (g.ok() && dev.ok()) {
-        original = *std::move(g);
-        device = *dev;
-        absl::StatusOr<std::unique_ptr<Engine>> e =
-            CreateEngine(original, device, options.lock.threads);
-        if (e.ok()) {
-          engine = *std::move(e);
-        } else {
-          model_status = e.status();
-        }
-        absl::StatusOr<std::string> b = ReadFile(model_path);
-        if (b.ok()) {
-          bytes = *std::move(b);
-          base_dir = first->base_dir();
-        } else {
-          model_status = b.status();
-        }
-      } else {
-        model_status = !g.ok() ? g.status() : dev.status();
-      }
-    }
-    for (size_t k = i; k < end; ++k) {
-      BatchItem& item = items[k];
-      const auto t0 = std::chrono::steady_clock::now();
-      absl::StatusOr<OnnxModel> model =
-          model_status.ok() ? OnnxModel::LoadFromBytes(bytes, base_dir)
-                            : absl::StatusOr<OnnxModel>(model_status);
-      absl::StatusOr<ModelLockOutput> out =
-          model.ok() ? absl::StatusOr<ModelLockOutput>(
-                           absl::UnknownError("not locked"))
-                     : absl::StatusOr<ModelLockOutput>(model.status());
-      if (item.status.ok() && model.ok()) {
-        LockConfig config = options.lock.config;
-        config.seed =
-            options.lock.config.seed + static_cast<uint64_t>(item.variant);
-        config.diversify_positions = options.variants > 1;
-        out = LockOnnxModelWithEngine(*model, original, *engine, device, data.x,
-                                      labels, config);
-      }
-      if (item.status.ok() && !out.ok()) {
-        item.status = Annotate(out.status(), model_path);
-        // A failed lock may leave trial values in the engine: start the next
-        // variant afresh.
-        if (engine != nullptr) {
-          absl::StatusOr<std::unique_ptr<Engine>> e =
-              CreateEngine(original, device, options.lock.threads);
-          if (e.ok()) {
-            engine = *std::move(e);
-          } else {
-            model_status = e.status();
-          }
-        }
-      }
-      finish_pending();
-      item.seconds = Seconds(t0);
-      if (!item.status.ok()) {
-        ++done;
-        if (progress) progress(item, done, total);
-        continue;
-      }
-      item.result = std::move(out->result);
-      auto owned = std::make_shared<OnnxModel>(*std::move(model));
-      const std::string key_bytes = EncodeKey(out->key);
-      pending = std::async(std::launch::async, [owned, &item, key_bytes]() {
-        return WriteVariant(*owned, item.locked_path, item.key_path, key_bytes);
-      });
-      pending_item = &item;
-    }
-    i = end;
-  }
-  finish_pending();
-  return items;
+  return RunLockBatch(models, data_path, options, progress);
 }
 
 absl::Status UnlockFile(const std::string& locked_path,
@@ -432,20 +273,36 @@ absl::StatusOr<std::vector<RestoredTensor>> UnlockTensorsFromFile(
   return out;
 }
 
-absl::Status VerifyFiles(const std::string& original_path,
-                         const std::string& locked_path,
-                         const std::string& key_path) {
-  OC_ASSIGN_OR_RETURN(const std::string key_bytes, ReadFile(key_path));
-  OC_ASSIGN_OR_RETURN(OnnxModel original, OnnxModel::Load(original_path));
-  OC_ASSIGN_OR_RETURN(OnnxModel locked, OnnxModel::Load(locked_path));
+FileOrBytes FileOrBytes::File(std::string path) {
+  FileOrBytes f;
+  f.is_file = true;
+  f.path = std::move(path);
+  return f;
+}
+
+FileOrBytes FileOrBytes::Bytes(std::string bytes, std::string name) {
+  FileOrBytes f;
+  f.bytes = std::move(bytes);
+  f.name = std::move(name);
+  return f;
+}
+
+absl::Status Verify(const FileOrBytes& original_input,
+                    const FileOrBytes& locked_input,
+                    const FileOrBytes& key_input) {
+  OC_ASSIGN_OR_RETURN(const std::string key_bytes, ContentOf(key_input));
+  OC_ASSIGN_OR_RETURN(OnnxModel original, LoadModel(original_input));
+  OC_ASSIGN_OR_RETURN(OnnxModel locked, LoadModel(locked_input));
   OC_ASSIGN_OR_RETURN(OnnxModel unlocked,
                       UnlockedModel(std::move(locked), key_bytes));
+  const std::string& original_name =
+      original_input.is_file ? original_input.path : original_input.name;
   std::string diff;
   google::protobuf::util::MessageDifferencer differ;
   differ.ReportDifferencesToString(&diff);
   if (!differ.Compare(original.proto(), unlocked.proto())) {
     return absl::FailedPreconditionError(
-        absl::StrCat("the unlocked model differs from ", original_path, ": ",
+        absl::StrCat("the unlocked model differs from ", original_name, ": ",
                      diff.substr(0, 2000)));
   }
   // External data lives outside the proto: compare the decoded initializers
@@ -454,9 +311,25 @@ absl::Status VerifyFiles(const std::string& original_path,
   OC_ASSIGN_OR_RETURN(Graph b, unlocked.ToGraph());
   if (GraphInitializersSha256(a) != GraphInitializersSha256(b)) {
     return absl::FailedPreconditionError(absl::StrCat(
-        "the unlocked model's tensor data differs from ", original_path));
+        "the unlocked model's tensor data differs from ", original_name));
   }
   return absl::OkStatus();
+}
+
+absl::Status VerifyFiles(const std::string& original_path,
+                         const std::string& locked_path,
+                         const std::string& key_path) {
+  return Verify(FileOrBytes::File(original_path),
+                FileOrBytes::File(locked_path), FileOrBytes::File(key_path));
+}
+
+absl::Status VerifyBytes(absl::string_view original_model,
+                         absl::string_view locked_model,
+                         absl::string_view key) {
+  return Verify(
+      FileOrBytes::Bytes(std::string(original_model), "<original.onnx bytes>"),
+      FileOrBytes::Bytes(std::string(locked_model), "<locked.onnx bytes>"),
+      FileOrBytes::Bytes(std::string(key), "<key bytes>"));
 }
 
 absl::StatusOr<std::string> DescribeKey(absl::string_view key_bytes,

@@ -19,8 +19,10 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "onnx_crypt/ir/tensor.h"
+#include "onnx_crypt/lock/batch.h"
 #include "onnx_crypt/lock/eligibility.h"
 #include "onnx_crypt/lock/locker.h"
+#include "onnx_crypt/lock/options.h"
 
 namespace onnx_crypt {
 
@@ -71,11 +73,10 @@ absl::StatusOr<EvalReport> EvaluateFile(const std::string& model_path,
 
 // ---------------------------------------------------------------- lock
 
-struct LockOptions {
-  LockConfig config;           // budget, target, seed, bias, progress callback
-  std::string device = "cpu";  // cpu | cuda | auto
-  int threads = 0;
-};
+// LockOptions (lock/options.h): the lock loop's configuration (budget, target,
+// seed, bias, values per round, candidates, the hardened lock with its stealth
+// quantile and repair target) plus device and threads; one struct for LockFile,
+// LockBytes and LockBatch.
 struct LockSummary {
   LockResult result;
   std::string device;
@@ -102,21 +103,7 @@ absl::StatusOr<LockedBytes> LockBytes(std::string model_bytes, const Tensor& x,
 
 // ---------------------------------------------------------------- batch lock
 
-struct BatchOptions {
-  LockOptions lock;  // config.seed is the base seed: variant i uses seed + i
-  int variants =
-      1;  // independent variants per model (different positions and values)
-  std::string
-      output_dir;  // created if missing; writes NAME-i.onnx and NAME-i.key
-};
-struct BatchItem {
-  std::string model;  // input path
-  int variant = 0;
-  std::string locked_path, key_path;
-  absl::Status status;  // per item: a failed item leaves no file behind
-  LockResult result;
-  double seconds = 0;
-};
+// BatchOptions and BatchItem: lock/batch.h.
 // Locks every model (and `variants` variants of each) with the samples of
 // `data_path`. One engine per model is reused for all its variants; each
 // variant's files are written in the background while the next variant is
@@ -157,11 +144,30 @@ absl::StatusOr<std::vector<RestoredTensor>> UnlockTensors(
 absl::StatusOr<std::vector<RestoredTensor>> UnlockTensorsFromFile(
     const std::string& locked_path, absl::string_view key);
 
-// OK only when `key_path` unlocks `locked_path` into exactly `original_path`
-// (every field and every bit); otherwise an error that says what differs.
+// A model or key argument: a file (a model's external data is found beside
+// it) or its content in memory, which messages call `name`.
+struct FileOrBytes {
+  static FileOrBytes File(std::string path);
+  static FileOrBytes Bytes(std::string bytes, std::string name);
+  bool is_file = false;
+  std::string path;   // when is_file
+  std::string bytes;  // otherwise
+  std::string name;   // otherwise: how messages name the bytes
+};
+
+// OK only when `key` unlocks `locked` into exactly `original` (every field and
+// every bit); otherwise an error that says what differs, naming the original
+// by its path or name. Touches no file beyond reading those given as files.
+absl::Status Verify(const FileOrBytes& original, const FileOrBytes& locked,
+                    const FileOrBytes& key);
+// The same for three files.
 absl::Status VerifyFiles(const std::string& original_path,
                          const std::string& locked_path,
                          const std::string& key_path);
+// The same for contents in memory (no external data), named in messages
+// "<original.onnx bytes>", "<locked.onnx bytes>" and "<key bytes>".
+absl::Status VerifyBytes(absl::string_view original_model,
+                         absl::string_view locked_model, absl::string_view key);
 
 // A readable summary of a key file: format, options, seed, values, touched
 // tensors; the values themselves when `show_values`.

@@ -11,11 +11,9 @@
 // other calls (including other locks) concurrently.
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
-#include <stdlib.h>
 
 #include <algorithm>
 #include <cstring>
-#include <filesystem>
 #include <string>
 #include <utility>
 #include <vector>
@@ -23,7 +21,6 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_replace.h"
 #include "onnx_crypt/api.h"
 #include "onnx_crypt/base/file.h"
 #include "onnx_crypt/base/status.h"
@@ -185,7 +182,7 @@ std::vector<int64_t> LabelsFromArray(py::handle obj, int64_t samples) {
   return std::vector<int64_t>(y.data(), y.data() + y.size());
 }
 
-py::dict SummaryDict(const LockSummary& s, uint64_t seed) {
+py::dict SummaryDict(const LockSummary& s, const LockConfig& config) {
   const LockResult& r = s.result;
   py::list changes;
   for (const LockChange& c : r.changes) {
@@ -212,7 +209,13 @@ py::dict SummaryDict(const LockSummary& s, uint64_t seed) {
   d["stop_reason"] = r.stop_reason;
   d["seconds"] = s.seconds;
   d["device"] = s.device;
-  d["seed"] = seed;
+  d["seed"] = config.seed;
+  d["harden"] = config.harden;
+  // Hardened lock only (-1 otherwise): accuracy with the locked values reset to
+  // 0 / to their tensor's median, and after a simulated saliency repair.
+  d["reset_zero_accuracy"] = r.reset_zero_accuracy;
+  d["reset_median_accuracy"] = r.reset_median_accuracy;
+  d["repair_accuracy"] = r.repair_accuracy;
   py::list eligible;
   for (const std::string& name : r.eligible) eligible.append(name);
   d["eligible"] = eligible;
@@ -223,7 +226,8 @@ py::dict SummaryDict(const LockSummary& s, uint64_t seed) {
 py::tuple Lock(py::object model, py::object data, py::object labels,
                int max_values, double target_accuracy, uint64_t seed,
                bool include_bias, const std::string& device,
-               int values_per_round, int candidates, int threads) {
+               int values_per_round, int candidates, int threads, bool harden,
+               double stealth_quantile, double repair_target) {
   if (max_values < 1) throw py::value_error("max_values must be >= 1");
   if (target_accuracy > 1.0) {
     throw py::value_error(
@@ -231,6 +235,9 @@ py::tuple Lock(py::object model, py::object data, py::object labels,
   }
   if (values_per_round < 1 || candidates < 1) {
     throw py::value_error("values_per_round and candidates must be >= 1");
+  }
+  if (!(stealth_quantile > 0 && stealth_quantile <= 1)) {
+    throw py::value_error("stealth_quantile must be in (0, 1]");
   }
   const Source model_source = ToSource(model, "model");
   Tensor x;
@@ -255,6 +262,9 @@ py::tuple Lock(py::object model, py::object data, py::object labels,
   options.config.include_bias = include_bias;
   options.config.values_per_round = values_per_round;
   options.config.candidates = candidates;
+  options.config.harden = harden;
+  options.config.stealth_quantile = stealth_quantile;
+  options.config.repair_target = repair_target;
   options.device = device;
   options.threads = threads;
 
@@ -273,7 +283,7 @@ py::tuple Lock(py::object model, py::object data, py::object labels,
   }
   LockedBytes result = ValueOrRaise(std::move(locked));
   return py::make_tuple(ToPyBytes(result.locked_model), ToPyBytes(result.key),
-                        SummaryDict(result.summary, seed));
+                        SummaryDict(result.summary, options.config));
 }
 
 // ---------------------------------------------------------------- unlock
@@ -391,62 +401,23 @@ py::dict UnlockTensorsPy(py::object locked_model, py::object key) {
 
 // ---------------------------------------------------------------- verify, key
 
-// A private temporary folder, removed with its contents on destruction.
-class TempDir {
- public:
-  TempDir() {
-    std::error_code ec;
-    std::string pattern =
-        (std::filesystem::temp_directory_path(ec) / "onnx-crypt-XXXXXX")
-            .string();
-    if (ec) pattern = "/tmp/onnx-crypt-XXXXXX";
-    if (mkdtemp(pattern.data()) != nullptr) path_ = pattern;
-  }
-  ~TempDir() {
-    if (path_.empty()) return;
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  const std::string& path() const { return path_; }
+// `s` for the library: a file, or bytes that messages call "<NAME bytes>".
+FileOrBytes ToFileOrBytes(Source s, absl::string_view name) {
+  if (s.is_path) return FileOrBytes::File(std::move(s.path));
+  return FileOrBytes::Bytes(std::move(s.bytes),
+                            absl::StrCat("<", name, " bytes>"));
+}
 
- private:
-  std::string path_;
-};
-
-void Verify(py::object original, py::object locked_model, py::object key) {
-  const Source sources[] = {ToSource(original, "original"),
-                            ToSource(locked_model, "locked_model"),
-                            ToSource(key, "key")};
+void VerifyPy(py::object original, py::object locked_model, py::object key) {
+  // Nothing is written: files are read, bytes are checked in memory.
+  const FileOrBytes inputs[] = {
+      ToFileOrBytes(ToSource(original, "original"), "original.onnx"),
+      ToFileOrBytes(ToSource(locked_model, "locked_model"), "locked.onnx"),
+      ToFileOrBytes(ToSource(key, "key"), "key")};
   absl::Status status;
   {
     py::gil_scoped_release release;
-    status = [&]() -> absl::Status {
-      // VerifyFiles compares files; contents given as bytes are written to a
-      // private temporary folder first, and its paths are replaced by these
-      // names in messages.
-      static constexpr const char* kNames[] = {"original.onnx", "locked.onnx",
-                                               "key"};
-      TempDir tmp;
-      std::string paths[3];
-      std::vector<std::pair<std::string, std::string>> renames;
-      for (int i = 0; i < 3; ++i) {
-        if (sources[i].is_path) {
-          paths[i] = sources[i].path;
-          continue;
-        }
-        if (tmp.path().empty()) {
-          return absl::InternalError("cannot create a temporary folder");
-        }
-        paths[i] = absl::StrCat(tmp.path(), "/", kNames[i]);
-        OC_RETURN_IF_ERROR(WriteFileAtomically(paths[i], sources[i].bytes));
-        renames.push_back({paths[i], absl::StrCat("<", kNames[i], " bytes>")});
-      }
-      const absl::Status s = VerifyFiles(paths[0], paths[1], paths[2]);
-      if (s.ok() || renames.empty()) return s;
-      return absl::Status(s.code(), absl::StrReplaceAll(s.message(), renames));
-    }();
+    status = onnx_crypt::Verify(inputs[0], inputs[1], inputs[2]);
   }
   RaiseIfError(status);
 }
@@ -512,6 +483,8 @@ UnimplementedError (also NotImplementedError); `.code` holds the status code.)";
         py::kw_only(), arg("max_values") = 256, arg("target_accuracy") = -1.0,
         arg("seed") = 0, arg("include_bias") = false, arg("device") = "cpu",
         arg("values_per_round") = 1, arg("candidates") = 16, arg("threads") = 0,
+        arg("harden") = false, arg("stealth_quantile") = 0.999,
+        arg("repair_target") = -1.0,
         R"(Locks a model; returns (locked_model_bytes, key_bytes, summary).
 
 model: the model's bytes or path (no external data).
@@ -519,10 +492,16 @@ data: a path to an .npz with x (float32, batch first) and optional y (labels),
   or the array x itself, with `labels` (integers, one per sample) or None, in
   which case the model's own predictions are the labels.
 Locks values until the owner-sample accuracy is at most target_accuracy
-(negative: chance + 0.02) or max_values are locked. The same inputs and seed
-give byte-identical results. summary is a dict (locked_values,
-total_parameters, sample_accuracy_before/after, stop_reason, seconds, changes,
-...). The GIL is released while locking.)");
+(negative: chance + 0.02) or max_values are locked; values_per_round values
+each round, out of the `candidates` best first-order candidates.
+harden=True: the hardened lock (as `onnx-crypt lock --harden`): locked values
+stay below the stealth_quantile of |w| (and of the z-score statistics), resets
+to 0 or the median leave the model broken, and locking goes on until a
+simulated saliency repair stays at or below repair_target (negative: chance +
+0.05). The same inputs and seed give byte-identical results. summary is a dict
+(locked_values, total_parameters, sample_accuracy_before/after, stop_reason,
+seconds, harden, reset_zero/median_accuracy, repair_accuracy, changes, ...).
+The GIL is released while locking.)");
   m.def("unlock", &Unlock, arg("locked_model"), arg("key"),
         arg("output_path") = py::none(),
         R"(Restores the original model exactly.
@@ -543,7 +522,7 @@ and set graph_optimization_level to ORT_ENABLE_EXTENDED or lower: at
 ORT_ENABLE_ALL, ONNX Runtime's NCHWc layout transformer (x86) reorders Conv
 weights from the model's own initializers and ignores overrides of them.
 A locked model given as a path may use external data.)");
-  m.def("verify", &Verify, arg("original"), arg("locked_model"), arg("key"),
+  m.def("verify", &VerifyPy, arg("original"), arg("locked_model"), arg("key"),
         R"(Returns None when key unlocks locked_model into exactly original
 (every field and every bit); raises onnx_crypt.Error saying what differs
 otherwise.)");

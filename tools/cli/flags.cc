@@ -67,4 +67,58 @@ absl::StatusOr<ParsedArgs> ParseArgs(const std::vector<std::string>& args,
   return out;
 }
 
+FlagSpec WithLockFlags(FlagSpec spec) {
+  for (const char* f : {"--max-values", "--target-accuracy", "--seed",
+                        "--values-per-round", "--candidates", "--device",
+                        "--threads", "--stealth-quantile", "--repair-target"}) {
+    spec.with_value.insert(f);
+  }
+  spec.boolean.insert("--include-bias");
+  spec.boolean.insert("--harden");
+  return spec;
+}
+
+absl::StatusOr<LockOptions> ParseLockOptions(const ParsedArgs& args) {
+  auto max_values = args.GetInt("--max-values", kDefaultMaxValues);
+  auto target = args.GetDouble("--target-accuracy", -1.0);
+  auto seed = args.GetInt("--seed", 0);
+  auto per_round = args.GetInt("--values-per-round", 1);
+  auto candidates = args.GetInt("--candidates", 16);
+  auto threads = args.GetInt("--threads", 0);
+  auto stealth_q = args.GetDouble("--stealth-quantile", 0.999);
+  auto repair_target = args.GetDouble("--repair-target", -1.0);
+  for (const absl::Status& s :
+       {max_values.status(), target.status(), seed.status(), per_round.status(),
+        candidates.status(), threads.status(), stealth_q.status(),
+        repair_target.status()}) {
+    if (!s.ok()) return s;
+  }
+  if (!(*stealth_q > 0 && *stealth_q <= 1)) {
+    return absl::InvalidArgumentError("--stealth-quantile must be in (0, 1]");
+  }
+  if (*max_values < 1) {
+    return absl::InvalidArgumentError("--max-values must be >= 1");
+  }
+  if (*target > 1.0) {
+    return absl::InvalidArgumentError("--target-accuracy must be in [0, 1]");
+  }
+  if (*per_round < 1 || *candidates < 1) {
+    return absl::InvalidArgumentError(
+        "--values-per-round and --candidates must be >= 1");
+  }
+  LockOptions options;
+  options.config.max_values = static_cast<int>(*max_values);
+  options.config.target_accuracy = *target;
+  options.config.seed = static_cast<uint64_t>(*seed);
+  options.config.include_bias = args.switches.count("--include-bias") > 0;
+  options.config.values_per_round = static_cast<int>(*per_round);
+  options.config.candidates = static_cast<int>(*candidates);
+  options.config.harden = args.switches.count("--harden") > 0;
+  options.config.stealth_quantile = *stealth_q;
+  options.config.repair_target = *repair_target;
+  options.device = args.Get("--device", "cpu");
+  options.threads = static_cast<int>(*threads);
+  return options;
+}
+
 }  // namespace onnx_crypt::cli

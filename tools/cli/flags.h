@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "onnx_crypt/lock/options.h"
 
 namespace onnx_crypt::cli {
 
@@ -36,6 +37,26 @@ struct ParsedArgs {
 
 absl::StatusOr<ParsedArgs> ParseArgs(const std::vector<std::string>& args,
                                      const FlagSpec& spec);
+
+// ---------------------------------------------------------------- lock flags
+// One parser for the options of a lock, so that `lock` and `lock-batch` accept
+// the same set: --max-values N, --target-accuracy A, --seed S,
+// --values-per-round K, --candidates M, --device D, --threads N,
+// --stealth-quantile Q, --repair-target R, and the switches --include-bias,
+// --harden.
+
+// A safety budget: the lock stops at the accuracy target first (about a dozen
+// values on the bundled CNNs); fully-connected models, with no weight sharing,
+// need a few hundred.
+inline constexpr int kDefaultMaxValues = 256;
+
+// `spec` plus the lock flags.
+FlagSpec WithLockFlags(FlagSpec spec);
+
+// The lock options the flags give, with the defaults `onnx-crypt lock --help`
+// states. InvalidArgument naming the flag (a usage error) for a malformed or
+// out-of-range value. No progress callback is set.
+absl::StatusOr<LockOptions> ParseLockOptions(const ParsedArgs& args);
 
 }  // namespace onnx_crypt::cli
 

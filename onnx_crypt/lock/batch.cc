@@ -1,0 +1,255 @@
+#include "onnx_crypt/lock/batch.h"
+
+#include <chrono>
+#include <filesystem>
+#include <future>
+#include <memory>
+#include <set>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/types/span.h"
+#include "onnx_crypt/base/file.h"
+#include "onnx_crypt/base/status.h"
+#include "onnx_crypt/data/npz.h"
+#include "onnx_crypt/engine/factory.h"
+#include "onnx_crypt/key/key.h"
+#include "onnx_crypt/lock/model_lock.h"
+#include "onnx_crypt/onnx/model.h"
+
+namespace onnx_crypt {
+
+namespace {
+
+double Seconds(std::chrono::steady_clock::time_point since) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - since)
+      .count();
+}
+
+// Counts finished items and passes each to the caller's progress callback.
+class BatchReporter {
+ public:
+  BatchReporter(const BatchProgress& progress, int total)
+      : progress_(progress), total_(total) {}
+  void operator()(const BatchItem& item) {
+    ++done_;
+    if (progress_) progress_(item, done_, total_);
+  }
+
+ private:
+  const BatchProgress& progress_;
+  const int total_;
+  int done_ = 0;
+};
+
+// Writes one variant's files: the model, then the key (a key without its model
+// is useless, a model without its key is safe); on any failure removes what
+// was written.
+absl::Status WriteVariant(const OnnxModel& model,
+                          const std::string& locked_path,
+                          const std::string& key_path,
+                          const std::string& key_bytes) {
+  absl::Status s = model.Save(locked_path);
+  if (s.ok()) s = WriteFileAtomically(key_path, key_bytes);
+  if (!s.ok()) {
+    std::error_code ec;
+    std::filesystem::remove(locked_path, ec);
+    std::filesystem::remove(key_path, ec);
+  }
+  return s;
+}
+
+// Write-behind: at most one variant's files in flight on a background thread.
+// Finish() waits for them, records a write failure in the item and reports the
+// item. Not thread-safe; the items must outlive it.
+class WriteBehind {
+ public:
+  explicit WriteBehind(BatchReporter& report) : report_(report) {}
+  ~WriteBehind() { Finish(); }
+  WriteBehind(const WriteBehind&) = delete;
+  WriteBehind& operator=(const WriteBehind&) = delete;
+
+  // Hands `model` and `key_bytes` to the background; the previous write must
+  // have been finished.
+  void Start(BatchItem& item, OnnxModel model, std::string key_bytes) {
+    auto owned = std::make_shared<const OnnxModel>(std::move(model));
+    BatchItem* target = &item;
+    pending_ = std::async(std::launch::async, [owned, target, key_bytes]() {
+      return WriteVariant(*owned, target->locked_path, target->key_path,
+                          key_bytes);
+    });
+    item_ = target;
+  }
+
+  void Finish() {
+    if (item_ == nullptr) return;
+    const absl::Status s = pending_.get();
+    if (!s.ok()) item_->status = s;
+    BatchItem* done = item_;
+    item_ = nullptr;
+    report_(*done);
+  }
+
+ private:
+  BatchReporter& report_;
+  std::future<absl::Status> pending_;
+  BatchItem* item_ = nullptr;
+};
+
+// What all variants of one model share: its bytes (each variant locks a fresh
+// copy), the original graph, and one engine built from it.
+struct PreparedModel {
+  std::string bytes, base_dir;
+  Graph original;
+  std::string device;
+  std::unique_ptr<Engine> engine;
+};
+
+absl::StatusOr<PreparedModel> PrepareModel(const std::string& model_path,
+                                           const LockOptions& options) {
+  PreparedModel p;
+  OC_ASSIGN_OR_RETURN(OnnxModel first, OnnxModel::Load(model_path));
+  OC_ASSIGN_OR_RETURN(p.original, first.ToGraph());
+  OC_ASSIGN_OR_RETURN(p.device, ResolveDevice(options.device));
+  OC_ASSIGN_OR_RETURN(p.bytes, ReadFile(model_path));
+  p.base_dir = first.base_dir();
+  OC_ASSIGN_OR_RETURN(p.engine,
+                      CreateEngine(p.original, p.device, options.threads));
+  return p;
+}
+
+// The per-model step: locks `items` (the variants of one model) one after the
+// other on one engine. A failed item is reported at once; a locked one goes to
+// `writer`, which reports it when its files are written.
+void LockModelVariants(absl::Span<BatchItem> items, const Dataset& data,
+                       const std::vector<int64_t>& labels,
+                       const BatchOptions& options, WriteBehind& writer,
+                       BatchReporter& report) {
+  const std::string& model_path = items.front().model;
+  absl::StatusOr<PreparedModel> prepared =
+      PrepareModel(model_path, options.lock);
+  absl::Status model_status = prepared.status();
+  for (BatchItem& item : items) {
+    const auto t0 = std::chrono::steady_clock::now();
+    absl::StatusOr<OnnxModel> model =
+        model_status.ok()
+            ? OnnxModel::LoadFromBytes(prepared->bytes, prepared->base_dir)
+            : absl::StatusOr<OnnxModel>(model_status);
+    absl::StatusOr<ModelLockOutput> out =
+        model.ok()
+            ? absl::StatusOr<ModelLockOutput>(absl::UnknownError("not locked"))
+            : absl::StatusOr<ModelLockOutput>(model.status());
+    if (item.status.ok() && model.ok()) {
+      LockConfig config = options.lock.config;
+      config.seed =
+          options.lock.config.seed + static_cast<uint64_t>(item.variant);
+      config.diversify_positions = options.variants > 1;
+      out =
+          LockOnnxModelWithEngine(*model, prepared->original, *prepared->engine,
+                                  prepared->device, data.x, labels, config);
+    }
+    if (item.status.ok() && !out.ok()) {
+      item.status = Annotate(out.status(), model_path);
+      // A failed lock may leave trial values in the engine: start the next
+      // variant afresh.
+      if (prepared.ok()) {
+        absl::StatusOr<std::unique_ptr<Engine>> e = CreateEngine(
+            prepared->original, prepared->device, options.lock.threads);
+        if (e.ok()) {
+          prepared->engine = *std::move(e);
+        } else {
+          model_status = e.status();
+        }
+      }
+    }
+    writer.Finish();
+    item.seconds = Seconds(t0);
+    if (!item.status.ok()) {
+      report(item);
+      continue;
+    }
+    item.result = std::move(out->result);
+    writer.Start(item, *std::move(model), EncodeKey(out->key));
+  }
+}
+
+}  // namespace
+
+std::vector<BatchItem> PlanBatchOutputs(const std::vector<std::string>& models,
+                                        const std::string& data_path,
+                                        int variants,
+                                        const std::string& output_dir,
+                                        const SamePathFn& same_path) {
+  const std::filesystem::path dir(output_dir);
+  std::vector<BatchItem> items;
+  std::set<std::string> names;
+  for (const std::string& m : models) {
+    const std::string name = std::filesystem::path(m).stem().string();
+    const bool duplicate = !names.insert(name).second;
+    for (int v = 0; v < variants; ++v) {
+      BatchItem item;
+      item.model = m;
+      item.variant = v;
+      item.locked_path = (dir / absl::StrCat(name, "-", v, ".onnx")).string();
+      item.key_path = (dir / absl::StrCat(name, "-", v, ".key")).string();
+      if (duplicate) {
+        item.status = absl::InvalidArgumentError(
+            absl::StrCat(m, ": another model in the batch has the same name '",
+                         name, "'; its outputs would collide"));
+      }
+      items.push_back(std::move(item));
+    }
+  }
+  for (BatchItem& item : items) {
+    for (const std::string& m : models) {
+      if (item.status.ok() &&
+          (same_path(item.locked_path, m) || same_path(item.key_path, m) ||
+           same_path(item.locked_path, data_path) ||
+           same_path(item.key_path, data_path))) {
+        item.status = absl::InvalidArgumentError(
+            absl::StrCat("refusing to overwrite input ", m, " with output ",
+                         item.locked_path));
+      }
+    }
+  }
+  return items;
+}
+
+absl::StatusOr<std::vector<BatchItem>> RunLockBatch(
+    const std::vector<std::string>& models, const std::string& data_path,
+    const BatchOptions& options, const BatchProgress& progress) {
+  if (models.empty()) return absl::InvalidArgumentError("no models to lock");
+  if (options.variants < 1) {
+    return absl::InvalidArgumentError("--variants must be >= 1");
+  }
+  if (options.output_dir.empty()) {
+    return absl::InvalidArgumentError("an output directory is required");
+  }
+  std::error_code ec;
+  std::filesystem::create_directories(options.output_dir, ec);
+  if (!std::filesystem::is_directory(options.output_dir)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("cannot create output directory ", options.output_dir));
+  }
+  OC_ASSIGN_OR_RETURN(Dataset data, LoadDataset(data_path));
+  std::vector<int64_t> labels;
+  if (data.y.defined()) labels = data.y.ToInt64Vector();
+
+  std::vector<BatchItem> items = PlanBatchOutputs(
+      models, data_path, options.variants, options.output_dir, SamePath);
+  BatchReporter report(progress, static_cast<int>(items.size()));
+  {
+    WriteBehind writer(report);
+    absl::Span<BatchItem> rest(items);
+    while (!rest.empty()) {
+      size_t n = 1;  // the variants of rest.front().model
+      while (n < rest.size() && rest[n].model == rest.front().model) ++n;
+      LockModelVariants(rest.subspan(0, n), data, labels, options, writer,
+                        report);
+      rest.remove_prefix(n);
+    }
+  }  // the last variant's files are written here
+  return items;
+}
+
+}  // namespace onnx_crypt

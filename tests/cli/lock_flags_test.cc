@@ -1,0 +1,76 @@
+// The CLI's one parser for the lock flags (lock and lock-batch share it).
+#include <string>
+#include <vector>
+
+#include "gtest/gtest.h"
+#include "tools/cli/flags.h"
+
+namespace onnx_crypt::cli {
+namespace {
+
+absl::StatusOr<LockOptions> Parse(const std::vector<std::string>& args) {
+  absl::StatusOr<ParsedArgs> parsed =
+      ParseArgs(args, WithLockFlags({{"--data"}, {"--json"}}));
+  if (!parsed.ok()) return parsed.status();
+  return ParseLockOptions(*parsed);
+}
+
+TEST(LockFlagsTest, DefaultsAreTheLockDefaults) {
+  absl::StatusOr<LockOptions> o = Parse({"m.onnx", "--data", "d.npz"});
+  ASSERT_TRUE(o.ok()) << o.status();
+  const LockConfig defaults;
+  EXPECT_EQ(o->config.max_values, kDefaultMaxValues);
+  EXPECT_EQ(o->config.target_accuracy, defaults.target_accuracy);
+  EXPECT_EQ(o->config.seed, 0u);
+  EXPECT_FALSE(o->config.include_bias);
+  EXPECT_EQ(o->config.values_per_round, defaults.values_per_round);
+  EXPECT_EQ(o->config.candidates, defaults.candidates);
+  EXPECT_FALSE(o->config.harden);
+  EXPECT_EQ(o->config.stealth_quantile, defaults.stealth_quantile);
+  EXPECT_EQ(o->config.repair_target, defaults.repair_target);
+  EXPECT_EQ(o->device, "cpu");
+  EXPECT_EQ(o->threads, 0);
+}
+
+TEST(LockFlagsTest, EveryFlagTakesEffect) {
+  absl::StatusOr<LockOptions> o =
+      Parse({"--max-values", "9", "--target-accuracy=0.3", "--seed", "7",
+             "--include-bias", "--values-per-round", "2", "--candidates", "5",
+             "--device", "auto", "--threads", "3", "--harden",
+             "--stealth-quantile", "0.99", "--repair-target", "0.25"});
+  ASSERT_TRUE(o.ok()) << o.status();
+  EXPECT_EQ(o->config.max_values, 9);
+  EXPECT_DOUBLE_EQ(o->config.target_accuracy, 0.3);
+  EXPECT_EQ(o->config.seed, 7u);
+  EXPECT_TRUE(o->config.include_bias);
+  EXPECT_EQ(o->config.values_per_round, 2);
+  EXPECT_EQ(o->config.candidates, 5);
+  EXPECT_EQ(o->device, "auto");
+  EXPECT_EQ(o->threads, 3);
+  EXPECT_TRUE(o->config.harden);
+  EXPECT_DOUBLE_EQ(o->config.stealth_quantile, 0.99);
+  EXPECT_DOUBLE_EQ(o->config.repair_target, 0.25);
+}
+
+TEST(LockFlagsTest, BadValuesNameTheFlag) {
+  const std::vector<std::pair<std::vector<std::string>, std::string>> cases = {
+      {{"--max-values", "0"}, "--max-values"},
+      {{"--max-values", "x"}, "--max-values"},
+      {{"--target-accuracy", "1.5"}, "--target-accuracy"},
+      {{"--values-per-round", "0"}, "--values-per-round"},
+      {{"--candidates", "0"}, "--candidates"},
+      {{"--stealth-quantile", "0"}, "--stealth-quantile"},
+      {{"--stealth-quantile", "1.01"}, "--stealth-quantile"},
+      {{"--harden=yes"}, "--harden"},
+      {{"--variants", "2"}, "--variants"},  // not a lock flag
+  };
+  for (const auto& [args, flag] : cases) {
+    absl::StatusOr<LockOptions> o = Parse(args);
+    ASSERT_FALSE(o.ok()) << args[0];
+    EXPECT_EQ(o.status().code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_NE(o.status().message().find(flag), std::string::npos) << o.status();
+  }
+}
+
+}  // namespace
+}  // namespace onnx_crypt::cli

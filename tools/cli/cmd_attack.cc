@@ -1,0 +1,164 @@
+// onnx-crypt attack: attacks a locked model as an infringer without the key
+// would, and reports the accuracy before and after.
+#include <iostream>
+
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_split.h"
+#include "onnx_crypt/attack/attack.h"
+#include "tools/cli/commands.h"
+#include "tools/cli/flags.h"
+#include "tools/cli/json.h"
+
+namespace onnx_crypt::cli {
+namespace {
+
+constexpr char kHelp[] =
+    R"(usage: onnx-crypt attack KIND LOCKED.onnx --eval-data TEST.npz [--data TRAIN.npz] [options]
+
+Attacks LOCKED.onnx as an infringer without the key would, and prints its accuracy on
+TEST.npz before and after. KIND:
+  finetune  train all weights and biases on TRAIN.npz (labelled):
+            [--epochs 5] [--lr 0.001] [--optimizer adam|sgd] [--momentum 0.9]
+            [--batch-size 32] [--seed 0] [--from-scratch] (re-initialize first: the baseline)
+            [--reinit NAME[,NAME...]] (re-initialize only these tensors first, keep the rest)
+  prune     global magnitude pruning of the weights: [--fraction 0.5] (0..1)
+  clip      clip each weight tensor at a percentile of its |w|: [--percentile 99] (0..100)
+  repair    gradients on TRAIN.npz, then reset the k values of highest saliency:
+            [--k 0] [--score gw|g] (|g*w| or |g|) [--reset zero|median]
+            [--key KEY] (only to count how many locked values the reset hit)
+  outliers  where the locked values rank by magnitude, z-score and row statistics among
+            all weights: --key KEY (needs the key: it measures stealth)
+Common: [--limit N] first N training samples, [--eval-limit N] first N test samples,
+[--include-bias] (prune/clip/repair/outliers also see biases), [-o OUT.onnx] write the
+attacked model, [--device cpu|cuda|auto] [--threads N] [--json]. With --json the last line
+of stdout is one JSON object: accuracy (after), accuracy_before, and the attack's parameters.
+)";
+
+FlagSpec Flags() {
+  return {{"--data",       "--eval-data", "--key",        "-o",
+           "--output",     "--limit",     "--eval-limit", "--fraction",
+           "--percentile", "--k",         "--score",      "--reset",
+           "--epochs",     "--lr",        "--optimizer",  "--momentum",
+           "--batch-size", "--seed",      "--device",     "--threads",
+           "--reinit"},
+          {"--json", "--from-scratch", "--include-bias"}};
+}
+
+// The request the flags describe; any error is a usage error.
+absl::StatusOr<AttackRequest> ParseRequest(const ParsedArgs& parsed) {
+  AttackRequest r;
+  r.kind = parsed.positionals[0];
+  r.model_path = parsed.positionals[1];
+  r.data_path = parsed.Get("--data");
+  r.eval_data_path = parsed.Get("--eval-data");
+  r.key_path = parsed.Get("--key");
+  r.output_path = parsed.Get("-o", parsed.Get("--output"));
+  r.include_bias = parsed.switches.count("--include-bias") > 0;
+  r.from_scratch = parsed.switches.count("--from-scratch") > 0;
+  if (parsed.Has("--reinit")) {
+    for (absl::string_view name :
+         absl::StrSplit(parsed.Get("--reinit"), ',', absl::SkipEmpty())) {
+      r.reinit.emplace_back(name);
+    }
+    if (r.reinit.empty()) {
+      return absl::InvalidArgumentError(
+          "--reinit needs tensor names (comma-separated)");
+    }
+    if (r.kind != "finetune") {
+      return absl::InvalidArgumentError(
+          "--reinit applies to attack finetune only");
+    }
+  }
+  r.device = parsed.Get("--device", "cpu");
+  auto limit = parsed.GetInt("--limit", 0);
+  auto eval_limit = parsed.GetInt("--eval-limit", 0);
+  auto fraction = parsed.GetDouble("--fraction", 0.5);
+  auto percentile = parsed.GetDouble("--percentile", 99.0);
+  auto k = parsed.GetInt("--k", 0);
+  auto epochs = parsed.GetInt("--epochs", 5);
+  auto lr = parsed.GetDouble("--lr", 1e-3);
+  auto momentum = parsed.GetDouble("--momentum", 0.9);
+  auto batch = parsed.GetInt("--batch-size", 32);
+  auto seed = parsed.GetInt("--seed", 0);
+  auto threads = parsed.GetInt("--threads", 0);
+  for (const absl::Status& s :
+       {limit.status(), eval_limit.status(), fraction.status(),
+        percentile.status(), k.status(), epochs.status(), lr.status(),
+        momentum.status(), batch.status(), seed.status(), threads.status()}) {
+    if (!s.ok()) return s;
+  }
+  if (r.kind == "prune" && !(*fraction >= 0 && *fraction <= 1))
+    return absl::InvalidArgumentError("--fraction must be in [0, 1]");
+  if (r.kind == "clip" && !(*percentile >= 0 && *percentile <= 100))
+    return absl::InvalidArgumentError("--percentile must be in [0, 100]");
+  if (*k < 0 || *epochs < 0 || *batch < 1 || *lr < 0) {
+    return absl::InvalidArgumentError(
+        "--k, --epochs, --lr must be >= 0 and --batch-size >= 1");
+  }
+  const std::string score = parsed.Get("--score", "gw");
+  const std::string reset = parsed.Get("--reset", "zero");
+  const std::string optimizer = parsed.Get("--optimizer", "adam");
+  if (score != "gw" && score != "g")
+    return absl::InvalidArgumentError("--score must be gw or g");
+  if (reset != "zero" && reset != "median")
+    return absl::InvalidArgumentError("--reset must be zero or median");
+  if (optimizer != "adam" && optimizer != "sgd")
+    return absl::InvalidArgumentError("--optimizer must be adam or sgd");
+  r.limit = *limit;
+  r.eval_limit = *eval_limit;
+  r.fraction = *fraction;
+  r.percentile = *percentile;
+  r.threads = static_cast<int>(*threads);
+  r.repair.k = *k;
+  r.repair.score =
+      score == "g" ? SaliencyScore::kGrad : SaliencyScore::kGradTimesWeight;
+  r.repair.reset = reset == "median" ? ResetValue::kMedian : ResetValue::kZero;
+  r.finetune.epochs = static_cast<int>(*epochs);
+  r.finetune.lr = *lr;
+  r.finetune.momentum = *momentum;
+  r.finetune.batch_size = *batch;
+  r.finetune.seed = static_cast<uint64_t>(*seed);
+  r.finetune.optimizer =
+      optimizer == "sgd" ? Optimizer::kSgd : Optimizer::kAdam;
+  return r;
+}
+
+int Run(const Args& args) {
+  auto parsed = ParseArgs(args, Flags());
+  if (!parsed.ok()) return Usage(parsed.status().message(), kHelp);
+  if (parsed->positionals.size() != 2)
+    return Usage("attack takes KIND and LOCKED.onnx", kHelp);
+  if (!parsed->Has("--eval-data"))
+    return Usage("attack needs --eval-data TEST.npz", kHelp);
+  absl::StatusOr<AttackRequest> request = ParseRequest(*parsed);
+  if (!request.ok()) return Usage(request.status().message(), kHelp);
+  request->finetune.progress = [](int epoch, double loss) {
+    std::cerr << absl::StrFormat("finetune: epoch %d, train loss %.4f\n", epoch,
+                                 loss);
+  };
+  auto report = RunAttack(*request);
+  if (!report.ok()) return Fail(report.status());
+  std::cout << absl::StrFormat("attack %s: accuracy %.4f -> %.4f (%.2f s)\n",
+                               report->kind, report->accuracy_before,
+                               report->accuracy, report->seconds);
+  const bool as_json = parsed->switches.count("--json") > 0;
+  JsonWriter json;
+  json.BeginObject();
+  for (const auto& [name, value] : report->fields) {
+    if (!as_json) std::cout << "  " << name << ": " << value << "\n";
+    json.Key(name).Raw(value);  // the report's values are JSON already
+  }
+  json.EndObject();
+  if (as_json) std::cout << json.str() << "\n";
+  return kExitOk;
+}
+
+}  // namespace
+
+const Command kAttackCommand = {
+    "attack", "KIND LOCKED.onnx --data TRAIN.npz --eval-data TEST.npz",
+    "attack a locked model as an infringer would\n"
+    "(finetune, prune, clip, repair, outliers)",
+    kHelp, &Run};
+
+}  // namespace onnx_crypt::cli

@@ -1,0 +1,108 @@
+// onnx-crypt lock: locks one model, writes the locked model and its key.
+#include <algorithm>
+#include <iostream>
+
+#include "absl/strings/str_format.h"
+#include "onnx_crypt/api.h"
+#include "tools/cli/commands.h"
+#include "tools/cli/flags.h"
+#include "tools/cli/json.h"
+
+namespace onnx_crypt::cli {
+namespace {
+
+constexpr char kHelp[] =
+    R"(usage: onnx-crypt lock MODEL.onnx --data FILE.npz -o LOCKED.onnx --key KEY
+                       [--max-values N] [--target-accuracy A] [--seed S] [--include-bias]
+                       [--values-per-round K] [--candidates M] [--device cpu|cuda|auto]
+                       [--threads N] [--harden [--stealth-quantile Q] [--repair-target R]]
+                       [--json]
+
+Locks MODEL.onnx with the owner samples of FILE.npz (x, and y if present; without y the
+model's own predictions are the labels). Each round computes gradients on the samples, tries
+the M best first-order candidates and locks the K that hurt accuracy most, until the sample
+accuracy is at most A (default: chance + 0.02) or N values are locked (default 256, a safety
+budget: CNNs reach the target after about a dozen values).
+Writes LOCKED.onnx (same graph and storage, a few values changed) and KEY (keep it secret).
+The same inputs and seed (default 0) give byte-identical outputs. With --json the last line of
+stdout is one JSON object (locked_values, total_parameters, sample_accuracy_before/after,
+seconds, stop_reason, ...).
+--harden: the hardened lock. Locked values stay inside the bulk of the weights (below the
+Q quantile, default 0.999, of |w|, per-tensor z-score and per-row robust z-score), positions
+are chosen so that resetting them to 0 or to the tensor median leaves the model broken, and
+locking goes on until a simulated saliency repair (|g*w|, |g|; k up to 10x the locked count)
+on the owner samples stays at or below R (default chance + 0.05). Usually locks more values
+and takes longer than the default lock; see tools/bench/results/robustness/REPORT.md.
+)";
+
+std::string LockJson(const LockSummary& summary, const LockConfig& config,
+                     double pct) {
+  const LockResult& r = summary.result;
+  JsonWriter json;
+  json.BeginObject()
+      .Field("locked_values", static_cast<int64_t>(r.changes.size()))
+      .Field("total_parameters", r.total_parameters)
+      .Field("locked_percent", pct, 8)
+      .Field("sample_accuracy_before", r.sample_accuracy_before, 6)
+      .Field("sample_accuracy_after", r.sample_accuracy_after, 6)
+      .Field("target_accuracy", r.target_accuracy, 6)
+      .Field("loss_before", r.loss_before, 6)
+      .Field("loss_after", r.loss_after, 6)
+      .Field("rounds", r.rounds)
+      .Field("seconds", summary.seconds, 4)
+      .Field("stop_reason", r.stop_reason)
+      .Field("device", summary.device)
+      .Key("seed")
+      .Uint(config.seed)
+      .Field("harden", config.harden)
+      .Field("reset_zero_accuracy", r.reset_zero_accuracy, 6)
+      .Field("reset_median_accuracy", r.reset_median_accuracy, 6)
+      .Field("repair_accuracy", r.repair_accuracy, 6)
+      .EndObject();
+  return json.str();
+}
+
+int Run(const Args& args) {
+  auto parsed = ParseArgs(
+      args, WithLockFlags({{"--data", "-o", "--output", "--key"}, {"--json"}}));
+  if (!parsed.ok()) return Usage(parsed.status().message(), kHelp);
+  if (parsed->positionals.size() != 1)
+    return Usage("lock takes one MODEL.onnx", kHelp);
+  const std::string out = parsed->Get("-o", parsed->Get("--output"));
+  if (!parsed->Has("--data") || out.empty() || !parsed->Has("--key")) {
+    return Usage("lock needs --data FILE.npz, -o LOCKED.onnx and --key KEY",
+                 kHelp);
+  }
+  absl::StatusOr<LockOptions> options = ParseLockOptions(*parsed);
+  if (!options.ok()) return Usage(options.status().message(), kHelp);
+  options->config.progress = [](const LockRound& r) {
+    std::cerr << absl::StrFormat(
+        "lock: round %d: %d values locked, sample accuracy %.4f, loss %.4f\n",
+        r.round, r.locked, r.sample_accuracy, r.loss);
+  };
+  auto summary = LockFile(parsed->positionals[0], parsed->Get("--data"), out,
+                          parsed->Get("--key"), *options);
+  if (!summary.ok()) return Fail(summary.status());
+  const LockResult& r = summary->result;
+  const double pct =
+      100.0 * r.changes.size() / std::max<int64_t>(1, r.total_parameters);
+  std::cout << absl::StrFormat(
+      "locked %d of %d eligible values (%.6f%%) in %d rounds; sample accuracy "
+      "%.4f -> %.4f (target %.4f, stop: %s); %.2f s on %s\n",
+      r.changes.size(), r.total_parameters, pct, r.rounds,
+      r.sample_accuracy_before, r.sample_accuracy_after, r.target_accuracy,
+      r.stop_reason, summary->seconds, summary->device);
+  std::cout << "wrote " << out << " and " << parsed->Get("--key") << "\n";
+  if (parsed->switches.count("--json")) {
+    std::cout << LockJson(*summary, options->config, pct) << "\n";
+  }
+  return kExitOk;
+}
+
+}  // namespace
+
+const Command kLockCommand = {
+    "lock", "MODEL.onnx --data FILE.npz -o LOCKED.onnx --key KEY",
+    "lock a model; writes the locked model and its key", kHelp, &Run};
+
+}  // namespace onnx_crypt::cli

@@ -1,0 +1,132 @@
+// onnx-crypt lock-batch: many models, and per-customer variants, in one run.
+#include <chrono>
+#include <iostream>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
+#include "onnx_crypt/api.h"
+#include "onnx_crypt/base/file.h"
+#include "tools/cli/commands.h"
+#include "tools/cli/flags.h"
+#include "tools/cli/json.h"
+
+namespace onnx_crypt::cli {
+namespace {
+
+constexpr char kHelp[] =
+    R"(usage: onnx-crypt lock-batch MODEL.onnx [MODEL.onnx ...] [--list FILE] [--variants N]
+                       --data FILE.npz --output-dir DIR
+                       [--max-values N] [--target-accuracy A] [--seed S] [--include-bias]
+                       [--values-per-round K] [--candidates M] [--device cpu|cuda|auto]
+                       [--threads N] [--harden [--stealth-quantile Q] [--repair-target R]]
+                       [--json]
+
+Locks every MODEL (and those listed in FILE, one path per line, # for comments) with the owner
+samples of FILE.npz. With --variants N, each model is locked N times with seeds S, S+1, ...
+and a seeded half of the positions left out per variant, so variants differ in positions and
+values and each key unlocks only its own variant. For NAME.onnx and variant i it writes
+DIR/NAME-i.onnx and DIR/NAME-i.key. One engine per model serves all its variants; files are
+written while the next variant is computed. A failing model is reported and skipped (nothing
+half-written is left); the exit status is 1 if any item failed. With --json the last line is
+one JSON object: items, failed, seconds, locks_per_second.
+The lock options are those of `onnx-crypt lock` (see its --help), with the same defaults:
+--max-values N values at most, --target-accuracy A, --values-per-round K values locked per
+round out of the --candidates M best, --include-bias, and --harden for the hardened lock
+(--stealth-quantile Q, --repair-target R).
+)";
+
+void PrintItem(const BatchItem& item, int done, int total) {
+  if (item.status.ok()) {
+    std::cerr << absl::StrFormat(
+        "lock-batch: [%d/%d] %s: %d values, sample accuracy %.4f -> %.4f, "
+        "%.2f s\n",
+        done, total, item.locked_path, item.result.changes.size(),
+        item.result.sample_accuracy_before, item.result.sample_accuracy_after,
+        item.seconds);
+  } else {
+    std::cerr << absl::StrFormat("lock-batch: [%d/%d] FAILED %s: %s\n", done,
+                                 total, item.locked_path,
+                                 item.status.message());
+  }
+}
+
+// The models named on the command line, then those of --list.
+absl::StatusOr<std::vector<std::string>> Models(const ParsedArgs& parsed) {
+  std::vector<std::string> models = parsed.positionals;
+  if (parsed.Has("--list")) {
+    absl::StatusOr<std::string> list = ReadFile(parsed.Get("--list"));
+    if (!list.ok()) return list.status();
+    for (absl::string_view line : absl::StrSplit(*list, '\n')) {
+      line = absl::StripAsciiWhitespace(line);
+      if (line.empty() || line[0] == '#') continue;
+      models.emplace_back(line);
+    }
+  }
+  return models;
+}
+
+int Run(const Args& args) {
+  auto parsed = ParseArgs(
+      args, WithLockFlags({{"--data", "--output-dir", "--list", "--variants"},
+                           {"--json"}}));
+  if (!parsed.ok()) return Usage(parsed.status().message(), kHelp);
+  absl::StatusOr<std::vector<std::string>> models = Models(*parsed);
+  if (!models.ok()) return Fail(models.status());
+  if (models->empty())
+    return Usage("lock-batch needs at least one model", kHelp);
+  if (!parsed->Has("--data") || !parsed->Has("--output-dir")) {
+    return Usage("lock-batch needs --data FILE.npz and --output-dir DIR",
+                 kHelp);
+  }
+  auto variants = parsed->GetInt("--variants", 1);
+  if (!variants.ok()) return Usage(variants.status().message(), kHelp);
+  if (*variants < 1) return Usage("--variants must be >= 1", kHelp);
+  absl::StatusOr<LockOptions> lock = ParseLockOptions(*parsed);
+  if (!lock.ok()) return Usage(lock.status().message(), kHelp);
+  BatchOptions options;
+  options.variants = static_cast<int>(*variants);
+  options.output_dir = parsed->Get("--output-dir");
+  options.lock = *std::move(lock);
+  const auto t0 = std::chrono::steady_clock::now();
+  auto items = LockBatch(*models, parsed->Get("--data"), options, PrintItem);
+  if (!items.ok()) return Fail(items.status());
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0)
+          .count();
+  int failed = 0;
+  for (const BatchItem& item : *items) failed += !item.status.ok();
+  const int ok = static_cast<int>(items->size()) - failed;
+  std::cout << absl::StrFormat(
+      "locked %d of %d items in %.2f s (%.3f locks/s)%s\n", ok, items->size(),
+      seconds, ok / seconds,
+      failed ? absl::StrCat("; ", failed, " FAILED") : "");
+  for (const BatchItem& item : *items) {
+    if (!item.status.ok()) {
+      std::cout << "failed: " << item.model << " variant " << item.variant
+                << ": " << item.status.message() << "\n";
+    }
+  }
+  if (parsed->switches.count("--json")) {
+    JsonWriter json;
+    json.BeginObject()
+        .Field("items", static_cast<int64_t>(items->size()))
+        .Field("failed", failed)
+        .Field("seconds", seconds, 4)
+        .Field("locks_per_second", ok / seconds, 4)
+        .EndObject();
+    std::cout << json.str() << "\n";
+  }
+  return failed ? kExitFailure : kExitOk;
+}
+
+}  // namespace
+
+const Command kLockBatchCommand = {
+    "lock-batch",
+    "MODEL.onnx [MODEL.onnx ...] [--list FILE] [--variants N] --data FILE.npz\n"
+    "--output-dir DIR",
+    "lock many models / per-customer variants in one run", kHelp, &Run};
+
+}  // namespace onnx_crypt::cli

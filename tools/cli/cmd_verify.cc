@@ -1,0 +1,38 @@
+// onnx-crypt verify: whether a key unlocks a locked model into the original.
+#include <iostream>
+
+#include "onnx_crypt/api.h"
+#include "tools/cli/commands.h"
+#include "tools/cli/flags.h"
+
+namespace onnx_crypt::cli {
+namespace {
+
+constexpr char kHelp[] =
+    R"(usage: onnx-crypt verify ORIGINAL.onnx LOCKED.onnx KEY
+
+Exit status 0 only when KEY unlocks LOCKED.onnx into exactly ORIGINAL.onnx (every field, every
+bit); otherwise a message saying what differs and exit status 1.
+)";
+
+int Run(const Args& args) {
+  auto parsed = ParseArgs(args, {{}, {}});
+  if (!parsed.ok()) return Usage(parsed.status().message(), kHelp);
+  if (parsed->positionals.size() != 3) {
+    return Usage("verify takes ORIGINAL.onnx LOCKED.onnx KEY", kHelp);
+  }
+  const absl::Status s = VerifyFiles(
+      parsed->positionals[0], parsed->positionals[1], parsed->positionals[2]);
+  if (!s.ok()) return Fail(s);
+  std::cout << "OK: the key unlocks " << parsed->positionals[1]
+            << " into exactly " << parsed->positionals[0] << "\n";
+  return kExitOk;
+}
+
+}  // namespace
+
+const Command kVerifyCommand = {
+    "verify", "ORIGINAL.onnx LOCKED.onnx KEY",
+    "exit 0 only if KEY unlocks LOCKED into ORIGINAL exactly", kHelp, &Run};
+
+}  // namespace onnx_crypt::cli
