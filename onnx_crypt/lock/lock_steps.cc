@@ -53,6 +53,34 @@ absl::Status ValueSnapshot::Restore(
   return absl::OkStatus();
 }
 
+absl::Status ValueSnapshot::RestoreAll(Engine& engine) const {
+  for (size_t t = 0; t < names_.size(); ++t) {
+    OC_ASSIGN_OR_RETURN(const Tensor now, engine.GetInitializer(names_[t]));
+    const Tensor& before = tensors_[t];
+    if (now.dtype() != before.dtype() || now.numel() != before.numel()) {
+      return absl::InternalError(absl::StrCat("initializer '", names_[t],
+                                              "' changed its type or size"));
+    }
+    const size_t width = DTypeSize(before.dtype());
+    const uint8_t* a = now.raw();
+    const uint8_t* b = before.raw();
+    std::vector<int64_t> indices;
+    for (int64_t i = 0; i < before.numel(); ++i) {
+      if (std::memcmp(a + i * width, b + i * width, width) != 0) {
+        indices.push_back(i);
+      }
+    }
+    if (indices.empty()) continue;
+    Tensor values(before.dtype(), {static_cast<int64_t>(indices.size())});
+    uint8_t* out = values.mutable_raw();
+    for (size_t j = 0; j < indices.size(); ++j) {
+      std::memcpy(out + j * width, b + indices[j] * width, width);
+    }
+    OC_RETURN_IF_ERROR(engine.SetInitializerValues(names_[t], indices, values));
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<SampleMeasure> MeasureSamples(const LockContext& ctx) {
   OC_ASSIGN_OR_RETURN(std::vector<Tensor> outs, ctx.engine.Run(ctx.feeds));
   OC_ASSIGN_OR_RETURN(LossAndGrad ce,

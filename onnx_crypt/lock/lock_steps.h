@@ -77,6 +77,9 @@ class ValueSnapshot {
   // must be among names().
   absl::Status Restore(Engine& engine,
                        const std::vector<ValuePosition>& positions) const;
+  // Writes back every value whose bits differ from the snapshot, so that every
+  // tensor in the snapshot is bit for bit as it was.
+  absl::Status RestoreAll(Engine& engine) const;
 
  private:
   std::vector<std::string> names_;
@@ -180,7 +183,7 @@ void ReportRound(const LockConfig& config, const LockResult& result,
 // The two loops. Each starts from the unlocked engine, whose owner-sample
 // measure is `start`, and from `result` with the fields that LockModel fills
 // before the loop. Each leaves the locked values in the engine. On an error
-// they may leave the engine half locked.
+// they may leave the engine half locked: LockModel restores it.
 absl::StatusOr<LockResult> DefaultLock(LockContext& ctx, SampleMeasure start,
                                        LockResult result);
 absl::StatusOr<LockResult> HardenedLock(LockContext& ctx, SampleMeasure start,

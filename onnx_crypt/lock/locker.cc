@@ -1,5 +1,5 @@
-// LockModel: the checks and the set-up that both lock loops share, and the
-// choice of loop.
+// LockModel: the checks and the set-up that both lock loops share, the choice
+// of loop, and the restoration of the engine when a loop fails.
 //
 // Before the loop, LockModel fixes the labels (the given ones, or the original
 // model's own predictions), the target accuracy (the configured one, or chance
@@ -7,7 +7,9 @@
 // a snapshot of their original values. It refuses to lock a model whose
 // accuracy on the owner samples is already at or below the target. Then it
 // runs the default loop (default_lock.cc) or, with `harden`, the hardened loop
-// (hardened_lock.cc).
+// (hardened_lock.cc). If the loop fails, every value that it changed is
+// written back from the snapshot, so the engine holds the original model
+// again, bit for bit.
 #include "onnx_crypt/lock/locker.h"
 
 #include <utility>
@@ -100,8 +102,21 @@ absl::StatusOr<LockResult> LockModel(Engine& engine, const Tensor& x,
                      ": nothing to lock"));
   }
 
-  return config.harden ? HardenedLock(ctx, m0, std::move(result))
-                       : DefaultLock(ctx, m0, std::move(result));
+  absl::StatusOr<LockResult> locked =
+      config.harden ? HardenedLock(ctx, m0, std::move(result))
+                    : DefaultLock(ctx, m0, std::move(result));
+  if (!locked.ok()) {
+    const absl::Status restored = ctx.originals.RestoreAll(engine);
+    if (!restored.ok()) {
+      return absl::Status(
+          locked.status().code(),
+          absl::StrCat(locked.status().message(),
+                       "; restoring the engine's original values also "
+                       "failed: ",
+                       restored.ToString()));
+    }
+  }
+  return locked;
 }
 
 }  // namespace onnx_crypt

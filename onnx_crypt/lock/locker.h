@@ -92,7 +92,10 @@ struct LockResult {
 // state, samples and config. Errors: InvalidArgument for a bad config, a
 // model without eligible tensors, or a first output that is not [batch,
 // classes]; FailedPrecondition when the accuracy on the samples is already at
-// or below the target; and whatever the engine reports.
+// or below the target; and whatever the engine reports. On any error, every
+// value the lock changed is set back to its original bits before LockModel
+// returns, so the engine holds the model it was given (unless writing back
+// fails too, which the error then says).
 absl::StatusOr<LockResult> LockModel(Engine& engine, const Tensor& x,
                                      std::vector<int64_t> labels,
                                      const LockConfig& config);
