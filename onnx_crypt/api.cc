@@ -101,7 +101,8 @@ absl::StatusOr<OnnxModel> LoadModel(const FileOrBytes& input) {
 
 }  // namespace
 
-absl::StatusOr<ModelInfo> InspectModel(const std::string& model_path) {
+absl::StatusOr<ModelInfo> InspectModel(const std::string& model_path,
+                                       const std::string& device) {
   OC_ASSIGN_OR_RETURN(OnnxModel model, OnnxModel::Load(model_path));
   OC_ASSIGN_OR_RETURN(Graph graph, model.ToGraph());
   ModelInfo info;
@@ -130,6 +131,15 @@ absl::StatusOr<ModelInfo> InspectModel(const std::string& model_path) {
   info.eligible = FindEligibleTensors(graph, false);
   for (const EligibleTensor& e : FindEligibleTensors(graph, true)) {
     if (e.role == "bias") info.eligible_bias.push_back(e);
+  }
+  if (!device.empty() && info.unsupported_ops.empty()) {
+    OC_ASSIGN_OR_RETURN(const ExecutionPlan plan, PlanForDevice(graph, device));
+    info.device = device;
+    for (int s : plan.StepsOffKernel()) {
+      const PlanStep& step = plan.steps()[s];
+      info.off_kernel.push_back(
+          {step.node->Describe(), PlacementName(step.placement)});
+    }
   }
   return info;
 }

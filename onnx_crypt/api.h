@@ -46,8 +46,20 @@ struct ModelInfo {
       eligible_bias;  // extra tensors with --include-bias
   std::vector<std::string>
       unsupported_ops;  // ops the CPU engine lacks ("Op-opset node")
+  // With a device: the nodes that would not run on that backend's own kernels
+  // (the host for int64 shape arithmetic, or a CPU fallback), in graph order.
+  struct Placed {
+    std::string node;       // "Erf-13 node 'erf'"
+    std::string placement;  // "host" or "cpu fallback"
+  };
+  std::string device;  // the device planned for, or empty
+  std::vector<Placed> off_kernel;
 };
-absl::StatusOr<ModelInfo> InspectModel(const std::string& model_path);
+// `device` ("cpu" or "cuda", or empty for none) also plans the graph for that
+// backend and lists the nodes that fall back (needs no GPU; FailedPrecondition
+// for "cuda" in a build without CUDA).
+absl::StatusOr<ModelInfo> InspectModel(const std::string& model_path,
+                                       const std::string& device = "");
 
 // ---------------------------------------------------------------- evaluation
 

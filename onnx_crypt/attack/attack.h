@@ -1,6 +1,7 @@
 // Attacks on a locked model, as an infringer without the key would run them
-// (../shared/ADVPARAMS.md "Robustness", FIELD-NOTES.md §D.3), built on our own
-// engine: it has backward, so it can fine-tune and rank values by gradient.
+// (gradient-saliency repair, fine-tuning, pruning, clipping, outlier search),
+// built on our own engine: it has backward, so it can fine-tune and rank values
+// by gradient.
 //
 // Engine-level attacks change the engine's initializers in place and return
 // what they did; RunAttack wraps them for files (load the model, attack,
@@ -13,6 +14,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <string>
 #include <utility>
 #include <vector>
@@ -63,11 +65,33 @@ struct RepairOptions {
   SaliencyScore score = SaliencyScore::kGradTimesWeight;
   ResetValue reset = ResetValue::kZero;
   int64_t batch_size = 256;  // gradients are averaged over batches
+  // One forward and backward pass over all samples, whose float gradients are
+  // used as the engine returns them, instead of the mean over batches (which
+  // scales each batch's float gradient by its size before averaging, and so
+  // may round). batch_size is then ignored. The hardened lock simulates its
+  // repair this way.
+  bool single_pass = false;
+  // For kMedian: the value to reset to, by tensor name, instead of the median
+  // of the tensor's current values. The hardened lock passes the medians of
+  // the original, unlocked values. Tensors not named here use their current
+  // median.
+  std::map<std::string, float> medians;
 };
 // Returns the reset positions, best score first.
 absl::StatusOr<std::vector<ValuePosition>> Repair(
     Engine& engine, const std::vector<std::string>& tensors, const Tensor& x,
     const std::vector<int64_t>& labels, const RepairOptions& options);
+// Repair's two steps. RankBySaliency returns the options.k best positions by
+// options.score, best first, and changes nothing. ResetPositions sets each of
+// `positions` to 0 or to its tensor's median (options.reset and
+// options.medians; the median is taken before any value of the tensor is
+// reset).
+absl::StatusOr<std::vector<ValuePosition>> RankBySaliency(
+    Engine& engine, const std::vector<std::string>& tensors, const Tensor& x,
+    const std::vector<int64_t>& labels, const RepairOptions& options);
+absl::Status ResetPositions(Engine& engine,
+                            const std::vector<ValuePosition>& positions,
+                            const RepairOptions& options);
 
 // ---------------------------------------------------------------- finetune
 enum class Optimizer { kSgd, kAdam };
@@ -97,6 +121,23 @@ absl::Status ReinitializeTensors(Engine& engine,
                                  uint64_t seed);
 
 // ---------------------------------------------------------------- outliers
+// The median of `v`: for an even count, the mean (in double) of the two middle
+// values; 0 for none.
+float Median(std::vector<float> v);
+
+// The statistics the outlier detectors below measure one tensor's values
+// against: the tensor's mean and standard deviation, and per row (a slice of
+// the tensor's first axis; a tensor of rank below 2 is one row) the median and
+// the spread 1.4826 · MAD. The hardened lock bounds its locked values by the
+// same statistics.
+struct DistributionStats {
+  double mean = 0, sd = 0;
+  int64_t rows = 1, row_len = 1;
+  std::vector<float> row_median;
+  std::vector<double> row_spread;
+};
+DistributionStats MakeDistributionStats(const Tensor& t);
+
 // Stealth: where the locked positions rank among all values of `tensors` on
 // the locked model, by detectors an attacker without the key could run:
 //   magnitude: |w|;

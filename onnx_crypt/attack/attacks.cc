@@ -1,14 +1,16 @@
 // Engine-level attacks (attack.h). The formulas:
 //   prune:    zero the m = floor(p · N) values of smallest |w| over all
-//   tensors; clip:     w ← clamp(w, −c_t, c_t), c_t = sorted(|w_t|)[ceil(q/100
-//   · n) − 1]; repair:   s_j = |g_j · w_j| or |g_j|, g = dL/dw averaged over
-//   batches
-//             (weighted by batch size); the k best s_j are reset;
+//             tensors together;
+//   clip:     w ← clamp(w, −c_t, c_t), where c_t is the ⌈q/100 · n⌉-th
+//             smallest |w| of tensor t (n values);
+//   repair:   s_j = |g_j · w_j| or |g_j|, where g = dL/dw is averaged over
+//             batches (weighted by batch size), or taken from one pass over
+//             all samples; the k best s_j are reset;
 //   finetune: Adam  m ← β1 m + (1−β1) g, v ← β2 v + (1−β2) g²,
 //                   w ← w − lr · (m / (1−β1^t)) / (√(v / (1−β2^t)) + ε);
 //             SGD   u ← μ u + g, w ← w − lr · u;
 //   outliers: see attack.h.
-// Every ranking breaks ties by (tensor order, flat index) so results do not
+// Every ranking breaks ties by (tensor order, flat index), so results do not
 // depend on the sort implementation.
 #include <algorithm>
 #include <cmath>
@@ -22,6 +24,7 @@
 #include "onnx_crypt/engine/evaluate.h"
 #include "onnx_crypt/lock/eligibility.h"
 #include "onnx_crypt/lock/random.h"
+#include "onnx_crypt/lock/ranking.h"
 
 namespace onnx_crypt {
 
@@ -85,12 +88,24 @@ Tensor GatherRows(const Tensor& x, const std::vector<int64_t>& rows) {
   return out;
 }
 
-// Mean loss gradient over all samples, accumulated batch by batch.
+// Mean loss gradient over all samples, accumulated batch by batch; or, with
+// `single_pass`, the engine's gradients of one pass over all samples.
 absl::StatusOr<std::vector<std::vector<double>>> MeanGradients(
     Engine& engine, const std::vector<std::string>& tensors, const Tensor& x,
-    const std::vector<int64_t>& labels, int64_t batch_size) {
+    const std::vector<int64_t>& labels, int64_t batch_size, bool single_pass) {
   OC_ASSIGN_OR_RETURN(const std::string input, SingleInputName(engine.graph()));
   std::vector<std::vector<double>> sum(tensors.size());
+  if (single_pass) {
+    Feeds feeds;
+    feeds[input] = x;
+    OC_ASSIGN_OR_RETURN(LossResult lr,
+                        engine.LossAndGradients(feeds, labels, tensors));
+    for (size_t t = 0; t < tensors.size(); ++t) {
+      const absl::Span<const float> g = lr.grads.at(tensors[t]).span<float>();
+      sum[t].assign(g.begin(), g.end());
+    }
+    return sum;
+  }
   const int64_t n = x.dim(0);
   for (int64_t b = 0; b < n; b += batch_size) {
     const int64_t e = std::min(n, b + batch_size);
@@ -110,16 +125,6 @@ absl::StatusOr<std::vector<std::vector<double>>> MeanGradients(
   for (auto& s : sum)
     for (double& v : s) v /= static_cast<double>(n);
   return sum;
-}
-
-float Median(std::vector<float> v) {
-  if (v.empty()) return 0.0f;
-  const size_t mid = v.size() / 2;
-  std::nth_element(v.begin(), v.begin() + mid, v.end());
-  if (v.size() % 2) return v[mid];
-  const float hi = v[mid];
-  const float lo = *std::max_element(v.begin(), v.begin() + mid);
-  return static_cast<float>((static_cast<double>(lo) + hi) / 2);
 }
 
 // The node reading `name` and at which input, for fan-in.
@@ -170,6 +175,37 @@ int64_t FanIn(const Graph& graph, const Node& node, size_t input) {
 }
 
 }  // namespace
+
+float Median(std::vector<float> v) {
+  if (v.empty()) return 0.0f;
+  const size_t mid = v.size() / 2;
+  std::nth_element(v.begin(), v.begin() + mid, v.end());
+  if (v.size() % 2) return v[mid];
+  const float hi = v[mid];
+  const float lo = *std::max_element(v.begin(), v.begin() + mid);
+  return static_cast<float>((static_cast<double>(lo) + hi) / 2);
+}
+
+DistributionStats MakeDistributionStats(const Tensor& t) {
+  DistributionStats d;
+  const int64_t n = t.numel();
+  const float* w = t.data<float>();
+  for (int64_t i = 0; i < n; ++i) d.mean += w[i];
+  d.mean /= std::max<int64_t>(1, n);
+  double sq = 0;
+  for (int64_t i = 0; i < n; ++i) sq += (w[i] - d.mean) * (w[i] - d.mean);
+  d.sd = std::sqrt(sq / std::max<int64_t>(1, n));
+  d.rows = t.rank() >= 2 ? t.dim(0) : 1;
+  d.row_len = n / std::max<int64_t>(1, d.rows);
+  for (int64_t r = 0; r < d.rows; ++r) {
+    std::vector<float> row(w + r * d.row_len, w + (r + 1) * d.row_len);
+    const float med = Median(row);
+    for (float& a : row) a = std::abs(a - med);
+    d.row_median.push_back(med);
+    d.row_spread.push_back(1.4826 * Median(row));
+  }
+  return d;
+}
 
 std::vector<std::string> AttackTensors(const Graph& graph, bool include_bias) {
   std::vector<std::string> out;
@@ -260,7 +296,7 @@ absl::StatusOr<int64_t> ClipTensors(Engine& engine,
   return changed;
 }
 
-absl::StatusOr<std::vector<ValuePosition>> Repair(
+absl::StatusOr<std::vector<ValuePosition>> RankBySaliency(
     Engine& engine, const std::vector<std::string>& tensors, const Tensor& x,
     const std::vector<int64_t>& labels, const RepairOptions& options) {
   if (options.k < 0)
@@ -268,12 +304,12 @@ absl::StatusOr<std::vector<ValuePosition>> Repair(
   if (options.batch_size < 1)
     return absl::InvalidArgumentError("repair: batch size must be >= 1");
   OC_RETURN_IF_ERROR(CheckLabels(x, labels));
-  std::vector<ValuePosition> reset;
-  if (options.k == 0) return reset;
+  std::vector<ValuePosition> ranked;
+  if (options.k == 0) return ranked;
   OC_ASSIGN_OR_RETURN(std::vector<Tensor> ws, FetchFloat(engine, tensors));
-  OC_ASSIGN_OR_RETURN(
-      std::vector<std::vector<double>> g,
-      MeanGradients(engine, tensors, x, labels, options.batch_size));
+  OC_ASSIGN_OR_RETURN(std::vector<std::vector<double>> g,
+                      MeanGradients(engine, tensors, x, labels,
+                                    options.batch_size, options.single_pass));
   std::vector<Ranked> all;
   for (size_t t = 0; t < ws.size(); ++t) {
     const float* w = ws[t].data<float>();
@@ -284,24 +320,42 @@ absl::StatusOr<std::vector<ValuePosition>> Repair(
       all.push_back({s, t, i});
     }
   }
-  const size_t k = std::min<size_t>(static_cast<size_t>(options.k), all.size());
-  std::partial_sort(all.begin(), all.begin() + k, all.end(), HigherFirst);
-  std::map<size_t, std::vector<int64_t>> by_tensor;
-  for (size_t j = 0; j < k; ++j) {
-    by_tensor[all[j].tensor].push_back(all[j].index);
-    reset.emplace_back(tensors[all[j].tensor], all[j].index);
-  }
-  for (const auto& [t, indices] : by_tensor) {
-    const float value =
-        options.reset == ResetValue::kZero
-            ? 0.0f
-            : Median(std::vector<float>(ws[t].data<float>(),
-                                        ws[t].data<float>() + ws[t].numel()));
+  all = SelectTopK(std::move(all), static_cast<size_t>(options.k), HigherFirst);
+  for (const Ranked& r : all) ranked.emplace_back(tensors[r.tensor], r.index);
+  return ranked;
+}
+
+absl::Status ResetPositions(Engine& engine,
+                            const std::vector<ValuePosition>& positions,
+                            const RepairOptions& options) {
+  std::map<std::string, std::vector<int64_t>> by_tensor;
+  for (const auto& [name, index] : positions) by_tensor[name].push_back(index);
+  for (const auto& [name, indices] : by_tensor) {
+    float value = 0.0f;
+    if (options.reset == ResetValue::kMedian) {
+      auto given = options.medians.find(name);
+      if (given != options.medians.end()) {
+        value = given->second;
+      } else {
+        OC_ASSIGN_OR_RETURN(std::vector<Tensor> w, FetchFloat(engine, {name}));
+        value = Median(std::vector<float>(w[0].data<float>(),
+                                          w[0].data<float>() + w[0].numel()));
+      }
+    }
     OC_RETURN_IF_ERROR(engine.SetInitializerValues(
-        tensors[t], indices,
+        name, indices,
         Tensor::FromVector<float>({static_cast<int64_t>(indices.size())},
                                   std::vector<float>(indices.size(), value))));
   }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<ValuePosition>> Repair(
+    Engine& engine, const std::vector<std::string>& tensors, const Tensor& x,
+    const std::vector<int64_t>& labels, const RepairOptions& options) {
+  OC_ASSIGN_OR_RETURN(std::vector<ValuePosition> reset,
+                      RankBySaliency(engine, tensors, x, labels, options));
+  OC_RETURN_IF_ERROR(ResetPositions(engine, reset, options));
   return reset;
 }
 
@@ -418,27 +472,19 @@ absl::StatusOr<OutlierReport> LockedOutliers(
     const int64_t n = ws[t].numel();
     const float* w = ws[t].data<float>();
     report.total_values += n;
-    double mean = 0, sq = 0;
-    for (int64_t i = 0; i < n; ++i) mean += w[i];
-    mean /= std::max<int64_t>(1, n);
-    for (int64_t i = 0; i < n; ++i) sq += (w[i] - mean) * (w[i] - mean);
-    const double sd = std::sqrt(sq / std::max<int64_t>(1, n));
-    const int64_t rows = ws[t].rank() >= 2 ? ws[t].dim(0) : 1;
-    const int64_t row_len = n / std::max<int64_t>(1, rows);
+    const DistributionStats d = MakeDistributionStats(ws[t]);
     std::vector<double> mag(n), z(n), local(n);
-    for (int64_t r = 0; r < rows; ++r) {
-      std::vector<float> row(w + r * row_len, w + (r + 1) * row_len);
-      const float med = Median(row);
-      for (float& a : row) a = std::abs(a - med);
-      const double mad = 1.4826 * Median(row);
-      for (int64_t i = r * row_len; i < (r + 1) * row_len; ++i) {
+    for (int64_t r = 0; r < d.rows; ++r) {
+      const float med = d.row_median[r];
+      const double mad = d.row_spread[r];
+      for (int64_t i = r * d.row_len; i < (r + 1) * d.row_len; ++i) {
         const double dev = std::abs(w[i] - med);
         local[i] = mad > 0 ? dev / mad : (dev > 0 ? 1e30 : 0.0);
       }
     }
     for (int64_t i = 0; i < n; ++i) {
       mag[i] = std::abs(w[i]);
-      z[i] = sd > 0 ? std::abs(w[i] - mean) / sd : 0.0;
+      z[i] = d.sd > 0 ? std::abs(w[i] - d.mean) / d.sd : 0.0;
     }
     scores[0].push_back(std::move(mag));
     scores[1].push_back(std::move(z));

@@ -1,6 +1,8 @@
-// The lock loop (../shared/ADVPARAMS.md): gradient rounds on the owner samples,
-// first-order scoring, candidate trial, in-place perturbation inside each
-// tensor's original range.
+// Locks a model held by an engine (the AdvParams method): gradient rounds on
+// the owner samples, first-order scoring, a trial of each candidate, and
+// in-place perturbation of a few values inside each tensor's original range.
+// The default loop is described in default_lock.cc, the hardened loop in
+// hardened_lock.cc, and the steps they share in lock_steps.h.
 #ifndef ONNX_CRYPT_LOCK_LOCKER_H_
 #define ONNX_CRYPT_LOCK_LOCKER_H_
 
@@ -18,36 +20,41 @@ struct LockRound {
   int round = 0;
   int locked = 0;              // values locked so far
   double sample_accuracy = 0;  // on the owner samples, after this round
-  double loss = 0;  // mean cross-entropy on the owner samples, after this round
+  // The mean cross-entropy on the owner samples, after this round.
+  double loss = 0;
 };
 
 struct LockConfig {
-  int max_values =
-      256;  // budget (a safety limit: the target usually stops the loop first)
+  // The budget of locked values. It is a safety limit: the target usually
+  // stops the loop first.
+  int max_values = 256;
   double target_accuracy = -1.0;  // < 0: chance (1/C) + 0.02
   uint64_t seed = 0;
   bool include_bias = false;
   int values_per_round = 1;  // values locked per gradient round
-  int candidates =
-      16;  // best first-order candidates tried each round (>= values_per_round)
-  // Plus the best few of each eligible tensor, so a small but powerful tensor
-  // (a first convolution among wide fully connected layers) is always tried.
+  // How many of the best first-order candidates are tried each round (at
+  // least values_per_round).
+  int candidates = 16;
+  // Plus the best few of each eligible tensor, so that a small but powerful
+  // tensor (a first convolution among wide fully connected layers) is always
+  // tried.
   int per_tensor_candidates = 2;
-  // Per-customer variants: leave out a seeded half of all positions, so
-  // variants with different seeds lock different positions (diffing two
-  // variants reveals nothing shared).
+  // Per-customer variants: leave out a seeded half of all positions
+  // (position_hash.h), so that variants with different seeds lock different
+  // positions and diffing two variants reveals nothing shared.
   bool diversify_positions = false;
   std::function<void(const LockRound&)> progress;  // called after each round
 
-  // Hardened lock (locker.cc, "Hardened lock"): locked values stay inside the
-  // bulk of the weight distribution (below the `stealth_quantile` of |w|, of
-  // the per-tensor z-score and of the per-row robust z-score over all eligible
-  // values), are chosen so that resetting them to 0 or to their tensor's
-  // median does not restore the model, and the loop keeps locking until a
-  // simulated gradient-saliency repair (|g·w| and |g|, reset to 0 and to the
-  // median, k up to `repair_multiple` × the locked count) on the owner samples
-  // leaves accuracy at most `repair_target`. Costs about three times the
-  // passes of the default lock, plus one repair simulation per round.
+  // The hardened lock (hardened_lock.cc). Its locked values stay inside the
+  // bulk of the weight distribution: below the `stealth_quantile`, over all
+  // eligible values, of |w|, of the per-tensor z-score and of the per-row
+  // robust z-score. They are chosen so that resetting them to 0 or to their
+  // tensor's median does not restore the model. And the loop keeps locking
+  // until a simulated gradient-saliency repair on the owner samples (scores
+  // |g·w| and |g|, resets to 0 and to the median, k up to `repair_multiple`
+  // times the locked count) leaves the accuracy at most `repair_target`. It
+  // costs about three times the passes of the default lock, plus one repair
+  // simulation per round.
   bool harden = false;
   double stealth_quantile = 0.999;
   double repair_target = -1.0;  // < 0: chance + 0.05
@@ -79,10 +86,16 @@ struct LockResult {
   double repair_accuracy = -1;
 };
 
-// Locks the model held by `engine` in place (its initializers are changed). `x`
-// are the owner samples (batch first); `labels` their classes, or empty for
-// pseudo-labels from the model. Deterministic for the same engine state,
-// samples and config.
+// Locks the model held by `engine` in place: its initializers are changed.
+// `x` are the owner samples (batch first); `labels` are their classes, or
+// empty for pseudo-labels from the model. Deterministic for the same engine
+// state, samples and config. Errors: InvalidArgument for a bad config, a
+// model without eligible tensors, or a first output that is not [batch,
+// classes]; FailedPrecondition when the accuracy on the samples is already at
+// or below the target; and whatever the engine reports. On any error, every
+// value the lock changed is set back to its original bits before LockModel
+// returns, so the engine holds the model it was given (unless writing back
+// fails too, which the error then says).
 absl::StatusOr<LockResult> LockModel(Engine& engine, const Tensor& x,
                                      std::vector<int64_t> labels,
                                      const LockConfig& config);

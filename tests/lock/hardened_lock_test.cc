@@ -12,6 +12,7 @@
 #include "onnx_crypt/engine/cpu_engine.h"
 #include "onnx_crypt/lock/eligibility.h"
 #include "onnx_crypt/lock/locker.h"
+#include "onnx_crypt/lock/position_hash.h"
 #include "onnx_crypt/onnx/model.h"
 #include "tests/support/paths.h"
 
@@ -87,6 +88,28 @@ TEST(HardenedLockTest, DeterministicInRangeDistinctAndInsideTheBulk) {
   EXPECT_GE(a.result.reset_zero_accuracy, 0.0);
   EXPECT_LT(a.result.reset_zero_accuracy,
             a.result.sample_accuracy_before - 0.05);
+}
+
+// A diversified variant (lock-batch --variants) never locks a position that
+// the position hash leaves out for its seed.
+TEST(HardenedLockTest, DiversifiedVariantLocksOnlyPositionsItMayUse) {
+  LockConfig config;
+  config.harden = true;
+  config.max_values = 3;
+  config.candidates = 4;
+  config.seed = 5;
+  config.diversify_positions = true;
+  const LockRun run = LockLeNet(config);
+  ASSERT_EQ(run.result.changes.size(), 3u);
+  for (const LockChange& c : run.result.changes) {
+    const auto it = std::find(run.result.eligible.begin(),
+                              run.result.eligible.end(), c.tensor);
+    ASSERT_NE(it, run.result.eligible.end()) << c.tensor;
+    const uint64_t tensor =
+        static_cast<uint64_t>(it - run.result.eligible.begin());
+    EXPECT_FALSE(PositionExcluded(config.seed, tensor, c.index))
+        << c.tensor << "[" << c.index << "]";
+  }
 }
 
 TEST(HardenedLockTest, RejectsABadStealthQuantile) {

@@ -5,6 +5,7 @@
 #include "onnx_crypt/lock/random.h"
 
 #include "gtest/gtest.h"
+#include "onnx_crypt/lock/position_hash.h"
 
 namespace onnx_crypt {
 namespace {
@@ -35,6 +36,29 @@ TEST(SeededGeneratorTest, UniformIsInUnitInterval) {
   }
   EXPECT_LT(lo, 1e-3);
   EXPECT_GT(hi, 1 - 1e-3);
+}
+
+// The variants' position hash is one generator step from the keyed seed: the
+// top bit of SeededGenerator(seed ^ (tensor << 48) ^ (index * golden
+// gamma)).Next(), and it leaves out about half of all positions.
+TEST(PositionExcludedTest, IsTheTopBitOfOneGeneratorStep) {
+  int excluded = 0, total = 0;
+  for (uint64_t seed : {0ULL, 1ULL, 12345ULL, 0xFFFFFFFFFFFFFFFFULL}) {
+    for (uint64_t tensor = 0; tensor < 4; ++tensor) {
+      for (int64_t index = 0; index < 2000; ++index) {
+        SeededGenerator g(
+            seed ^ (tensor << 48) ^
+            (static_cast<uint64_t>(index) * 0x9E3779B97F4A7C15ULL));
+        const bool expected = (g.Next() >> 63) != 0;
+        ASSERT_EQ(PositionExcluded(seed, tensor, index), expected)
+            << seed << " " << tensor << " " << index;
+        excluded += expected;
+        ++total;
+      }
+    }
+  }
+  EXPECT_GT(excluded, total * 45 / 100);
+  EXPECT_LT(excluded, total * 55 / 100);
 }
 
 }  // namespace

@@ -9,10 +9,14 @@
 namespace onnx_crypt::cli {
 namespace {
 
-constexpr char kHelp[] = R"(usage: onnx-crypt info MODEL.onnx [--json]
+constexpr char kHelp[] =
+    R"(usage: onnx-crypt info MODEL.onnx [--device cpu|cuda] [--json]
 
 Prints the model's inputs and outputs with shapes, opsets, an op histogram, the parameter count,
 and which tensors are eligible for locking (weights; biases only with lock --include-bias).
+--device: also plans the graph for that engine and lists the nodes that do not run on its own
+kernels: on cuda, int64 shape arithmetic runs on the host and ops without a CUDA kernel run on
+the CPU kernel with copies in and out ("cpu fallback"). Needs no GPU.
 )";
 
 std::string InfoJson(const ModelInfo& info, int64_t eligible) {
@@ -30,10 +34,19 @@ std::string InfoJson(const ModelInfo& info, int64_t eligible) {
         .Field("numel", e.numel)
         .EndObject();
   }
-  json.EndArray()
-      .Field("unsupported_ops",
-             static_cast<int64_t>(info.unsupported_ops.size()))
-      .EndObject();
+  json.EndArray().Field("unsupported_ops",
+                        static_cast<int64_t>(info.unsupported_ops.size()));
+  if (!info.device.empty()) {
+    json.Field("device", info.device).Key("off_kernel").BeginArray();
+    for (const ModelInfo::Placed& p : info.off_kernel) {
+      json.BeginObject()
+          .Field("node", p.node)
+          .Field("runs_on", p.placement)
+          .EndObject();
+    }
+    json.EndArray();
+  }
+  json.EndObject();
   return json.str();
 }
 
@@ -51,11 +64,14 @@ void PrintIos(const char* title, const std::vector<ModelInfo::Io>& ios) {
 }
 
 int Run(const Args& args) {
-  auto parsed = ParseArgs(args, {{}, {"--json"}});
+  auto parsed = ParseArgs(args, {{"--device"}, {"--json"}});
   if (!parsed.ok()) return Usage(parsed.status().message(), kHelp);
   if (parsed->positionals.size() != 1)
     return Usage("info takes one MODEL.onnx", kHelp);
-  auto info = InspectModel(parsed->positionals[0]);
+  const std::string device = parsed->Get("--device", "");
+  if (!device.empty() && device != "cpu" && device != "cuda")
+    return Usage("--device takes cpu or cuda", kHelp);
+  auto info = InspectModel(parsed->positionals[0], device);
   if (!info.ok()) return Fail(info.status());
   int64_t eligible = 0;
   for (const EligibleTensor& e : info->eligible) eligible += e.numel;
@@ -89,6 +105,17 @@ int Run(const Args& args) {
     std::cout << "not supported by the engine:\n";
     for (const std::string& s : info->unsupported_ops)
       std::cout << "  " << s << "\n";
+  }
+  if (!info->device.empty()) {
+    std::cout << "on " << info->device << ": ";
+    if (info->off_kernel.empty()) {
+      std::cout << "every node runs on its own kernels\n";
+    } else {
+      std::cout << info->off_kernel.size()
+                << " nodes do not run on its own kernels:\n";
+      for (const ModelInfo::Placed& p : info->off_kernel)
+        std::cout << "  " << p.node << ": " << p.placement << "\n";
+    }
   }
   return kExitOk;
 }

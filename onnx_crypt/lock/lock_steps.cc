@@ -1,0 +1,157 @@
+// The shared lock steps (lock_steps.h). Nothing here decides a number on its
+// own: the loops choose the scores, the value draws and the trial order, and
+// these steps carry them out the same way for both.
+#include "onnx_crypt/lock/lock_steps.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+#include "absl/strings/str_cat.h"
+#include "onnx_crypt/base/status.h"
+#include "onnx_crypt/engine/evaluate.h"
+#include "onnx_crypt/engine/loss.h"
+
+namespace onnx_crypt {
+
+TensorTails MakeTensorTails(const std::string& name, const Tensor& t) {
+  TensorTails s;
+  s.name = name;
+  s.sorted.assign(t.data<float>(), t.data<float>() + t.numel());
+  std::sort(s.sorted.begin(), s.sorted.end());
+  const int64_t n = static_cast<int64_t>(s.sorted.size());
+  const int64_t m = std::clamp<int64_t>(n / 100, 2, 256);
+  s.min = s.sorted.front();
+  s.max = s.sorted.back();
+  s.tail_lo = s.sorted[std::min(m, n - 1)];
+  s.tail_hi = s.sorted[std::max<int64_t>(n - 1 - m, 0)];
+  return s;
+}
+
+absl::StatusOr<ValueSnapshot> ValueSnapshot::Take(
+    const Engine& engine, std::vector<std::string> names) {
+  ValueSnapshot snapshot;
+  for (const std::string& name : names) {
+    OC_ASSIGN_OR_RETURN(Tensor t, engine.GetInitializer(name));
+    snapshot.index_of_[name] = snapshot.tensors_.size();
+    snapshot.tensors_.push_back(std::move(t));
+  }
+  snapshot.names_ = std::move(names);
+  return snapshot;
+}
+
+absl::Status ValueSnapshot::Restore(
+    Engine& engine, const std::vector<ValuePosition>& positions) const {
+  for (const auto& [name, index] : positions) {
+    auto it = index_of_.find(name);
+    if (it == index_of_.end()) {
+      return absl::InternalError(
+          absl::StrCat("no snapshot of initializer '", name, "'"));
+    }
+    OC_RETURN_IF_ERROR(SetValue(engine, name, index, value(it->second, index)));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ValueSnapshot::RestoreAll(Engine& engine) const {
+  for (size_t t = 0; t < names_.size(); ++t) {
+    OC_ASSIGN_OR_RETURN(const Tensor now, engine.GetInitializer(names_[t]));
+    const Tensor& before = tensors_[t];
+    if (now.dtype() != before.dtype() || now.numel() != before.numel()) {
+      return absl::InternalError(absl::StrCat("initializer '", names_[t],
+                                              "' changed its type or size"));
+    }
+    const size_t width = DTypeSize(before.dtype());
+    const uint8_t* a = now.raw();
+    const uint8_t* b = before.raw();
+    std::vector<int64_t> indices;
+    for (int64_t i = 0; i < before.numel(); ++i) {
+      if (std::memcmp(a + i * width, b + i * width, width) != 0) {
+        indices.push_back(i);
+      }
+    }
+    if (indices.empty()) continue;
+    Tensor values(before.dtype(), {static_cast<int64_t>(indices.size())});
+    uint8_t* out = values.mutable_raw();
+    for (size_t j = 0; j < indices.size(); ++j) {
+      std::memcpy(out + j * width, b + indices[j] * width, width);
+    }
+    OC_RETURN_IF_ERROR(engine.SetInitializerValues(names_[t], indices, values));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<SampleMeasure> MeasureSamples(const LockContext& ctx) {
+  OC_ASSIGN_OR_RETURN(std::vector<Tensor> outs, ctx.engine.Run(ctx.feeds));
+  OC_ASSIGN_OR_RETURN(LossAndGrad ce,
+                      CrossEntropy(outs[0], ctx.labels, ctx.kind));
+  const std::vector<int64_t> pred = ArgmaxRows(outs[0]);
+  int64_t correct = 0;
+  for (size_t i = 0; i < pred.size(); ++i) correct += pred[i] == ctx.labels[i];
+  SampleMeasure m;
+  m.accuracy = static_cast<double>(correct) / ctx.labels.size();
+  m.loss = std::isfinite(ce.loss) ? ce.loss : 1e300;
+  return m;
+}
+
+absl::Status SetValue(Engine& engine, const std::string& tensor, int64_t index,
+                      float value) {
+  return engine.SetInitializerValues(tensor, {index},
+                                     Tensor::FromVector<float>({1}, {value}));
+}
+
+bool HigherScoreFirst(const LockCandidate& a, const LockCandidate& b) {
+  if (a.score != b.score) return a.score > b.score;
+  if (a.tensor != b.tensor) return a.tensor < b.tensor;
+  return a.index < b.index;
+}
+
+// The request for the ranking module (lock/ranking.h), from the loop's state.
+absl::StatusOr<RankResult> RankUnlockedValues(const LockContext& ctx,
+                                              const LockedValues& locked) {
+  const LockConfig& config = ctx.config;
+  RankRequest request;
+  for (size_t t = 0; t < ctx.names.size(); ++t) {
+    request.lo.push_back(ctx.tails[t].min);
+    request.hi.push_back(ctx.tails[t].max);
+  }
+  request.excluded.assign(ctx.names.size(), {});
+  // `positions` is ordered, so each tensor's list comes out ascending.
+  for (const auto& [t, i] : locked.positions) request.excluded[t].push_back(i);
+  request.diversify = config.diversify_positions;
+  request.diversify_seed = config.seed;
+  request.k = std::max(config.candidates, config.values_per_round);
+  request.k_per_param = config.per_tensor_candidates;
+  return RankByRangeGain(ctx.engine, ctx.feeds, ctx.labels, ctx.names, request);
+}
+
+absl::StatusOr<int> LockBest(const LockContext& ctx,
+                             const std::vector<LockCandidate>& ranked,
+                             int round, LockedValues* locked,
+                             std::vector<LockChange>* changes) {
+  int taken = 0;
+  for (const LockCandidate& c : ranked) {
+    if (taken >= ctx.config.values_per_round ||
+        BudgetSpent(ctx.config, *changes)) {
+      break;
+    }
+    if (locked->BitsTaken(c.value)) continue;
+    const std::string& name = ctx.names[c.tensor];
+    changes->push_back(LockChange{name, c.index, c.original, c.value, round});
+    OC_RETURN_IF_ERROR(SetValue(ctx.engine, name, c.index, c.value));
+    locked->positions.insert({c.tensor, c.index});
+    locked->bits.insert(FloatBits(c.value));
+    ++taken;
+  }
+  return taken;
+}
+
+void ReportRound(const LockConfig& config, const LockResult& result,
+                 const SampleMeasure& current) {
+  if (!config.progress) return;
+  config.progress(LockRound{result.rounds,
+                            static_cast<int>(result.changes.size()),
+                            current.accuracy, current.loss});
+}
+
+}  // namespace onnx_crypt

@@ -1,0 +1,195 @@
+// The steps that the default lock loop (default_lock.cc) and the hardened lock
+// loop (hardened_lock.cc) share, and the two loops themselves. Internal to
+// onnx_crypt/lock: callers use LockModel (locker.h).
+//
+// Both loops repeat one round until a stop condition holds:
+//   rank:    score every eligible value that is not locked yet, and keep the
+//            best few as candidates;
+//   propose: give each candidate a locked value v drawn by the seeded
+//            generator. A value is usable only if it is not its tensor's
+//            minimum or maximum, not a value its tensor already holds, not the
+//            bit pattern of a value locked earlier, and not the original value
+//            itself (ProposeValue);
+//   try:     set v in the engine, measure the owner samples, put the original
+//            value back;
+//   select:  lock the best tried candidates, at most `values_per_round` per
+//            round and never past the `max_values` budget (LockBest);
+//   stop:    "target" when the accuracy goal is met, "budget" when the budget
+//            is spent or a round finds nothing to lock.
+// The loops differ in how they rank, where they draw v from, how they judge a
+// trial and what their target is. Everything here is deterministic for the
+// same engine state, samples and config.
+#ifndef ONNX_CRYPT_LOCK_LOCK_STEPS_H_
+#define ONNX_CRYPT_LOCK_LOCK_STEPS_H_
+
+#include <algorithm>
+#include <cstdint>
+#include <cstring>
+#include <map>
+#include <set>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "onnx_crypt/attack/attack.h"
+#include "onnx_crypt/engine/engine.h"
+#include "onnx_crypt/ir/tensor.h"
+#include "onnx_crypt/lock/locker.h"
+#include "onnx_crypt/lock/random.h"
+#include "onnx_crypt/lock/ranking.h"
+
+namespace onnx_crypt {
+
+// The bit pattern of a float: locked values are compared by bits, so that two
+// locked values are never equal.
+inline uint32_t FloatBits(float v) {
+  uint32_t b;
+  std::memcpy(&b, &v, sizeof b);
+  return b;
+}
+
+// The original values of one eligible tensor, sorted, with their range and the
+// two tail quantiles. Each tail is the outer 1 % of the tensor's values (at
+// least 2 values and at most 256): the values below `tail_lo` and the values
+// above `tail_hi`.
+struct TensorTails {
+  std::string name;
+  std::vector<float> sorted;  // the original values, ascending
+  float min = 0, max = 0;
+  float tail_lo = 0, tail_hi = 0;
+};
+TensorTails MakeTensorTails(const std::string& name, const Tensor& t);
+
+// A copy of some initializers' values at one moment, to write back later.
+class ValueSnapshot {
+ public:
+  // Copies the current values of `names` (in that order) from `engine`.
+  static absl::StatusOr<ValueSnapshot> Take(const Engine& engine,
+                                            std::vector<std::string> names);
+
+  const std::vector<std::string>& names() const { return names_; }
+  const Tensor& tensor(size_t t) const { return tensors_[t]; }
+  float value(size_t t, int64_t index) const {
+    return tensors_[t].data<float>()[index];
+  }
+
+  // Writes the snapshot's value back at each of `positions`, whose tensors
+  // must be among names().
+  absl::Status Restore(Engine& engine,
+                       const std::vector<ValuePosition>& positions) const;
+  // Writes back every value whose bits differ from the snapshot, so that every
+  // tensor in the snapshot is bit for bit as it was.
+  absl::Status RestoreAll(Engine& engine) const;
+
+ private:
+  std::vector<std::string> names_;
+  std::map<std::string, size_t> index_of_;  // into names_
+  std::vector<Tensor> tensors_;
+};
+
+// What both loops work on. `names`, `tails` and `originals` list the eligible
+// tensors in model order.
+struct LockContext {
+  Engine& engine;
+  const LockConfig& config;
+  std::string input;  // the graph's single input
+  Feeds feeds;        // {input: x}
+  const Tensor& x;    // the owner samples, batch first
+  const std::vector<int64_t>& labels;
+  OutputKind kind;
+  std::vector<std::string> names;
+  std::vector<TensorTails> tails;
+  ValueSnapshot originals;  // every eligible tensor before locking
+};
+
+// Accuracy and mean cross-entropy on the owner samples.
+struct SampleMeasure {
+  double accuracy = 0, loss = 0;
+};
+// Runs the owner samples through the engine as it is now. A NaN or infinite
+// loss (a saturated model) is reported as 1e300, the largest loss.
+absl::StatusOr<SampleMeasure> MeasureSamples(const LockContext& ctx);
+
+// Sets one float value of initializer `tensor` in the engine.
+absl::Status SetValue(Engine& engine, const std::string& tensor, int64_t index,
+                      float value);
+
+// The positions (tensor index, flat index) and the bit patterns locked so far.
+struct LockedValues {
+  std::set<std::pair<size_t, int64_t>> positions;
+  std::set<uint32_t> bits;
+  bool Holds(size_t tensor, int64_t index) const {
+    return positions.count({tensor, index}) > 0;
+  }
+  bool BitsTaken(float v) const { return bits.count(FloatBits(v)) > 0; }
+};
+
+// One value considered for locking in a round.
+struct LockCandidate {
+  size_t tensor = 0;  // index into LockContext::names
+  int64_t index = 0;  // flat index into the tensor
+  double score = 0;   // the loop's ranking score, higher is better
+  float original = 0;
+  float value = 0;  // the proposed locked value
+};
+// Higher score first; ties by tensor order, then flat index.
+bool HigherScoreFirst(const LockCandidate& a, const LockCandidate& b);
+
+// The default loop's ranking: the first-order range-gain scores of
+// lock/ranking.h over every eligible value that is not locked yet (and, for a
+// diversified variant, not left out by PositionExcluded). It returns the best
+// `candidates` overall plus the best `per_tensor_candidates` of each tensor,
+// best first.
+absl::StatusOr<RankResult> RankUnlockedValues(const LockContext& ctx,
+                                              const LockedValues& locked);
+
+// The propose step. It draws u ~ U[0, 1) from `rng` up to 64 times, maps each
+// draw to a value with `to_value(u)`, and returns the first usable value (see
+// the file comment). It returns `theta` when none of the 64 draws is usable.
+template <typename ToValue>
+float ProposeValue(SeededGenerator& rng, const TensorTails& tails,
+                   const LockedValues& locked, float theta, ToValue to_value) {
+  for (int attempt = 0; attempt < 64; ++attempt) {
+    const float v = to_value(rng.Uniform());
+    const bool is_extreme = v == tails.min || v == tails.max;
+    const bool taken =
+        locked.BitsTaken(v) ||
+        std::binary_search(tails.sorted.begin(), tails.sorted.end(), v);
+    if (!is_extreme && !taken && v != theta) return v;
+  }
+  return theta;
+}
+
+// The select step. It walks `ranked` (tried candidates, best first) and locks
+// each one, in the engine and in `locked` and `changes`, until
+// `values_per_round` were locked this round or `max_values` in all. A
+// candidate whose value has the bits of a value locked earlier in this round
+// is skipped. Returns how many values were locked.
+absl::StatusOr<int> LockBest(const LockContext& ctx,
+                             const std::vector<LockCandidate>& ranked,
+                             int round, LockedValues* locked,
+                             std::vector<LockChange>* changes);
+
+// The stop step's budget condition: `max_values` values are locked.
+inline bool BudgetSpent(const LockConfig& config,
+                        const std::vector<LockChange>& changes) {
+  return static_cast<int>(changes.size()) >= config.max_values;
+}
+
+// Calls the config's progress callback, if any, after round `result.rounds`.
+void ReportRound(const LockConfig& config, const LockResult& result,
+                 const SampleMeasure& current);
+
+// The two loops. Each starts from the unlocked engine, whose owner-sample
+// measure is `start`, and from `result` with the fields that LockModel fills
+// before the loop. Each leaves the locked values in the engine. On an error
+// they may leave the engine half locked: LockModel restores it.
+absl::StatusOr<LockResult> DefaultLock(LockContext& ctx, SampleMeasure start,
+                                       LockResult result);
+absl::StatusOr<LockResult> HardenedLock(LockContext& ctx, SampleMeasure start,
+                                        LockResult result);
+
+}  // namespace onnx_crypt
+
+#endif  // ONNX_CRYPT_LOCK_LOCK_STEPS_H_
