@@ -35,11 +35,13 @@ class FailingEngine : public Engine {
       const std::vector<std::string>& params) override {
     return inner_.LossAndGradients(feeds, labels, params);
   }
-  absl::StatusOr<RankResult> LossAndRank(const Feeds& feeds,
-                                         absl::Span<const int64_t> labels,
-                                         const std::vector<std::string>& params,
-                                         const RankRequest& request) override {
-    return inner_.LossAndRank(feeds, labels, params, request);
+  const ExecutionPlan& plan() const override { return inner_.plan(); }
+  absl::StatusOr<std::vector<Tensor>> RunAndKeep(const Feeds& feeds) override {
+    return inner_.RunAndKeep(feeds);
+  }
+  absl::StatusOr<std::vector<Tensor>> RerunChanged(
+      const std::vector<std::string>& initializers) override {
+    return inner_.RerunChanged(initializers);
   }
   absl::Status SetInitializerValues(const std::string& name,
                                     absl::Span<const int64_t> indices,
