@@ -445,6 +445,43 @@ TEST(CudaEngineTest, OpWithoutCudaKernelFallsBackToTheCpu) {
   }
 }
 
+// Shape and attribute checks are shared by both backends (ops/matmul_shape.h,
+// ops/batch_norm_checks.h): a bad node fails with the same status on each.
+TEST(CudaEngineTest, BadNodesFailTheSameWayOnBothBackends) {
+  OC_SKIP_WITHOUT_GPU();
+  auto expect_same = [](const Graph& g, const Feeds& feeds) {
+    absl::StatusOr<std::unique_ptr<CpuEngine>> cpu = CpuEngine::Create(g);
+    absl::StatusOr<std::unique_ptr<CudaEngine>> gpu = CudaEngine::Create(g);
+    ASSERT_TRUE(cpu.ok() && gpu.ok()) << gpu.status();
+    const absl::Status want = (*cpu)->Run(feeds).status();
+    const absl::Status got = (*gpu)->Run(feeds).status();
+    ASSERT_FALSE(want.ok());
+    EXPECT_EQ(got, want);
+  };
+  Graph mm;
+  mm.opsets[""] = 13;
+  mm.initializers["W"] =
+      testing::RandomTensor({4, 5}, 1).CastTo(DType::kFloat32);
+  ValueInfo x;
+  x.name = "x";
+  x.dtype = DType::kFloat32;
+  mm.inputs.push_back(x);
+  mm.nodes.push_back(Op("MatMul", {"x", "W"}, {"y"}));
+  ValueInfo y;
+  y.name = "y";
+  mm.outputs.push_back(y);
+  Feeds feeds;
+  feeds["x"] = testing::RandomTensor({2, 3}, 2).CastTo(DType::kFloat32);
+  expect_same(mm, feeds);  // inner dimensions 3 and 4 differ
+
+  Graph bn = mm;
+  bn.initializers.clear();
+  for (const char* p : {"s", "b", "m", "v"})
+    bn.initializers[p] = testing::RandomTensor({2}, 3).CastTo(DType::kFloat32);
+  bn.nodes = {Op("BatchNormalization", {"x", "s", "b", "m", "v"}, {"y"})};
+  expect_same(bn, feeds);  // 3 channels, parameters of 2
+}
+
 // Incremental re-execution on the device equals a full run bit for bit.
 TEST(CudaEngineTest, RerunChangedEqualsAFullRun) {
   OC_SKIP_WITHOUT_GPU();
