@@ -118,6 +118,29 @@ absl::StatusOr<PreparedModel> PrepareModel(const std::string& model_path,
   return p;
 }
 
+struct LockedVariant {
+  OnnxModel model;
+  ModelLockOutput out;
+};
+
+// One variant: a fresh copy of the model, locked on the shared engine with the
+// variant's seed.
+absl::StatusOr<LockedVariant> LockVariant(PreparedModel& p, int variant,
+                                          const Dataset& data,
+                                          const std::vector<int64_t>& labels,
+                                          const BatchOptions& options) {
+  OC_ASSIGN_OR_RETURN(OnnxModel model,
+                      OnnxModel::LoadFromBytes(p.bytes, p.base_dir));
+  LockConfig config = options.lock.config;
+  config.seed = options.lock.config.seed + static_cast<uint64_t>(variant);
+  config.diversify_positions = options.variants > 1;
+  OC_ASSIGN_OR_RETURN(
+      ModelLockOutput out,
+      LockOnnxModelWithEngine(model, p.original, *p.engine, p.device, data.x,
+                              labels, config));
+  return LockedVariant{std::move(model), std::move(out)};
+}
+
 // The per-model step: locks `items` (the variants of one model) one after the
 // other on one engine. A failed item is reported at once; a locked one goes to
 // `writer`, which reports it when its files are written.
@@ -131,34 +154,24 @@ void LockModelVariants(absl::Span<BatchItem> items, const Dataset& data,
   absl::Status model_status = prepared.status();
   for (BatchItem& item : items) {
     const auto t0 = std::chrono::steady_clock::now();
-    absl::StatusOr<OnnxModel> model =
-        model_status.ok()
-            ? OnnxModel::LoadFromBytes(prepared->bytes, prepared->base_dir)
-            : absl::StatusOr<OnnxModel>(model_status);
-    absl::StatusOr<ModelLockOutput> out =
-        model.ok()
-            ? absl::StatusOr<ModelLockOutput>(absl::UnknownError("not locked"))
-            : absl::StatusOr<ModelLockOutput>(model.status());
-    if (item.status.ok() && model.ok()) {
-      LockConfig config = options.lock.config;
-      config.seed =
-          options.lock.config.seed + static_cast<uint64_t>(item.variant);
-      config.diversify_positions = options.variants > 1;
-      out =
-          LockOnnxModelWithEngine(*model, prepared->original, *prepared->engine,
-                                  prepared->device, data.x, labels, config);
-    }
-    if (item.status.ok() && !out.ok()) {
-      item.status = Annotate(out.status(), model_path);
-      // A failed lock may leave trial values in the engine: start the next
-      // variant afresh.
-      if (prepared.ok()) {
-        absl::StatusOr<std::unique_ptr<Engine>> e = CreateEngine(
-            prepared->original, prepared->device, options.lock.threads);
-        if (e.ok()) {
-          prepared->engine = *std::move(e);
-        } else {
-          model_status = e.status();
+    // An item refused by the plan is not locked.
+    absl::StatusOr<LockedVariant> locked = absl::UnknownError("not locked");
+    if (item.status.ok()) {
+      locked = model_status.ok()
+                   ? LockVariant(*prepared, item.variant, data, labels, options)
+                   : absl::StatusOr<LockedVariant>(model_status);
+      if (!locked.ok()) {
+        item.status = Annotate(locked.status(), model_path);
+        // A failed lock may leave trial values in the engine: start the next
+        // variant afresh.
+        if (prepared.ok()) {
+          absl::StatusOr<std::unique_ptr<Engine>> e = CreateEngine(
+              prepared->original, prepared->device, options.lock.threads);
+          if (e.ok()) {
+            prepared->engine = *std::move(e);
+          } else {
+            model_status = e.status();
+          }
         }
       }
     }
@@ -168,8 +181,8 @@ void LockModelVariants(absl::Span<BatchItem> items, const Dataset& data,
       report(item);
       continue;
     }
-    item.result = std::move(out->result);
-    writer.Start(item, *std::move(model), EncodeKey(out->key));
+    item.result = std::move(locked->out.result);
+    writer.Start(item, std::move(locked->model), EncodeKey(locked->out.key));
   }
 }
 

@@ -64,7 +64,9 @@ std::vector<BatchItem> PlanBatchOutputs(const std::vector<std::string>& models,
 // for bad options, an unusable output directory or unreadable data; otherwise
 // returns one item per (model, variant) with its own status. Variant v of a
 // model locks with seed + v and, when there are several variants, leaves out a
-// seeded half of the positions. `progress` may be empty.
+// seeded half of the positions. `progress` may be empty; it is called on the
+// calling thread. Thread-compatible: concurrent batches share nothing, but
+// must not write to the same output directory.
 absl::StatusOr<std::vector<BatchItem>> RunLockBatch(
     const std::vector<std::string>& models, const std::string& data_path,
     const BatchOptions& options, const BatchProgress& progress);

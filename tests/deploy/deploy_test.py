@@ -287,6 +287,19 @@ class DeployTest(unittest.TestCase):
         with self.assertRaises(onnx_crypt.NotFoundError):
             onnx_crypt.lock(MODEL, os.path.join(self.tmp.name, "missing.npz"))
 
+    def test_hardened_lock_options_take_effect(self):
+        # The CLI's lock options as keywords: --harden and its quantile and repair target.
+        locked, key, summary = onnx_crypt.lock(MODEL, OWNER, seed=1, harden=True,
+                                               stealth_quantile=0.99, repair_target=0.5,
+                                               **QUICK)
+        self.assertTrue(summary["harden"])
+        self.assertFalse(onnx_crypt.lock(MODEL, OWNER, seed=1, **QUICK)[2]["harden"])
+        self.assertNotEqual(key, self.other_key)  # the plain lock with the same seed
+        self.assertIn("reset_zero_accuracy", summary)
+        onnx_crypt.verify(self.original, locked, key)
+        with self.assertRaises(ValueError):
+            onnx_crypt.lock(MODEL, OWNER, harden=True, stealth_quantile=0.0)
+
     def test_lock_from_arrays_equals_lock_from_files(self):
         # The same samples as arrays or as the npz give the same lock, byte for byte; the
         # seed-1 lock of setUpClass is the reference.
