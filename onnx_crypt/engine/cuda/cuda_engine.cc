@@ -187,26 +187,17 @@ absl::Status CudaBackend::Backward(const PlanStep& step,
                                    const OpContext* ctx,
                                    const std::vector<bool>& need,
                                    std::vector<DValue>& grad_inputs) {
-  if (step.placement != Placement::kKernel) {
-    return BackwardOnHost(step, inputs, outputs, grad_outputs, ctx, need,
-                          grad_inputs);
+  if (step.placement == Placement::kKernel) {
+    const cuda::CudaKernel& kernel = cuda::AllCudaKernels()[step.kernel];
+    if (kernel.backward == nullptr) {
+      return absl::UnimplementedError(
+          absl::StrCat(step.node->Describe(), ": no CUDA backward"));
+    }
+    return kernel.backward(*cx_, *step.node, inputs, outputs, grad_outputs, ctx,
+                           need, grad_inputs);
   }
-  const cuda::CudaKernel& kernel = cuda::AllCudaKernels()[step.kernel];
-  if (kernel.backward == nullptr) {
-    return absl::UnimplementedError(
-        absl::StrCat(step.node->Describe(), ": no CUDA backward"));
-  }
-  return kernel.backward(*cx_, *step.node, inputs, outputs, grad_outputs, ctx,
-                         need, grad_inputs);
-}
-
-absl::Status CudaBackend::BackwardOnHost(const PlanStep& step,
-                                         const cuda::DValueRefs& inputs,
-                                         const cuda::DValueRefs& outputs,
-                                         const cuda::DValueRefs& grad_outputs,
-                                         const OpContext* ctx,
-                                         const std::vector<bool>& need,
-                                         std::vector<DValue>& grad_inputs) {
+  // Host step or CPU fallback: the CPU backward on host copies, with the CPU
+  // forward's own context; float32 gradients go back to the device.
   std::vector<Tensor> in, out, gout;
   TensorRefs in_refs, out_refs, gout_refs;
   OC_RETURN_IF_ERROR(HostCopies(*cx_, inputs, in, in_refs));

@@ -102,13 +102,6 @@ class CudaBackend {
                              const cuda::DValueRefs& inputs,
                              std::vector<cuda::DValue>& outputs,
                              std::unique_ptr<OpContext>* ctx);
-  absl::Status BackwardOnHost(const PlanStep& step,
-                              const cuda::DValueRefs& inputs,
-                              const cuda::DValueRefs& outputs,
-                              const cuda::DValueRefs& grad_outputs,
-                              const OpContext* ctx,
-                              const std::vector<bool>& need,
-                              std::vector<cuda::DValue>& grad_inputs);
 
   std::shared_ptr<cuda::DevicePool> pool_;
   cuda::Stream stream_;
