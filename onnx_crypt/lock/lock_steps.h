@@ -70,6 +70,8 @@ class ValueSnapshot {
 
   const std::vector<std::string>& names() const { return names_; }
   const Tensor& tensor(size_t t) const { return tensors_[t]; }
+  // Element `index` of tensor t, which must be float32 (as every eligible
+  // tensor is).
   float value(size_t t, int64_t index) const {
     return tensors_[t].data<float>()[index];
   }
