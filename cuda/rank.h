@@ -1,5 +1,5 @@
-// Launchers for ranking lock candidates on the device (issue: gradient ranking
-// without copying all gradients to the host). Same contract as kernels.h:
+// Launchers for ranking lock candidates on the device, so that the gradients
+// never need to be copied to the host. Same contract as kernels.h:
 // device pointers, a stream, the launch status returned, deterministic results.
 #ifndef ONNX_CRYPT_CUDA_RANK_H_
 #define ONNX_CRYPT_CUDA_RANK_H_
@@ -12,7 +12,7 @@
 namespace onnx_crypt::cuda {
 
 // The lock's first-order "range gain" score of each value of one tensor
-// (lock/locker.cc):
+// (lock/ranking.h):
 //   scores[i] = |g[i]| * (g[i] > 0 ? hi - w[i] : w[i] - lo)
 // and 0 where excluded[i] != 0 (already locked), where `diversify` is set and
 // PositionExcluded(seed, param, i) holds (lock/position_hash.h, the same

@@ -3,7 +3,7 @@
 loop, run in the same benchmark on the same machine with the same thread count.
 
 The PyTorch peer (below) runs the ONNX graph with the op-by-op PyTorch interpreter of
-tools/torch_grads.py in float32, and does exactly what onnx_crypt/lock/locker.cc does each
+tools/torch_grads.py in float32, and does exactly what onnx_crypt/lock/default_lock.cc does each
 round: one forward+backward on the owner samples for the eligible weights (Conv/Gemm/MatMul
 weights), the range-gain score |g| * room-to-extreme, the 16 best candidates, a value from each
 tensor's outer 1 % tail on the gradient's side, a trial forward pass per candidate, lock the one

@@ -356,7 +356,7 @@ def write_report(out, results, quick, seconds):
       f"{'' if quick else ' for the other models'} where noted). Locks: **default** = "
       "`onnx-crypt lock` (values drawn from the outer 1 % tail of their tensor on the gradient's "
       "side, stop at chance + 2 points); **hardened** = `onnx-crypt lock --harden` (see "
-      "`onnx_crypt/lock/locker.cc`, \"Hardened lock\"); `hardened@N` = the same with "
+      "`onnx_crypt/lock/hardened_lock.cc`); `hardened@N` = the same with "
       "`--max-values N`.\n")
     w("## The paper's claims (AdvParams, abstract) and what we measure\n")
     w("| claim | paper | measured here |")
