@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <cstring>
+#include <filesystem>
 #include <memory>
 #include <utility>
 
@@ -42,6 +43,20 @@ std::string ShapeText(const ValueInfo& v) {
 std::vector<int64_t> LabelsOf(const Dataset& data) {
   if (!data.y.defined()) return {};
   return data.y.ToInt64Vector();
+}
+
+// An output whose folder does not exist fails here, before minutes of locking
+// rather than after.
+absl::Status CheckOutputFolder(const std::string& path) {
+  std::filesystem::path dir = std::filesystem::path(path).parent_path();
+  if (dir.empty()) dir = ".";
+  std::error_code ec;
+  if (!std::filesystem::is_directory(dir, ec)) {
+    return absl::NotFoundError(absl::StrCat(path,
+                                            ": cannot write there, folder '",
+                                            dir.string(), "' does not exist"));
+  }
+  return absl::OkStatus();
 }
 
 absl::Status RefuseSame(const std::string& output, const std::string& input,
@@ -190,6 +205,8 @@ absl::StatusOr<LockSummary> LockFile(const std::string& model_path,
     return absl::InvalidArgumentError(
         "the locked model and the key must be different files");
   }
+  OC_RETURN_IF_ERROR(CheckOutputFolder(locked_path));
+  OC_RETURN_IF_ERROR(CheckOutputFolder(key_path));
   const auto t0 = std::chrono::steady_clock::now();
   OC_ASSIGN_OR_RETURN(OnnxModel model, OnnxModel::Load(model_path));
   OC_ASSIGN_OR_RETURN(Dataset data, LoadDataset(data_path));
@@ -201,10 +218,23 @@ absl::StatusOr<LockSummary> LockFile(const std::string& model_path,
   summary.result = std::move(out.result);
   summary.device = out.key.options().device();
   summary.key_bytes = EncodeKey(out.key);
-  // The model first: a key without its model is useless, a model without its
-  // key is safe.
-  OC_RETURN_IF_ERROR(model.Save(locked_path));
-  OC_RETURN_IF_ERROR(WriteFileAtomically(key_path, summary.key_bytes));
+  // Both outputs or neither: the key goes to a temporary file beside its path
+  // first (which also proves its folder is writable), then the model is saved,
+  // and only then is the key renamed into place. Should that rename fail, the
+  // locked model is removed again: a model without its key is useless to the
+  // owner.
+  OC_ASSIGN_OR_RETURN(const std::string key_tmp,
+                      WriteTemporaryFile(key_path, summary.key_bytes));
+  if (absl::Status saved = model.Save(locked_path); !saved.ok()) {
+    DiscardTemporaryFile(key_tmp);
+    return saved;
+  }
+  if (absl::Status committed = CommitTemporaryFile(key_tmp, key_path);
+      !committed.ok()) {
+    std::error_code ec;
+    std::filesystem::remove(locked_path, ec);
+    return committed;
+  }
   summary.seconds = Seconds(t0);
   return summary;
 }
@@ -382,9 +412,11 @@ absl::StatusOr<std::string> DescribeKey(absl::string_view key_bytes,
   if (show_values) {
     absl::StrAppend(&s, "values (tensor[index]: original -> locked, round):\n");
     for (const keyfile::LockedValue& v : key.values()) {
-      float a = 0, b = 0;
-      std::memcpy(&a, v.original().data(), 4);
-      std::memcpy(&b, v.locked().data(), 4);
+      float a = 0, b = 0;  // a key of float32 tensors; others show as 0
+      if (v.original().size() == 4 && v.locked().size() == 4) {
+        std::memcpy(&a, v.original().data(), 4);
+        std::memcpy(&b, v.locked().data(), 4);
+      }
       absl::StrAppendFormat(&s, "  %s[%d]: %.9g -> %.9g (round %d)\n",
                             v.tensor(), v.index(), a, b, v.round());
     }

@@ -32,8 +32,8 @@ absl::StatusOr<std::string> ReadFile(const std::string& path) {
   return ss.str();
 }
 
-absl::Status WriteFileAtomically(const std::string& path,
-                                 absl::string_view bytes) {
+absl::StatusOr<std::string> WriteTemporaryFile(const std::string& path,
+                                               absl::string_view bytes) {
   const std::string tmp = absl::StrCat(path, ".tmp.", getpid());
   const int fd =
       open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
@@ -58,6 +58,11 @@ absl::Status WriteFileAtomically(const std::string& path,
     unlink(tmp.c_str());
     return absl::DataLossError(absl::StrCat(path, ": could not flush to disk"));
   }
+  return tmp;
+}
+
+absl::Status CommitTemporaryFile(const std::string& tmp,
+                                 const std::string& path) {
   if (std::rename(tmp.c_str(), path.c_str()) != 0) {
     const std::string err = std::strerror(errno);
     unlink(tmp.c_str());
@@ -65,6 +70,15 @@ absl::Status WriteFileAtomically(const std::string& path,
         absl::StrCat(path, ": rename failed (", err, ")"));
   }
   return absl::OkStatus();
+}
+
+void DiscardTemporaryFile(const std::string& tmp) { unlink(tmp.c_str()); }
+
+absl::Status WriteFileAtomically(const std::string& path,
+                                 absl::string_view bytes) {
+  absl::StatusOr<std::string> tmp = WriteTemporaryFile(path, bytes);
+  if (!tmp.ok()) return tmp.status();
+  return CommitTemporaryFile(*tmp, path);
 }
 
 bool SamePath(const std::string& a, const std::string& b) {

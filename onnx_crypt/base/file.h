@@ -18,6 +18,17 @@ absl::StatusOr<std::string> ReadFile(const std::string& path);
 absl::Status WriteFileAtomically(const std::string& path,
                                  absl::string_view bytes);
 
+// The two halves of WriteFileAtomically, for writing several outputs all or
+// none: WriteTemporaryFile writes and fsyncs "<path>.tmp.<pid>" and returns its
+// name (failing, with nothing left behind, when the folder is missing or not
+// writable); CommitTemporaryFile renames it over `path` (removing it on
+// failure); DiscardTemporaryFile removes it.
+absl::StatusOr<std::string> WriteTemporaryFile(const std::string& path,
+                                               absl::string_view bytes);
+absl::Status CommitTemporaryFile(const std::string& tmp,
+                                 const std::string& path);
+void DiscardTemporaryFile(const std::string& tmp);
+
 // Whether two paths name the same file (existing or not: compared after
 // normalization).
 bool SamePath(const std::string& a, const std::string& b);

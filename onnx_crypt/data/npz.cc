@@ -397,6 +397,10 @@ absl::StatusOr<Dataset> LoadDataset(const std::string& path) {
         path, ": array 'x' must be float32 with the batch first; it is ",
         x->second.DebugString()));
   }
+  if (x->second.dim(0) == 0) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        path, ": array 'x' holds no samples (", x->second.DebugString(), ")"));
+  }
   Dataset dataset;
   dataset.x = std::move(x->second);
   auto y = arrays.find("y");

@@ -49,7 +49,7 @@ struct Dataset {
 };
 // Loads arrays `x` (float32, rank >= 1) and optional `y` (1-D, int64, or
 // int32/uint8 which are widened; length x.dim(0)). InvalidArgument naming the
-// file and array otherwise.
+// file and array otherwise, and when x holds no samples.
 absl::StatusOr<Dataset> LoadDataset(const std::string& path);
 
 }  // namespace onnx_crypt

@@ -38,6 +38,10 @@ absl::StatusOr<EvalStats> EvaluateDataset(
   if (batch_size <= 0)
     return absl::InvalidArgumentError("batch size must be positive");
   const int64_t n = x.dim(0);
+  if (n == 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("data x ", x.DebugString(), " holds no samples"));
+  }
   if (!labels.empty() && static_cast<int64_t>(labels.size()) != n) {
     return absl::InvalidArgumentError(absl::StrCat(
         "data has ", n, " samples but ", labels.size(), " labels"));

@@ -26,7 +26,8 @@ struct EvalStats {
 Tensor SliceRows(const Tensor& x, int64_t begin, int64_t end);
 
 // Runs `engine` (single-input graph) over `x` in batches of `batch_size`;
-// counts argmax hits against `labels` when non-empty. `progress(done, total)`
+// counts argmax hits against `labels` when non-empty (InvalidArgument when x
+// holds no samples). `progress(done, total)`
 // is called after each batch.
 absl::StatusOr<EvalStats> EvaluateDataset(
     Engine& engine, const Tensor& x, const std::vector<int64_t>& labels,

@@ -1,6 +1,8 @@
 #include "onnx_crypt/ir/tensor.h"
 
+#include <algorithm>
 #include <cassert>
+#include <cstdint>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -9,8 +11,38 @@ namespace onnx_crypt {
 
 int64_t NumElements(const Shape& shape) {
   int64_t n = 1;
-  for (int64_t d : shape) n *= d;
+  for (int64_t d : shape) {
+    if (!CheckedMul(n, d, &n)) return INT64_MAX;
+  }
   return n;
+}
+
+absl::StatusOr<int64_t> CheckedNumElements(const Shape& shape) {
+  int64_t n = 1;
+  for (int64_t d : shape) {
+    if (d < 0) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "shape ", ShapeToString(shape), " has a negative dimension"));
+    }
+    if (!CheckedMul(n, d, &n)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "shape ", ShapeToString(shape), " has more than 2^63 elements"));
+    }
+  }
+  return n;
+}
+
+absl::Status CheckTensorSize(DType dtype, const Shape& shape) {
+  absl::StatusOr<int64_t> numel = CheckedNumElements(shape);
+  if (!numel.ok()) return numel.status();
+  int64_t bytes = 0;
+  const int64_t elem = std::max<int64_t>(1, DTypeSize(dtype));
+  if (!CheckedMul(*numel, elem, &bytes) || bytes > kMaxTensorBytes) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "a ", DTypeName(dtype), ShapeToString(shape),
+        " tensor would exceed the limit of ", kMaxTensorBytes, " bytes"));
+  }
+  return absl::OkStatus();
 }
 
 std::string ShapeToString(const Shape& shape) {

@@ -14,6 +14,8 @@
 #include <string>
 #include <vector>
 
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "absl/types/span.h"
 #include "onnx_crypt/ir/dtype.h"
 
@@ -43,8 +45,29 @@ struct DefaultInitAllocator : std::allocator<T> {
   }
 };
 
-// Product of the dimensions (1 for a scalar).
+// The largest tensor onnx-crypt builds (1 TiB). Shapes beyond it come from a
+// broken or hostile model; they are refused with InvalidArgument before any
+// allocation.
+inline constexpr int64_t kMaxTensorBytes = int64_t{1} << 40;
+
+// *out = a * b (a + b); false, with *out unspecified, on int64 overflow.
+inline bool CheckedMul(int64_t a, int64_t b, int64_t* out) {
+  return !__builtin_mul_overflow(a, b, out);
+}
+inline bool CheckedAdd(int64_t a, int64_t b, int64_t* out) {
+  return !__builtin_add_overflow(a, b, out);
+}
+
+// Product of the dimensions (1 for a scalar). For shapes whose product does
+// not fit in int64 it saturates at INT64_MAX (no undefined behaviour); callers
+// that take shapes from a model use CheckedNumElements or CheckTensorSize.
 int64_t NumElements(const Shape& shape);
+// Product of the dimensions; InvalidArgument when a dimension is negative or
+// the product overflows int64.
+absl::StatusOr<int64_t> CheckedNumElements(const Shape& shape);
+// OK when a tensor of `dtype` and `shape` has no negative dimension and holds
+// at most kMaxTensorBytes; InvalidArgument saying which otherwise.
+absl::Status CheckTensorSize(DType dtype, const Shape& shape);
 // "[2, 3, 4]"
 std::string ShapeToString(const Shape& shape);
 

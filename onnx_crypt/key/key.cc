@@ -9,6 +9,7 @@
 #include "google/protobuf/io/coded_stream.h"
 #include "google/protobuf/io/zero_copy_stream_impl_lite.h"
 #include "onnx_crypt/base/status.h"
+#include "onnx_crypt/ir/tensor.h"
 
 namespace onnx_crypt {
 
@@ -130,8 +131,14 @@ absl::Status ValidateKey(const keyfile::LockKey& key) {
                        "' which the key does not fingerprint"));
     }
     const keyfile::TensorFingerprint& fp = *it->second;
-    int64_t numel = 1;
-    for (int64_t d : fp.dims()) numel *= d;
+    absl::StatusOr<int64_t> checked_numel =
+        CheckedNumElements(Shape(fp.dims().begin(), fp.dims().end()));
+    if (!checked_numel.ok()) {
+      return absl::DataLossError(absl::StrCat(
+          "key fingerprint of tensor '", fp.name(),
+          "' has a malformed shape: ", checked_numel.status().message()));
+    }
+    const int64_t numel = *checked_numel;
     const size_t elem = DTypeSize(static_cast<DType>(fp.data_type()));
     if (v.index() < 0 || v.index() >= numel) {
       return absl::DataLossError(

@@ -131,7 +131,15 @@ absl::Status ApplyKey(OnnxModel& model, const keyfile::LockKey& key) {
   }
   std::map<std::string, Tensor> restored;
   for (const keyfile::TensorFingerprint& fp : key.tensors()) {
-    const Tensor& t = graph.initializers.at(fp.name());
+    // The whole-model fingerprint matched, but a crafted key can still name a
+    // tensor the model lacks.
+    auto found = graph.initializers.find(fp.name());
+    if (found == graph.initializers.end()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "the key does not belong to this model: it has no tensor '",
+          fp.name(), "'"));
+    }
+    const Tensor& t = found->second;
     if (static_cast<int32_t>(t.dtype()) != fp.data_type() ||
         t.shape() != Shape(fp.dims().begin(), fp.dims().end())) {
       return absl::InvalidArgumentError(

@@ -11,6 +11,7 @@
 #include <climits>
 #include <exception>
 #include <filesystem>
+#include <set>
 #include <system_error>
 #include <utility>
 
@@ -119,8 +120,8 @@ absl::Status LoadExternalFiles(onnx::ModelProto* model,
     const int64_t size = static_cast<int64_t>(it->second.size());
     if (ref->offset > size || ref->length > size - ref->offset) {
       status = absl::InvalidArgumentError(absl::StrCat(
-          "tensor '", tensor->name(), "': external data range [", ref->offset,
-          ", ", ref->offset + ref->length, ") lies outside '", ref->location,
+          "tensor '", tensor->name(), "': external data range of ", ref->length,
+          " bytes at offset ", ref->offset, " lies outside '", ref->location,
           "' (", size, " bytes)"));
     }
   });
@@ -156,6 +157,67 @@ absl::Status RunChecker(const onnx::ModelProto& model) {
   } catch (...) {
     return absl::InvalidArgumentError(
         "onnx checker failed with an unknown exception");
+  }
+  return absl::OkStatus();
+}
+
+// "Conv node 'name'" (or "<output y>" for an unnamed node), as Node::Describe
+// words it; the opset is not known per node here.
+std::string DescribeProtoNode(const onnx::NodeProto& node) {
+  std::string label = node.name();
+  if (label.empty() && node.output_size() > 0)
+    label = absl::StrCat("<output ", node.output(0), ">");
+  return absl::StrCat(node.domain().empty() || node.domain() == "ai.onnx"
+                          ? ""
+                          : node.domain() + ".",
+                      node.op_type(), " node '", label, "'");
+}
+
+// libonnx's shape inference for the sliding-window ops divides by strides and
+// trusts kernel_shape, dilations and pads: a stride of 0 kills the process
+// with SIGFPE, and huge values overflow. The ONNX spec requires strides,
+// dilations and kernel_shape >= 1 and pads >= 0 for these ops, so refusing
+// anything else before inference runs changes nothing for a valid model. The
+// upper bound (2^31 - 1) keeps libonnx's own arithmetic on them in range.
+absl::Status CheckWindowAttributes(const onnx::GraphProto& graph) {
+  static const std::set<std::string>* const kWindowOps =
+      new std::set<std::string>{"Conv",    "ConvInteger", "QLinearConv",
+                                "MaxPool", "AveragePool", "LpPool"};
+  constexpr int64_t kMaxWindowValue = INT32_MAX;
+  for (const onnx::NodeProto& node : graph.node()) {
+    for (const onnx::AttributeProto& attr : node.attribute()) {
+      if (attr.has_g()) OC_RETURN_IF_ERROR(CheckWindowAttributes(attr.g()));
+      for (const onnx::GraphProto& g : attr.graphs())
+        OC_RETURN_IF_ERROR(CheckWindowAttributes(g));
+    }
+    const bool default_domain =
+        node.domain().empty() || node.domain() == "ai.onnx";
+    if (!default_domain || !kWindowOps->count(node.op_type())) continue;
+    for (const onnx::AttributeProto& attr : node.attribute()) {
+      const std::string& name = attr.name();
+      int64_t min_value;
+      if (name == "strides" || name == "dilations" || name == "kernel_shape") {
+        min_value = 1;
+      } else if (name == "pads") {
+        min_value = 0;
+      } else if (name == "group") {
+        if (attr.i() < 1 || attr.i() > kMaxWindowValue) {
+          return absl::InvalidArgumentError(
+              absl::StrCat(DescribeProtoNode(node), ": attribute group is ",
+                           attr.i(), ", must be >= 1"));
+        }
+        continue;
+      } else {
+        continue;
+      }
+      for (int64_t v : attr.ints()) {
+        if (v < min_value || v > kMaxWindowValue) {
+          return absl::InvalidArgumentError(absl::StrCat(
+              DescribeProtoNode(node), ": attribute ", name, " has value ", v,
+              " (each must be in [", min_value, ", ", kMaxWindowValue, "])"));
+        }
+      }
+    }
   }
   return absl::OkStatus();
 }
@@ -348,6 +410,7 @@ absl::StatusOr<OnnxModel> OnnxModel::Parse(const std::string& bytes,
   onnx::ModelProto copy = impl->proto;
   InlineExternal(&copy, impl->external);
   OC_RETURN_IF_ERROR(RunChecker(copy));
+  OC_RETURN_IF_ERROR(CheckWindowAttributes(copy.graph()));
   try {
     onnx::shape_inference::InferShapes(copy);
   } catch (const std::exception&) {

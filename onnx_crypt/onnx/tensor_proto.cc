@@ -21,9 +21,9 @@ namespace onnx_crypt {
 
 namespace {
 
-// Tensors larger than this are rejected as corrupt (a protobuf model cannot
-// exceed 2 GiB, and external data of this project's models is far below it).
-constexpr int64_t kMaxTensorBytes = int64_t{1} << 40;
+// Tensors larger than kMaxTensorBytes (ir/tensor.h) are rejected as corrupt
+// (a protobuf model cannot exceed 2 GiB, and external data of this project's
+// models is far below it).
 
 // The typed repeated field that holds elements of a dtype when raw_data is not
 // used.
@@ -199,10 +199,10 @@ absl::StatusOr<ExternalDataRef> LocateExternal(const onnx::TensorProto& proto,
   }
   const int64_t file_size = static_cast<int64_t>(it->second.size());
   if (ref.offset > file_size || ref.length > file_size - ref.offset) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(TensorLabel(proto), ": external data range [", ref.offset,
-                     ", ", ref.offset + ref.length, ") lies outside '",
-                     ref.location, "' (", file_size, " bytes)"));
+    return absl::InvalidArgumentError(absl::StrCat(
+        TensorLabel(proto), ": external data range of ", ref.length,
+        " bytes at offset ", ref.offset, " lies outside '", ref.location, "' (",
+        file_size, " bytes)"));
   }
   return ref;
 }

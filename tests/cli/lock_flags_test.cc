@@ -63,6 +63,16 @@ TEST(LockFlagsTest, BadValuesNameTheFlag) {
       {{"--stealth-quantile", "1.01"}, "--stealth-quantile"},
       {{"--harden=yes"}, "--harden"},
       {{"--variants", "2"}, "--variants"},  // not a lock flag
+      // Hostile values: negative or wrapping counts, NaN, unknown devices.
+      {{"--threads", "-5"}, "--threads"},
+      {{"--threads", "4294967297"}, "--threads"},
+      {{"--max-values", "4294967297"}, "--max-values"},
+      {{"--candidates", "99999999999"}, "--candidates"},
+      {{"--target-accuracy", "nan"}, "--target-accuracy"},
+      {{"--target-accuracy", "-0.5"}, "--target-accuracy"},
+      {{"--repair-target", "nan"}, "--repair-target"},
+      {{"--repair-target", "2"}, "--repair-target"},
+      {{"--device", "gpu9"}, "--device"},
   };
   for (const auto& [args, flag] : cases) {
     absl::StatusOr<LockOptions> o = Parse(args);

@@ -276,6 +276,12 @@ TEST(NpzTest, LoadDatasetChecksArrays) {
        "array 'y'"},
       {{{"x", x}, {"y", Tensor::FromVector<float>({3}, {1, 2, 3})}},
        "array 'y'"},
+      // Zero samples, with or without (empty) labels: nothing to evaluate or
+      // lock with.
+      {{{"x", Tensor(DType::kFloat32, {0, 2})}}, "holds no samples"},
+      {{{"x", Tensor(DType::kFloat32, {0, 2})},
+        {"y", Tensor(DType::kInt64, {0})}},
+       "holds no samples"},
   };
   for (const Bad& b : bad) {
     ds = load(b.arrays);

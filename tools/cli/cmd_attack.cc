@@ -5,6 +5,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
 #include "onnx_crypt/attack/attack.h"
+#include "onnx_crypt/base/status.h"
 #include "tools/cli/commands.h"
 #include "tools/cli/flags.h"
 #include "tools/cli/json.h"
@@ -69,7 +70,8 @@ absl::StatusOr<AttackRequest> ParseRequest(const ParsedArgs& parsed) {
           "--reinit applies to attack finetune only");
     }
   }
-  r.device = parsed.Get("--device", "cpu");
+  OC_ASSIGN_OR_RETURN(r.device, ParseDeviceFlag(parsed, "cpu"));
+  OC_ASSIGN_OR_RETURN(r.threads, ParseThreadsFlag(parsed));
   auto limit = parsed.GetInt("--limit", 0);
   auto eval_limit = parsed.GetInt("--eval-limit", 0);
   auto fraction = parsed.GetDouble("--fraction", 0.5);
@@ -80,11 +82,10 @@ absl::StatusOr<AttackRequest> ParseRequest(const ParsedArgs& parsed) {
   auto momentum = parsed.GetDouble("--momentum", 0.9);
   auto batch = parsed.GetInt("--batch-size", 32);
   auto seed = parsed.GetInt("--seed", 0);
-  auto threads = parsed.GetInt("--threads", 0);
   for (const absl::Status& s :
        {limit.status(), eval_limit.status(), fraction.status(),
         percentile.status(), k.status(), epochs.status(), lr.status(),
-        momentum.status(), batch.status(), seed.status(), threads.status()}) {
+        momentum.status(), batch.status(), seed.status()}) {
     if (!s.ok()) return s;
   }
   if (r.kind == "prune" && !(*fraction >= 0 && *fraction <= 1))
@@ -108,7 +109,6 @@ absl::StatusOr<AttackRequest> ParseRequest(const ParsedArgs& parsed) {
   r.eval_limit = *eval_limit;
   r.fraction = *fraction;
   r.percentile = *percentile;
-  r.threads = static_cast<int>(*threads);
   r.repair.k = *k;
   r.repair.score =
       score == "g" ? SaliencyScore::kGrad : SaliencyScore::kGradTimesWeight;

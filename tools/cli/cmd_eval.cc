@@ -30,13 +30,15 @@ int Run(const Args& args) {
   if (!parsed->Has("--data")) return Usage("eval needs --data FILE.npz", kHelp);
   EvalOptions options;
   auto bs = parsed->GetInt("--batch-size", 256);
-  auto threads = parsed->GetInt("--threads", 0);
+  auto threads = ParseThreadsFlag(*parsed);
+  auto device = ParseDeviceFlag(*parsed, "cpu");
   if (!bs.ok()) return Usage(bs.status().message(), kHelp);
   if (!threads.ok()) return Usage(threads.status().message(), kHelp);
+  if (!device.ok()) return Usage(device.status().message(), kHelp);
   if (*bs <= 0) return Usage("--batch-size must be positive", kHelp);
   options.batch_size = *bs;
-  options.threads = static_cast<int>(*threads);
-  options.device = parsed->Get("--device", "cpu");
+  options.threads = *threads;
+  options.device = *device;
   options.progress = SampleProgress("eval");
   options.dump_outputs = parsed->Get("--dump-outputs");
   auto report =

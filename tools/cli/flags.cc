@@ -1,7 +1,12 @@
 #include "tools/cli/flags.h"
 
+#include <climits>
+#include <cmath>
+#include <utility>
+
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "onnx_crypt/base/status.h"
 
 namespace onnx_crypt::cli {
 
@@ -67,6 +72,26 @@ absl::StatusOr<ParsedArgs> ParseArgs(const std::vector<std::string>& args,
   return out;
 }
 
+absl::StatusOr<std::string> ParseDeviceFlag(const ParsedArgs& args,
+                                            const std::string& fallback) {
+  const std::string device = args.Get("--device", fallback);
+  if (device != "cpu" && device != "cuda" && device != "auto") {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--device must be cpu, cuda or auto, got '", device, "'"));
+  }
+  return device;
+}
+
+absl::StatusOr<int> ParseThreadsFlag(const ParsedArgs& args) {
+  absl::StatusOr<int64_t> threads = args.GetInt("--threads", 0);
+  if (!threads.ok()) return threads.status();
+  if (*threads < 0 || *threads > INT_MAX) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--threads must be 0 (all cores) or a positive count, got ", *threads));
+  }
+  return static_cast<int>(*threads);
+}
+
 FlagSpec WithLockFlags(FlagSpec spec) {
   for (const char* f : {"--max-values", "--target-accuracy", "--seed",
                         "--values-per-round", "--candidates", "--device",
@@ -84,14 +109,33 @@ absl::StatusOr<LockOptions> ParseLockOptions(const ParsedArgs& args) {
   auto seed = args.GetInt("--seed", 0);
   auto per_round = args.GetInt("--values-per-round", 1);
   auto candidates = args.GetInt("--candidates", 16);
-  auto threads = args.GetInt("--threads", 0);
   auto stealth_q = args.GetDouble("--stealth-quantile", 0.999);
   auto repair_target = args.GetDouble("--repair-target", -1.0);
   for (const absl::Status& s :
        {max_values.status(), target.status(), seed.status(), per_round.status(),
-        candidates.status(), threads.status(), stealth_q.status(),
-        repair_target.status()}) {
+        candidates.status(), stealth_q.status(), repair_target.status()}) {
     if (!s.ok()) return s;
+  }
+  OC_ASSIGN_OR_RETURN(const int threads, ParseThreadsFlag(args));
+  OC_ASSIGN_OR_RETURN(const std::string device, ParseDeviceFlag(args, "cpu"));
+  // Counts are stored as int: refuse what would wrap rather than cast it.
+  for (const auto& [flag, value] :
+       {std::pair<const char*, int64_t>{"--max-values", *max_values},
+        {"--values-per-round", *per_round},
+        {"--candidates", *candidates}}) {
+    if (value > INT_MAX) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(flag, " is too large (", value, ")"));
+    }
+  }
+  if (std::isnan(*target) ||
+      (args.values.count("--target-accuracy") && !(*target >= 0.0))) {
+    return absl::InvalidArgumentError("--target-accuracy must be in [0, 1]");
+  }
+  if (std::isnan(*repair_target) ||
+      (args.values.count("--repair-target") &&
+       !(*repair_target >= 0.0 && *repair_target <= 1.0))) {
+    return absl::InvalidArgumentError("--repair-target must be in [0, 1]");
   }
   if (!(*stealth_q > 0 && *stealth_q <= 1)) {
     return absl::InvalidArgumentError("--stealth-quantile must be in (0, 1]");
@@ -116,8 +160,8 @@ absl::StatusOr<LockOptions> ParseLockOptions(const ParsedArgs& args) {
   options.config.harden = args.switches.count("--harden") > 0;
   options.config.stealth_quantile = *stealth_q;
   options.config.repair_target = *repair_target;
-  options.device = args.Get("--device", "cpu");
-  options.threads = static_cast<int>(*threads);
+  options.device = device;
+  options.threads = threads;
   return options;
 }
 

@@ -38,6 +38,13 @@ struct ParsedArgs {
 absl::StatusOr<ParsedArgs> ParseArgs(const std::vector<std::string>& args,
                                      const FlagSpec& spec);
 
+// --device: cpu, cuda or auto (`fallback` when absent); --threads: 0 (all
+// cores) or a positive count. InvalidArgument naming the flag (a usage error)
+// otherwise. Shared by every command that takes them.
+absl::StatusOr<std::string> ParseDeviceFlag(const ParsedArgs& args,
+                                            const std::string& fallback);
+absl::StatusOr<int> ParseThreadsFlag(const ParsedArgs& args);
+
 // ---------------------------------------------------------------- lock flags
 // One parser for the options of a lock, so that `lock` and `lock-batch` accept
 // the same set: --max-values N, --target-accuracy A, --seed S,

@@ -170,7 +170,13 @@ absl::StatusOr<PadPlan> MakePadPlan(CudaContext& cx, const Node& node,
     end[d] = pads[k + j];
   }
   for (int64_t d = 0; d < rank; ++d) {
-    const int64_t size = x.shape[d] + p.begin[d] + end[d];
+    int64_t size = 0;
+    if (!CheckedAdd(x.shape[d], p.begin[d], &size) ||
+        !CheckedAdd(size, end[d], &size)) {
+      return CudaNodeError(node, absl::StrCat("pads ", p.begin[d], "/", end[d],
+                                              " of dimension ", d,
+                                              " overflow"));
+    }
     if (size < 0) {
       return CudaNodeError(
           node, absl::StrCat("pads crop more than dimension ", d, " holds"));
@@ -181,6 +187,8 @@ absl::StatusOr<PadPlan> MakePadPlan(CudaContext& cx, const Node& node,
     }
     p.out_shape.push_back(size);
   }
+  const absl::Status size_ok = CheckTensorSize(x.dtype, p.out_shape);
+  if (!size_ok.ok()) return CudaNodeError(node, size_ok.message());
   return p;
 }
 

@@ -94,8 +94,10 @@ absl::Status ReshapeFwd(CudaContext& cx, const Node& node,
       infer_at = static_cast<int64_t>(i);
     } else if (d < 0) {
       return CudaNodeError(node, absl::StrCat("shape entry ", i, " is ", d));
-    } else {
-      known *= d;
+    } else if (!CheckedMul(known, d, &known)) {
+      return CudaNodeError(node, absl::StrCat("shape ",
+                                              ShapeToString(requested),
+                                              " has more than 2^63 elements"));
     }
     out[i] = d;
   }
@@ -108,7 +110,8 @@ absl::Status ReshapeFwd(CudaContext& cx, const Node& node,
     }
     out[infer_at] = numel / known;
   }
-  if (NumElements(out) != numel) {
+  absl::StatusOr<int64_t> out_numel = CheckedNumElements(out);
+  if (!out_numel.ok() || *out_numel != numel) {
     return CudaNodeError(
         node, absl::StrCat("cannot reshape ", ShapeToString(x.shape), " to ",
                            ShapeToString(requested)));

@@ -64,8 +64,11 @@ absl::StatusOr<ConvPlan> MakePlan(const Node& node, const Tensor& x,
   p.group = node.GetInt("group", 1);
   p.in_channels = x.dim(1);
   p.out_channels = w.dim(0);
+  int64_t grouped_in = 0;
   if (p.group < 1 || p.in_channels % p.group != 0 ||
-      p.out_channels % p.group != 0 || w.dim(1) * p.group != p.in_channels) {
+      p.out_channels % p.group != 0 ||
+      !CheckedMul(w.dim(1), p.group, &grouped_in) ||
+      grouped_in != p.in_channels) {
     return NodeError(node, absl::StrCat("group ", p.group, " does not fit X ",
                                         ShapeToString(x.shape()), " and W ",
                                         ShapeToString(w.shape())));
@@ -86,6 +89,9 @@ absl::StatusOr<ConvPlan> MakePlan(const Node& node, const Tensor& x,
   }
   OC_ASSIGN_OR_RETURN(
       p.geom, MakeWindowGeometry(node, x.shape(), kernel, /*ceil_mode=*/false));
+  const absl::Status size_ok =
+      CheckTensorSize(x.dtype(), p.geom.OutputShape(p.out_channels));
+  if (!size_ok.ok()) return NodeError(node, size_ok.message());
   p.cg = p.in_channels / p.group;
   p.mg = p.out_channels / p.group;
   p.rows = p.cg * p.geom.KernelSize();

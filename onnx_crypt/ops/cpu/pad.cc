@@ -89,7 +89,12 @@ absl::StatusOr<Plan> MakePlan(const Node& node, const TensorRefs& inputs) {
     end[d] = pads[k + j];
   }
   for (int64_t d = 0; d < rank; ++d) {
-    const int64_t size = x.dim(d) + p.begin[d] + end[d];
+    int64_t size = 0;
+    if (!CheckedAdd(x.dim(d), p.begin[d], &size) ||
+        !CheckedAdd(size, end[d], &size)) {
+      return NodeError(node, absl::StrCat("pads ", p.begin[d], "/", end[d],
+                                          " of dimension ", d, " overflow"));
+    }
     if (size < 0) {
       return NodeError(node, absl::StrCat("pads crop more than dimension ", d,
                                           " of ", x.DebugString(), " holds"));
@@ -100,6 +105,8 @@ absl::StatusOr<Plan> MakePlan(const Node& node, const TensorRefs& inputs) {
     }
     p.out_shape.push_back(size);
   }
+  const absl::Status size_ok = CheckTensorSize(x.dtype(), p.out_shape);
+  if (!size_ok.ok()) return NodeError(node, size_ok.message());
   return p;
 }
 

@@ -13,8 +13,9 @@ namespace onnx_crypt::cpu {
 
 namespace {
 
+// ceil(a / b) for b > 0, written so that no intermediate overflows.
 int64_t CeilDiv(int64_t a, int64_t b) {
-  return a >= 0 ? (a + b - 1) / b : -((-a) / b);
+  return a >= 0 ? a / b + (a % b != 0 ? 1 : 0) : -((-a) / b);
 }
 
 // Attribute `key` with one value per spatial dim (or `count` values),
@@ -95,17 +96,44 @@ absl::StatusOr<WindowGeometry> MakeWindowGeometry(
                        stride, ", dilation ", dilation, ", pads ", pads[i], "/",
                        pads[i + k], " are not all valid"));
     }
-    const int64_t effective = (kernel - 1) * dilation + 1;
+    // Every sum and product below is checked: the attributes come from the
+    // model, and a hostile one could make them wrap.
+    const auto overflow = [&] {
+      return NodeError(
+          node,
+          absl::StrCat("spatial dim ", i, ": kernel ", kernel, ", stride ",
+                       stride, ", dilation ", dilation, ", pads ", pads[i], "/",
+                       pads[i + k], " overflow the window arithmetic"));
+    };
+    if (in < 0) {
+      return NodeError(node,
+                       absl::StrCat("input of shape ", ShapeToString(x_shape),
+                                    " has a negative dimension"));
+    }
+    int64_t effective = 0;  // (kernel - 1) * dilation + 1
+    if (!CheckedMul(kernel - 1, dilation, &effective) ||
+        !CheckedAdd(effective, 1, &effective)) {
+      return overflow();
+    }
     int64_t pad_begin = pads[i];
     int64_t pad_end = pads[i + k];
     if (auto_pad == "SAME_UPPER" || auto_pad == "SAME_LOWER") {
       const int64_t target = CeilDiv(in, stride);
-      const int64_t total =
-          std::max<int64_t>(0, (target - 1) * stride + effective - in);
+      int64_t total = 0;  // (target - 1) * stride + effective - in
+      if (!CheckedMul(target - 1, stride, &total) ||
+          !CheckedAdd(total, effective - in, &total)) {
+        return overflow();
+      }
+      total = std::max<int64_t>(0, total);
       pad_begin = auto_pad == "SAME_UPPER" ? total / 2 : total - total / 2;
       pad_end = total - pad_begin;
     }
-    const int64_t span = in + pad_begin + pad_end - effective;
+    int64_t span = 0;  // in + pad_begin + pad_end - effective
+    if (!CheckedAdd(in, pad_begin, &span) ||
+        !CheckedAdd(span, pad_end, &span)) {
+      return overflow();
+    }
+    span -= effective;  // both non-negative: cannot overflow
     if (span < 0) {
       return NodeError(
           node,
@@ -123,6 +151,17 @@ absl::StatusOr<WindowGeometry> MakeWindowGeometry(
     g.pad_begin[slot] = pad_begin;
     g.pad_end[slot] = pad_end;
   }
+  // Kernels allocate N x C x out (and im2col buffers of kernel x out per
+  // channel): refuse geometries whose sizes do not fit the tensor budget
+  // before any of them is computed or allocated.
+  absl::Status size_ok =
+      CheckTensorSize(DType::kFloat64, g.OutputShape(g.channels));
+  if (size_ok.ok()) {
+    size_ok = CheckedNumElements({g.channels, g.kernel[0], g.kernel[1],
+                                  g.kernel[2], g.out[0], g.out[1], g.out[2]})
+                  .status();
+  }
+  if (!size_ok.ok()) return NodeError(node, size_ok.message());
   return g;
 }
 

@@ -30,8 +30,9 @@ absl::StatusOr<Shape> TargetShape(const Node& node, const Shape& in,
       infer_at = static_cast<int64_t>(i);
     } else if (d < 0) {
       return NodeError(node, absl::StrCat("shape entry ", i, " is ", d));
-    } else {
-      known *= d;
+    } else if (!CheckedMul(known, d, &known)) {
+      return NodeError(node, absl::StrCat("shape ", ShapeToString(requested),
+                                          " has more than 2^63 elements"));
     }
     out[i] = d;
   }
@@ -44,7 +45,8 @@ absl::StatusOr<Shape> TargetShape(const Node& node, const Shape& in,
     }
     out[infer_at] = numel / known;
   }
-  if (NumElements(out) != numel) {
+  absl::StatusOr<int64_t> out_numel = CheckedNumElements(out);
+  if (!out_numel.ok() || *out_numel != numel) {
     return NodeError(node, absl::StrCat("cannot reshape ", ShapeToString(in),
                                         " to ", ShapeToString(requested)));
   }
