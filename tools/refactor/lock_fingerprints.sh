@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Locks every bundled model (default options, seed 0, 256 owner samples) and lenet5 with --harden,
 # and prints the SHA-256 of each locked model and key. A refactor must leave this output unchanged:
-# tools/refactor/lock_fingerprints.txt holds the output recorded before the one-executor refactor
-# (commit de6f27b). `--check` compares against it and exits 1 on any difference.
+# tools/refactor/lock_fingerprints.txt holds the output recorded with the binary built before the
+# one-executor refactor (commit de6f27b). `--check` compares against it and exits 1 on any
+# difference. It takes about 20 minutes on 2 idle cores (wide_10m's lock is most of it).
 # Usage: tools/refactor/lock_fingerprints.sh [--check] [--cli PATH] [--threads N]
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
