@@ -9,8 +9,8 @@
 // argument.
 #include <cub/device/device_radix_sort.cuh>
 
+#include "cuda/position_hash.h"
 #include "cuda/rank.h"
-#include "onnx_crypt/lock/position_hash.h"
 
 namespace onnx_crypt::cuda {
 

@@ -15,7 +15,7 @@ namespace onnx_crypt::cuda {
 // (lock/ranking.h):
 //   scores[i] = |g[i]| * (g[i] > 0 ? hi - w[i] : w[i] - lo)
 // and 0 where excluded[i] != 0 (already locked), where `diversify` is set and
-// PositionExcluded(seed, param, i) holds (lock/position_hash.h, the same
+// PositionExcluded(seed, param, i) holds (cuda/position_hash.h, the same
 // function the host uses), where g[i] == 0, or where the product is not a
 // positive finite number. `excluded` may be null.
 cudaError_t RangeGainScores(const float* w, const float* g,

@@ -48,10 +48,10 @@
 #include <utility>
 #include <vector>
 
+#include "cuda/position_hash.h"
 #include "onnx_crypt/attack/attack.h"
 #include "onnx_crypt/base/status.h"
 #include "onnx_crypt/lock/lock_steps.h"
-#include "onnx_crypt/lock/position_hash.h"
 #include "onnx_crypt/lock/random.h"
 #include "onnx_crypt/lock/ranking.h"
 

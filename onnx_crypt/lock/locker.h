@@ -40,8 +40,8 @@ struct LockConfig {
   // tried.
   int per_tensor_candidates = 2;
   // Per-customer variants: leave out a seeded half of all positions
-  // (position_hash.h), so that variants with different seeds lock different
-  // positions and diffing two variants reveals nothing shared.
+  // (cuda/position_hash.h), so that variants with different seeds lock
+  // different positions and diffing two variants reveals nothing shared.
   bool diversify_positions = false;
   std::function<void(const LockRound&)> progress;  // called after each round
 

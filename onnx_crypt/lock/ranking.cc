@@ -7,8 +7,8 @@
 #include <cmath>
 
 #include "absl/strings/str_cat.h"
+#include "cuda/position_hash.h"
 #include "onnx_crypt/base/status.h"
-#include "onnx_crypt/lock/position_hash.h"
 
 #if defined(ONNX_CRYPT_HAVE_CUDA)
 #include "onnx_crypt/engine/cuda/cuda_engine.h"

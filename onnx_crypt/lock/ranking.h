@@ -6,7 +6,7 @@
 //   score = |g| * (g > 0 ? hi[p] - w : w - lo[p])
 // computed in float32 (the CUDA kernel, cuda/rank.cu, computes it the same
 // way, so both rank identically). Positions already locked, positions left
-// out for a per-customer variant (PositionExcluded, position_hash.h), zero
+// out for a per-customer variant (PositionExcluded, cuda/position_hash.h), zero
 // gradients and non-positive or infinite scores are never returned.
 // Ties break by parameter order, then flat index: the ranking is a total
 // order, so every backend returns the same list.

@@ -7,12 +7,12 @@
 #include <cmath>
 #include <set>
 
+#include "cuda/position_hash.h"
 #include "gtest/gtest.h"
 #include "onnx_crypt/data/npz.h"
 #include "onnx_crypt/engine/cpu_engine.h"
 #include "onnx_crypt/lock/eligibility.h"
 #include "onnx_crypt/lock/locker.h"
-#include "onnx_crypt/lock/position_hash.h"
 #include "onnx_crypt/onnx/model.h"
 #include "tests/support/paths.h"
 

@@ -4,8 +4,8 @@
 // lock/random.h.
 #include "onnx_crypt/lock/random.h"
 
+#include "cuda/position_hash.h"
 #include "gtest/gtest.h"
-#include "onnx_crypt/lock/position_hash.h"
 
 namespace onnx_crypt {
 namespace {

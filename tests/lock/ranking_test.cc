@@ -10,9 +10,9 @@
 #include <random>
 #include <set>
 
+#include "cuda/position_hash.h"
 #include "gtest/gtest.h"
 #include "onnx_crypt/engine/cpu_engine.h"
-#include "onnx_crypt/lock/position_hash.h"
 #include "tests/support/graphs.h"
 #include "tests/support/op_check.h"
 

@@ -173,9 +173,9 @@ absl::StatusOr<PadPlan> MakePadPlan(CudaContext& cx, const Node& node,
     int64_t size = 0;
     if (!CheckedAdd(x.shape[d], p.begin[d], &size) ||
         !CheckedAdd(size, end[d], &size)) {
-      return CudaNodeError(node, absl::StrCat("pads ", p.begin[d], "/", end[d],
-                                              " of dimension ", d,
-                                              " overflow"));
+      return CudaNodeError(
+          node, absl::StrCat("pads ", p.begin[d], "/", end[d], " of dimension ",
+                             d, " overflow"));
     }
     if (size < 0) {
       return CudaNodeError(

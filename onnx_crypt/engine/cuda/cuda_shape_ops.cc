@@ -95,9 +95,9 @@ absl::Status ReshapeFwd(CudaContext& cx, const Node& node,
     } else if (d < 0) {
       return CudaNodeError(node, absl::StrCat("shape entry ", i, " is ", d));
     } else if (!CheckedMul(known, d, &known)) {
-      return CudaNodeError(node, absl::StrCat("shape ",
-                                              ShapeToString(requested),
-                                              " has more than 2^63 elements"));
+      return CudaNodeError(node,
+                           absl::StrCat("shape ", ShapeToString(requested),
+                                        " has more than 2^63 elements"));
     }
     out[i] = d;
   }

@@ -17,16 +17,16 @@ absl::StatusOr<RankResult> RankOnCuda(CudaEngine& engine, const Feeds& feeds,
                                       const std::vector<std::string>& params,
                                       const RankRequest& request) {
   std::vector<DValue> grads;
-  OC_ASSIGN_OR_RETURN(
-      LossResult lr,
-      engine.LossAndDeviceGradients(feeds, labels, params, &grads));
+  OC_ASSIGN_OR_RETURN(LossResult lr, engine.LossAndDeviceGradients(
+                                         feeds, labels, params, &grads));
   cuda::CudaContext& cx = engine.context();
   std::vector<const DValue*> weights;
   for (const std::string& p : params) {
     OC_ASSIGN_OR_RETURN(const DValue* w, engine.DeviceInitializer(p));
     if (!w->on_device()) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "ranking needs float32 parameters; '", p, "' is ", DTypeName(w->dtype)));
+      return absl::InvalidArgumentError(
+          absl::StrCat("ranking needs float32 parameters; '", p, "' is ",
+                       DTypeName(w->dtype)));
     }
     weights.push_back(w);
   }
@@ -70,11 +70,10 @@ absl::StatusOr<RankResult> RankOnCuda(CudaEngine& engine, const Feeds& feeds,
                               "uploading the locked positions");
     }
     OC_CUDA_RETURN_IF_ERROR(
-        cuda::RangeGainScores(w.data(), grads[p].data(),
-                              mask ? mask->as<uint8_t>() : nullptr,
-                              request.lo[p], request.hi[p], n,
-                              request.diversify, request.diversify_seed,
-                              static_cast<uint64_t>(p), dst, cx.stream()),
+        cuda::RangeGainScores(
+            w.data(), grads[p].data(), mask ? mask->as<uint8_t>() : nullptr,
+            request.lo[p], request.hi[p], n, request.diversify,
+            request.diversify_seed, static_cast<uint64_t>(p), dst, cx.stream()),
         "ranking '", params[p], "'");
   }
   OC_ASSIGN_OR_RETURN(std::shared_ptr<cuda::DeviceBuffer> workspace,
@@ -152,6 +151,5 @@ absl::StatusOr<RankResult> RankOnCuda(CudaEngine& engine, const Feeds& feeds,
   OC_CUDA_RETURN_IF_ERROR(cudaStreamSynchronize(cx.stream()), "top-k");
   return result;
 }
-
 
 }  // namespace onnx_crypt

@@ -1,9 +1,11 @@
 // The seeded, position-keyed coin flip that leaves out half of all positions
-// for a lock variant (LockConfig::diversify_positions). Shared by the host
-// ranking and the CUDA ranking kernel, so both exclude exactly the same
-// positions: plain integer arithmetic, no dependencies.
-#ifndef ONNX_CRYPT_LOCK_POSITION_HASH_H_
-#define ONNX_CRYPT_LOCK_POSITION_HASH_H_
+// for a lock variant (LockConfig::diversify_positions). Shared by the lock's
+// host ranking (lock/ranking.cc) and the CUDA ranking kernel (cuda/rank.cu),
+// so both exclude exactly the same positions. Plain integer arithmetic with no
+// dependencies, so it lives beside the kernel and compiles without CUDA:
+// the lock includes it, the kernels never include the lock.
+#ifndef ONNX_CRYPT_CUDA_POSITION_HASH_H_
+#define ONNX_CRYPT_CUDA_POSITION_HASH_H_
 
 #include <cstdint>
 
@@ -32,4 +34,4 @@ OC_HOST_DEVICE inline bool PositionExcluded(uint64_t seed, uint64_t tensor,
 
 #undef OC_HOST_DEVICE
 
-#endif  // ONNX_CRYPT_LOCK_POSITION_HASH_H_
+#endif  // ONNX_CRYPT_CUDA_POSITION_HASH_H_
