@@ -89,6 +89,13 @@ absl::StatusOr<std::vector<ValuePosition>> Repair(
 absl::StatusOr<std::vector<ValuePosition>> RankBySaliency(
     Engine& engine, const std::vector<std::string>& tensors, const Tensor& x,
     const std::vector<int64_t>& labels, const RepairOptions& options);
+// RankBySaliency's ranking over given values: `weights` (float32, one per
+// tensor) and their mean gradients `grads`, the options.k best by
+// options.score, best first.
+std::vector<ValuePosition> RankSaliency(
+    const std::vector<std::string>& tensors, const std::vector<Tensor>& weights,
+    const std::vector<std::vector<double>>& grads,
+    const RepairOptions& options);
 absl::Status ResetPositions(Engine& engine,
                             const std::vector<ValuePosition>& positions,
                             const RepairOptions& options);

@@ -310,17 +310,26 @@ absl::StatusOr<std::vector<ValuePosition>> RankBySaliency(
   OC_ASSIGN_OR_RETURN(std::vector<std::vector<double>> g,
                       MeanGradients(engine, tensors, x, labels,
                                     options.batch_size, options.single_pass));
+  return RankSaliency(tensors, ws, g, options);
+}
+
+std::vector<ValuePosition> RankSaliency(
+    const std::vector<std::string>& tensors, const std::vector<Tensor>& weights,
+    const std::vector<std::vector<double>>& grads,
+    const RepairOptions& options) {
   std::vector<Ranked> all;
-  for (size_t t = 0; t < ws.size(); ++t) {
-    const float* w = ws[t].data<float>();
-    for (int64_t i = 0; i < ws[t].numel(); ++i) {
+  for (size_t t = 0; t < weights.size(); ++t) {
+    const float* w = weights[t].data<float>();
+    const std::vector<double>& g = grads[t];
+    for (int64_t i = 0; i < weights[t].numel(); ++i) {
       const double s = options.score == SaliencyScore::kGrad
-                           ? std::abs(g[t][i])
-                           : std::abs(g[t][i] * w[i]);
+                           ? std::abs(g[i])
+                           : std::abs(g[i] * w[i]);
       all.push_back({s, t, i});
     }
   }
   all = SelectTopK(std::move(all), static_cast<size_t>(options.k), HigherFirst);
+  std::vector<ValuePosition> ranked;
   for (const Ranked& r : all) ranked.emplace_back(tensors[r.tensor], r.index);
   return ranked;
 }

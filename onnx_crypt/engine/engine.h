@@ -32,6 +32,16 @@ enum class OutputKind {
   kLogProbabilities,  // ends in LogSoftmax: loss = -logp_y
 };
 
+// One element of an initializer set to another value, for a trial
+// (Engine::RunTrials). `value` holds one element of the initializer's dtype.
+struct InitializerEdit {
+  std::string initializer;
+  int64_t index = 0;
+  Tensor value;
+};
+// The edits of one trial, applied in order.
+using Trial = std::vector<InitializerEdit>;
+
 struct LossResult {
   double loss = 0.0;                    // mean cross-entropy over the batch
   Tensor output;                        // the graph's first output (N x C)
@@ -55,17 +65,53 @@ class Engine {
   // other kept value, and returns the outputs: bit for bit what Run would
   // return now. FailedPrecondition before any RunAndKeep; NotFound for a name
   // that is not an initializer.
-  virtual absl::StatusOr<std::vector<Tensor>> RunAndKeep(
-      const Feeds& feeds) = 0;
+  //
+  // Kept runs live in kKeptSlots slots, so that the values of two sample sets
+  // (all owner samples and a screening subset, say) can be kept at once; the
+  // calls without a slot use slot 0.
+  static constexpr int kKeptSlots = 6;
+  virtual absl::StatusOr<std::vector<Tensor>> RunAndKeep(const Feeds& feeds,
+                                                         int slot) = 0;
   virtual absl::StatusOr<std::vector<Tensor>> RerunChanged(
-      const std::vector<std::string>& initializers) = 0;
+      const std::vector<std::string>& initializers, int slot) = 0;
+  absl::StatusOr<std::vector<Tensor>> RunAndKeep(const Feeds& feeds) {
+    return RunAndKeep(feeds, 0);
+  }
+  absl::StatusOr<std::vector<Tensor>> RerunChanged(
+      const std::vector<std::string>& initializers) {
+    return RerunChanged(initializers, 0);
+  }
+
+  // Trials over the kept values. For each trial, its edits are applied on
+  // top of the engine's current initializers, only the steps downstream of the
+  // edited initializers are re-run, reading every other value from the last
+  // RunAndKeep (or LossAndGradients) into `slot`, and the graph outputs
+  // are returned: bit for bit what SetInitializerValues followed by Run would
+  // return. Afterwards the initializers and the kept values are exactly as
+  // before, so trials are independent of each other and of their order (a
+  // backend may evaluate several at once). FailedPrecondition before any
+  // kept run; NotFound / InvalidArgument / OutOfRange for a bad edit.
+  virtual absl::StatusOr<std::vector<std::vector<Tensor>>> RunTrials(
+      const std::vector<Trial>& trials, int slot) = 0;
+  absl::StatusOr<std::vector<std::vector<Tensor>>> RunTrials(
+      const std::vector<Trial>& trials) {
+    return RunTrials(trials, 0);
+  }
 
   // Runs the graph, takes the mean cross-entropy of the first output (N x C)
   // against `labels` (N class indices), and returns dL/dθ for each initializer
-  // named in `params` (float32/64).
+  // named in `params` (float32/64). With a `keep_slot` (not kNoSlot), the
+  // forward values (and a copy of the feeds) are kept in that slot as
+  // RunAndKeep keeps them, for RerunChanged and RunTrials.
+  static constexpr int kNoSlot = -1;
   virtual absl::StatusOr<LossResult> LossAndGradients(
       const Feeds& feeds, absl::Span<const int64_t> labels,
-      const std::vector<std::string>& params) = 0;
+      const std::vector<std::string>& params, int keep_slot) = 0;
+  absl::StatusOr<LossResult> LossAndGradients(
+      const Feeds& feeds, absl::Span<const int64_t> labels,
+      const std::vector<std::string>& params) {
+    return LossAndGradients(feeds, labels, params, kNoSlot);
+  }
 
   // Overwrites elements of initializer `name`: element indices[i] becomes
   // values[i] (`values` has the initializer's dtype and indices.size()

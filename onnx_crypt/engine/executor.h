@@ -31,7 +31,9 @@
 // contributions), in the order the readers run backwards.
 // Rerun: after initializer values changed in place, re-runs the given steps
 // (ExecutionPlan::StepsDownstreamOf) over kept values; every other value is
-// reused, so the result equals a full forward bit for bit.
+// reused, so the result equals a full forward bit for bit. RerunOver does the
+// same into a separate overlay, leaving the kept values as they were (a
+// trial).
 //
 // Not thread-safe; one executor per engine.
 #ifndef ONNX_CRYPT_ENGINE_EXECUTOR_H_
@@ -126,6 +128,35 @@ class Executor {
     const bool keep_contexts = !acts.contexts.empty();
     for (int s : steps) {
       OC_RETURN_IF_ERROR(RunStep(static_cast<size_t>(s), keep_contexts, acts));
+    }
+    return absl::OkStatus();
+  }
+
+  // Re-runs `steps` (ascending) into `overlay`, reading every value that the
+  // steps do not produce from `base` (a complete forward pass), which stays
+  // unchanged. A re-computed value is released after its last reader unless
+  // it is a graph output, so `overlay` ends up holding the outputs the steps
+  // produced, and pointers into `base` for the rest.
+  absl::Status RerunOver(const std::vector<int>& steps,
+                         const Activations<B>& base,
+                         Activations<B>& overlay) const {
+    if (!base.complete) {
+      return absl::FailedPreconditionError(
+          "incremental re-execution needs a forward pass that kept its values");
+    }
+    overlay.owned.assign(plan_.num_values(), Value());
+    overlay.ref = base.ref;
+    overlay.contexts.clear();
+    overlay.complete = false;
+    for (int s : steps) {
+      OC_RETURN_IF_ERROR(RunStep(static_cast<size_t>(s), false, overlay));
+      for (int id : plan_.steps()[s].inputs) {
+        if (id >= 0 && plan_.last_reader(id) == s &&
+            B::Defined(overlay.owned[id])) {
+          overlay.owned[id] = Value();
+          overlay.ref[id] = nullptr;
+        }
+      }
     }
     return absl::OkStatus();
   }

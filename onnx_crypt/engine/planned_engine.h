@@ -45,6 +45,11 @@ class PlannedEngine : public Engine {
  public:
   using Value = typename B::Value;
 
+  using Engine::LossAndGradients;
+  using Engine::RerunChanged;
+  using Engine::RunAndKeep;
+  using Engine::RunTrials;
+
   const Graph& graph() const override { return graph_; }
   const ExecutionPlan& plan() const override { return *plan_; }
 
@@ -55,18 +60,22 @@ class PlannedEngine : public Engine {
     return Outputs(acts, "Run");
   }
 
-  absl::StatusOr<std::vector<Tensor>> RunAndKeep(const Feeds& feeds) override {
+  absl::StatusOr<std::vector<Tensor>> RunAndKeep(const Feeds& feeds,
+                                                 int slot) override {
     typename B::CallScope scope;
+    OC_ASSIGN_OR_RETURN(Kept * kept, Slot(slot));
     // The kept values may point into the feeds: keep a copy of them too.
-    kept_ = Activations<B>();
-    kept_feeds_ = feeds;
-    OC_RETURN_IF_ERROR(executor_->Forward(kept_feeds_, Keep::kValues, kept_));
-    return Outputs(kept_, "RunAndKeep");
+    kept->acts = Activations<B>();
+    kept->feeds = feeds;
+    OC_RETURN_IF_ERROR(
+        executor_->Forward(kept->feeds, Keep::kValues, kept->acts));
+    return Outputs(kept->acts, "RunAndKeep");
   }
 
   absl::StatusOr<std::vector<Tensor>> RerunChanged(
-      const std::vector<std::string>& initializers) override {
+      const std::vector<std::string>& initializers, int slot) override {
     typename B::CallScope scope;
+    OC_ASSIGN_OR_RETURN(Kept * kept, Slot(slot));
     std::vector<int> ids;
     for (const std::string& name : initializers) {
       const int id = plan_->value_id(name);
@@ -75,16 +84,85 @@ class PlannedEngine : public Engine {
       }
       ids.push_back(id);
     }
-    OC_RETURN_IF_ERROR(executor_->Rerun(plan_->StepsDownstreamOf(ids), kept_));
-    return Outputs(kept_, "RerunChanged");
+    OC_RETURN_IF_ERROR(
+        executor_->Rerun(plan_->StepsDownstreamOf(ids), kept->acts));
+    return Outputs(kept->acts, "RerunChanged");
+  }
+
+  absl::StatusOr<std::vector<std::vector<Tensor>>> RunTrials(
+      const std::vector<Trial>& trials, int slot) override {
+    typename B::CallScope scope;
+    OC_ASSIGN_OR_RETURN(const Kept* kept, Slot(slot));
+    if (!kept->acts.complete) {
+      return absl::FailedPreconditionError(
+          "RunTrials needs the values of a kept run (RunAndKeep)");
+    }
+    std::vector<std::vector<Tensor>> results;
+    results.reserve(trials.size());
+    for (const Trial& trial : trials) {
+      // Check every edit before changing anything.
+      std::vector<int> ids;
+      for (const InitializerEdit& e : trial) {
+        const int id = plan_->value_id(e.initializer);
+        if (id < 0 || plan_->initializer(id) == nullptr) {
+          return absl::NotFoundError(
+              absl::StrCat("no initializer '", e.initializer, "'"));
+        }
+        const int64_t index[] = {e.index};
+        OC_RETURN_IF_ERROR(CheckInitializerWrite(
+            e.initializer, graph_.initializers.at(e.initializer), index,
+            e.value));
+        ids.push_back(id);
+      }
+      // Apply the edits, remembering the values they replace (in order, so
+      // that writing them back in reverse undoes repeated edits too).
+      std::vector<Tensor> replaced;
+      absl::Status status;
+      size_t applied = 0;
+      for (; applied < trial.size() && status.ok(); ++applied) {
+        const InitializerEdit& e = trial[applied];
+        Tensor& t = graph_.initializers.at(e.initializer);
+        replaced.push_back(ElementOf(t, e.index));
+        status = WriteElement(ids[applied], t, e.index, e.value);
+      }
+      std::vector<Tensor> outputs;
+      if (status.ok()) {
+        Activations<B> overlay;
+        status = executor_->RerunOver(plan_->StepsDownstreamOf(ids), kept->acts,
+                                      overlay);
+        if (status.ok()) {
+          absl::StatusOr<std::vector<Tensor>> out = Outputs(overlay, "trial");
+          if (out.ok()) {
+            outputs = std::move(*out);
+          } else {
+            status = out.status();
+          }
+        }
+      }
+      for (size_t k = applied; k-- > 0;) {
+        const InitializerEdit& e = trial[k];
+        const absl::Status undo =
+            WriteElement(ids[k], graph_.initializers.at(e.initializer), e.index,
+                         replaced[k]);
+        if (!undo.ok()) {
+          return absl::InternalError(
+              absl::StrCat("a trial could not put initializer '", e.initializer,
+                           "' back: ", undo.ToString()));
+        }
+      }
+      OC_RETURN_IF_ERROR(status);
+      results.push_back(std::move(outputs));
+    }
+    return results;
   }
 
   absl::StatusOr<LossResult> LossAndGradients(
       const Feeds& feeds, absl::Span<const int64_t> labels,
-      const std::vector<std::string>& params) override {
+      const std::vector<std::string>& params, int keep_slot) override {
     std::vector<Value> grads;
-    OC_ASSIGN_OR_RETURN(LossResult result,
-                        BackendGradients(feeds, labels, params, &grads));
+    OC_ASSIGN_OR_RETURN(
+        LossResult result,
+        BackendGradients(feeds, labels, params, &grads, keep_slot));
     typename B::CallScope scope;
     for (size_t p = 0; p < params.size(); ++p) {
       const Tensor& w = *plan_->initializer(plan_->value_id(params[p]));
@@ -148,8 +226,13 @@ class PlannedEngine : public Engine {
   // the loss and the first output, not the gradients.
   absl::StatusOr<LossResult> BackendGradients(
       const Feeds& feeds, absl::Span<const int64_t> labels,
-      const std::vector<std::string>& params, std::vector<Value>* grads) {
+      const std::vector<std::string>& params, std::vector<Value>* grads,
+      int keep_slot = kNoSlot) {
     typename B::CallScope scope;
+    Kept* kept = nullptr;
+    if (keep_slot != kNoSlot) {
+      OC_ASSIGN_OR_RETURN(kept, Slot(keep_slot));
+    }
     if (plan_->output_ids().empty())
       return absl::InvalidArgumentError("graph has no output");
     std::vector<int> param_ids;
@@ -167,7 +250,14 @@ class PlannedEngine : public Engine {
     }
     const std::vector<bool> needs = plan_->GradientNeeds(param_ids);
     Activations<B> acts;
-    OC_RETURN_IF_ERROR(executor_->Forward(feeds, Keep::kForBackward, acts));
+    // Kept values may point into the feeds: they then read the kept copy.
+    const Feeds* fed = &feeds;
+    if (kept != nullptr) {
+      kept->acts = Activations<B>();
+      kept->feeds = feeds;
+      fed = &kept->feeds;
+    }
+    OC_RETURN_IF_ERROR(executor_->Forward(*fed, Keep::kForBackward, acts));
     LossResult result;
     OC_ASSIGN_OR_RETURN(result.output,
                         backend_->ToHost(*acts.ref[plan_->output_ids()[0]]));
@@ -177,6 +267,10 @@ class PlannedEngine : public Engine {
                                          needs, all));
     grads->clear();
     for (int id : param_ids) grads->push_back(std::move(all[id]));
+    if (kept != nullptr) {
+      acts.contexts.clear();  // trials and re-runs need the values only
+      kept->acts = std::move(acts);
+    }
     return result;
   }
 
@@ -184,6 +278,23 @@ class PlannedEngine : public Engine {
   const B& backend() const { return *backend_; }
 
  private:
+  // Element `index` of `t` as a one-element tensor.
+  static Tensor ElementOf(const Tensor& t, int64_t index) {
+    Tensor e(t.dtype(), {1});
+    const size_t elem = DTypeSize(t.dtype());
+    std::memcpy(e.mutable_raw(), t.raw() + index * elem, elem);
+    return e;
+  }
+  // Writes one checked element into the host copy `t` of initializer `id`
+  // and into the backend's copy.
+  absl::Status WriteElement(int id, Tensor& t, int64_t index,
+                            const Tensor& value) {
+    const size_t elem = DTypeSize(t.dtype());
+    std::memcpy(t.mutable_raw() + index * elem, value.raw(), elem);
+    const int64_t indices[] = {index};
+    return backend_->WriteInitializer(id, t, indices, value);
+  }
+
   absl::StatusOr<std::vector<Tensor>> Outputs(const Activations<B>& acts,
                                               const char* what) {
     std::vector<Tensor> outputs;
@@ -199,8 +310,19 @@ class PlannedEngine : public Engine {
   std::unique_ptr<B> backend_;
   std::unique_ptr<ExecutionPlan> plan_;
   std::unique_ptr<Executor<B>> executor_;
-  Feeds kept_feeds_;  // RunAndKeep's feeds and values, for RerunChanged
-  Activations<B> kept_;
+  // A kept run: its feeds and values, for RerunChanged and RunTrials.
+  struct Kept {
+    Feeds feeds;
+    Activations<B> acts;
+  };
+  absl::StatusOr<Kept*> Slot(int slot) {
+    if (slot < 0 || slot >= kKeptSlots) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "kept-run slot ", slot, " is not in [0, ", kKeptSlots, ")"));
+    }
+    return &kept_[slot];
+  }
+  Kept kept_[kKeptSlots];
 };
 
 }  // namespace onnx_crypt

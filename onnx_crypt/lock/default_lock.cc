@@ -5,30 +5,39 @@
 // model, and the result lists every locked value in the order it was locked.
 //
 // Round r of the lock:
-//   1. Rank. The engine computes g = dL/dθ on S and scores every eligible value
-//      θ_j that is not locked yet by its "range gain", the first-order loss
-//      increase of moving θ_j to the end of its tensor's original range
-//      [min_t, max_t] in the direction of g_j:
+//   1. Rank. The engine computes g = dL/dθ on S (keeping the forward values)
+//      and scores every eligible value θ_j that is not locked yet by its
+//      "range gain", the first-order loss increase of moving θ_j to the end
+//      of its tensor's original range [min_t, max_t] in the direction of g_j:
 //          score_j = |g_j| · (g_j > 0 ? max_t − θ_j : θ_j − min_t).
-//      It keeps the `candidates` best scores overall plus the
+//      The ranking keeps the `candidates` best scores overall plus the
 //      `per_tensor_candidates` best of each tensor (ties: tensor order, then
-//      flat index).
+//      flat index); the round tries those, best first, whose score is at least
+//      kTriedScoreFraction of the best, at most `candidates` of them.
 //   2. Propose. Each candidate gets a locked value v_j drawn uniformly by the
 //      seeded generator from the outer tail of its tensor's own distribution
 //      on the gradient's side: [max(tail_hi, θ_j), max_t] when g_j > 0 and
 //      [min_t, min(tail_lo, θ_j)] otherwise. The extreme itself is never used
 //      (lock_steps.h lists every condition a value must meet).
-//   3. Try. Each candidate with a usable value is set in the engine, S is
-//      measured with one forward pass, and θ_j is put back.
-//   4. Select. The `values_per_round` candidates that lower the accuracy on S
-//      the most are locked; equal accuracies go to the larger loss.
+//   3. Try. Each candidate is a trial (Engine::RunTrials) on the screening
+//      set (a 64-sample subset of S, or S itself when S is small; see
+//      kScreenSamples): only the steps downstream of the changed tensor are
+//      re-run over kept values, and nothing in the engine changes.
+//   4. Select. The candidate that lowers the screening accuracy the most is
+//      chosen (equal accuracies: the larger loss). Then the next most harmful
+//      ones, in order, join if a trial of the chosen set plus it lowers the
+//      accuracy by at least kAdditiveShare of what it did alone, up to
+//      `values_per_round` values, the budget or the target. The chosen set is
+//      locked, and one trial on all of S measures the locked model exactly.
 //   5. Stop when the accuracy on S is at or below the target ("target"), or
 //      when the budget of `max_values` is spent or a round has nothing to lock
 //      ("budget").
-// Trying the candidates costs one forward pass each, but it makes every locked
-// value count: the first-order score alone often prefers values whose effect
-// saturates.
+// Trying candidates makes every locked value count (the first-order score
+// alone often prefers values whose effect saturates); re-running only what is
+// downstream, screening on a subset and locking several values per round keep
+// the trials cheap and the gradient passes few.
 #include <algorithm>
+#include <set>
 #include <vector>
 
 #include "onnx_crypt/base/status.h"
@@ -38,6 +47,14 @@
 namespace onnx_crypt {
 
 namespace {
+
+// A round tries the candidates whose first-order score is at least this
+// fraction of the round's best score (at most `candidates` of them).
+constexpr double kTriedScoreFraction = 0.5;
+
+// A candidate joins the round's set only if, tried with the set, it lowers
+// the accuracy by at least this share of what it did alone.
+constexpr double kAdditiveShare = 0.5;
 
 // A tried candidate and what it did to the owner samples.
 struct DefaultTrial {
@@ -51,6 +68,71 @@ bool HurtsMore(const DefaultTrial& a, const DefaultTrial& b) {
     return a.measure.accuracy < b.measure.accuracy;
   }
   return a.measure.loss > b.measure.loss;
+}
+
+// The values a round locks, and the owner-sample measure with all of them set.
+struct RoundChoice {
+  std::vector<LockCandidate> chosen;
+  SampleMeasure measure;
+};
+
+// The select step with several values per round, on the screening set.
+// `trials` are the round's single-value trials, most harmful first, and
+// `before` is the measure of the round's starting state. The first is always
+// chosen; each next one joins only if a trial of the whole set so far plus it
+// lowers the accuracy by at least kAdditiveShare of what it did alone
+// (effects are re-measured together, never assumed to add up). It stops at
+// `values_per_round` values, at `budget`, or at the target accuracy.
+absl::StatusOr<RoundChoice> CombineTrials(
+    const LockContext& ctx, const std::vector<DefaultTrial>& trials,
+    const SampleMeasure& before, double target, int budget) {
+  RoundChoice choice;
+  choice.chosen.push_back(trials[0].candidate);
+  choice.measure = trials[0].measure;
+  const int limit = std::min(ctx.config.values_per_round, budget);
+  std::set<uint32_t> bits = {FloatBits(trials[0].candidate.value)};
+  Trial together = {EditOf(ctx, trials[0].candidate.tensor,
+                           trials[0].candidate.index,
+                           trials[0].candidate.value)};
+  for (size_t k = 1; k < trials.size(); ++k) {
+    if (static_cast<int>(choice.chosen.size()) >= limit ||
+        choice.measure.accuracy <= target) {
+      break;
+    }
+    const LockCandidate& c = trials[k].candidate;
+    const double alone = before.accuracy - trials[k].measure.accuracy;
+    if (alone <= 0 || bits.count(FloatBits(c.value)) > 0) continue;
+    Trial more = together;
+    more.push_back(EditOf(ctx, c.tensor, c.index, c.value));
+    OC_ASSIGN_OR_RETURN(const std::vector<SampleMeasure> m,
+                        ScreenTrials(ctx, {more}));
+    if (choice.measure.accuracy - m[0].accuracy < kAdditiveShare * alone) {
+      continue;
+    }
+    choice.chosen.push_back(c);
+    choice.measure = m[0];
+    bits.insert(FloatBits(c.value));
+    together = std::move(more);
+  }
+  return choice;
+}
+
+// Screens one trial per candidate, and returns the candidates with their
+// measures, most harmful first (stable: equal trials keep their order).
+absl::StatusOr<std::vector<DefaultTrial>> SortedTrials(
+    const std::vector<LockCandidate>& candidates, const LockContext& ctx) {
+  std::vector<Trial> single;
+  for (const LockCandidate& c : candidates) {
+    single.push_back({EditOf(ctx, c.tensor, c.index, c.value)});
+  }
+  OC_ASSIGN_OR_RETURN(const std::vector<SampleMeasure> measures,
+                      ScreenTrials(ctx, single));
+  std::vector<DefaultTrial> trials;
+  for (size_t k = 0; k < candidates.size(); ++k) {
+    trials.push_back({candidates[k], measures[k]});
+  }
+  std::stable_sort(trials.begin(), trials.end(), HurtsMore);
+  return trials;
 }
 
 }  // namespace
@@ -70,6 +152,8 @@ absl::StatusOr<LockResult> DefaultLock(LockContext& ctx, SampleMeasure start,
       break;
     }
     ++result.rounds;
+    // The gradient pass keeps its forward values: every trial below re-runs
+    // only what is downstream of its edits.
     OC_ASSIGN_OR_RETURN(const RankResult ranked,
                         RankUnlockedValues(ctx, locked));
     if (ranked.top.empty()) {
@@ -77,8 +161,13 @@ absl::StatusOr<LockResult> DefaultLock(LockContext& ctx, SampleMeasure start,
       break;
     }
 
-    std::vector<DefaultTrial> trials;
+    std::vector<LockCandidate> candidates;
+    const double floor = ranked.top[0].score * kTriedScoreFraction;
     for (const RankedValue& r : ranked.top) {
+      if (r.score < floor ||
+          static_cast<int>(candidates.size()) >= ctx.config.candidates) {
+        break;
+      }
       LockCandidate c;
       c.tensor = static_cast<size_t>(r.param);
       c.index = r.index;
@@ -93,22 +182,43 @@ absl::StatusOr<LockResult> DefaultLock(LockContext& ctx, SampleMeasure start,
         return static_cast<float>(lo + u * (static_cast<double>(hi) - lo));
       });
       if (c.value == theta) continue;  // no usable value
-      const std::string& name = ctx.names[c.tensor];
-      OC_RETURN_IF_ERROR(SetValue(ctx.engine, name, c.index, c.value));
-      OC_ASSIGN_OR_RETURN(const SampleMeasure m, MeasureSamples(ctx));
-      OC_RETURN_IF_ERROR(SetValue(ctx.engine, name, c.index, theta));
-      trials.push_back({c, m});
+      candidates.push_back(c);
     }
-    std::stable_sort(trials.begin(), trials.end(), HurtsMore);
-    std::vector<LockCandidate> best;
-    for (const DefaultTrial& t : trials) best.push_back(t.candidate);
-    OC_ASSIGN_OR_RETURN(const int taken, LockBest(ctx, best, result.rounds,
-                                                  &locked, &result.changes));
+    if (candidates.empty()) {
+      result.stop_reason = "budget";
+      break;
+    }
+    // Screen every candidate on the screening subset, then confirm the most
+    // harmful few on all samples, and combine those.
+    // Screen every candidate and combine the most harmful on the screening
+    // set, then measure the chosen set on all owner samples.
+    OC_ASSIGN_OR_RETURN(const SampleMeasure screen_before,
+                        KeepScreenValues(ctx, current));
+    OC_ASSIGN_OR_RETURN(const std::vector<DefaultTrial> screened,
+                        SortedTrials(candidates, ctx));
+    OC_ASSIGN_OR_RETURN(
+        RoundChoice choice,
+        CombineTrials(
+            ctx, screened, screen_before, result.target_accuracy,
+            ctx.config.max_values - static_cast<int>(result.changes.size())));
+    if (ctx.screen_is_subset) {
+      Trial all;
+      for (const LockCandidate& c : choice.chosen) {
+        all.push_back(EditOf(ctx, c.tensor, c.index, c.value));
+      }
+      OC_ASSIGN_OR_RETURN(const std::vector<SampleMeasure> m,
+                          MeasureTrials(ctx, {all}));
+      choice.measure = m[0];
+    }
+    OC_ASSIGN_OR_RETURN(
+        const int taken,
+        LockBest(ctx, choice.chosen, result.rounds, &locked, &result.changes));
     if (taken == 0) {
       result.stop_reason = "budget";
       break;
     }
-    OC_ASSIGN_OR_RETURN(current, MeasureSamples(ctx));
+    // The chosen set's trial measured exactly this state.
+    current = choice.measure;
     ReportRound(ctx.config, result, current);
   }
   result.sample_accuracy_after = current.accuracy;

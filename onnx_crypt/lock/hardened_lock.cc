@@ -28,22 +28,33 @@
 //     locked state: |g_j| · (v̄_j − θ_j), with v̄_j three quarters of the way
 //                   from θ_j to the bound on the gradient's side;
 //     reset states: g⁰_j · (0 − θ_j) + gᵐ_j · (med_t − θ_j).
-// The best `candidates` by each score are tried in all three states. The one
-// with the lowest max(acc_locked − 0.02, acc_zero, acc_median), and on equal
-// values the largest summed loss, is locked at
+// The best `candidates` by each score are tried in all three states, as
+// trials over the values kept by the three gradient passes (and, when S is
+// larger than the screening set, first screened on a 64-sample subset whose
+// values are kept in each state, with the best values_per_round +
+// kExtraFinalists tried on all of S). The trial key of a candidate is
+// max(acc_locked − 0.02, acc_zero, acc_median), lower first, and on equal
+// values the larger summed loss. Each candidate's value is
 //     v_j = θ_j + u · (bound − θ_j),
-// with u ~ U[0.5, 0.95) drawn by the seeded generator.
+// with u ~ U[0.5, 0.95) drawn by the seeded generator. The round locks the
+// best `values_per_round` (distinct bits) if a trial of all of them together,
+// in all three states, has a better key than the best alone; otherwise the
+// best alone. The chosen trial's measures are the new states' measures.
 //
 // The adaptive attacker. Once the locked state is at or below the target
 // accuracy and both reset states are at or below the repair target, the loop
 // simulates the attack module's saliency repair (attack.h, Repair) on S: the
 // k values of highest |g·w| or |g| reset to 0 or to the original tensor
-// median, for k = N, 2N, 5N and repair_multiple · N, with N values locked.
+// median, for k = N, 2N, 5N and repair_multiple · N, with N values locked
+// (one gradient pass ranks by both scores; each reset is a trial).
 // Locking goes on while the best of these repairs recovers more than
 // `repair_target`.
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <map>
+#include <optional>
+#include <set>
 #include <string>
 #include <utility>
 #include <vector>
@@ -130,6 +141,10 @@ std::pair<double, double> BulkInterval(const BulkStats& b, const TensorTails& s,
 
 enum class LockState { kLocked, kZero, kMedian };
 
+// How many more screened candidates than values_per_round are tried on all
+// owner samples.
+constexpr size_t kExtraFinalists = 4;
+
 // Puts every locked position of `changes` in `state`.
 absl::Status ApplyState(Engine& engine, const std::vector<LockChange>& changes,
                         const std::map<std::string, float>& medians,
@@ -143,40 +158,59 @@ absl::Status ApplyState(Engine& engine, const std::vector<LockChange>& changes,
   return absl::OkStatus();
 }
 
+// The engine's kept-run slots for the three states of the locked set, on all
+// owner samples and on the screening subset.
+constexpr int kAllSlot[3] = {0, 2, 3};
+constexpr int kScreenSlot[3] = {1, 4, 5};
+
 // The simulated saliency repair on the owner samples. The engine starts in the
-// locked state and is left in it. Returns the best accuracy over both scores,
-// both resets and every k.
+// locked state and is left in it. One gradient pass in the locked state (which
+// also keeps its values in slot 0, and is returned in `*g_locked` for the
+// round that follows) ranks the values by both scores; each reset is a trial
+// over those values. Returns the best accuracy over both scores, both resets
+// and every k.
 absl::StatusOr<double> SimulateRepair(
     const LockContext& ctx, const std::map<std::string, float>& medians,
-    int locked) {
+    int locked, LossResult* g_locked) {
   const std::vector<int> ks = {locked, 2 * locked, 5 * locked,
                                ctx.config.repair_multiple * locked};
-  OC_ASSIGN_OR_RETURN(const ValueSnapshot before,
-                      ValueSnapshot::Take(ctx.engine, ctx.names));
   RepairOptions options;
   options.k = *std::max_element(ks.begin(), ks.end());
-  options.single_pass = true;
   options.medians = medians;
-  double best = 0;
+  OC_ASSIGN_OR_RETURN(
+      *g_locked, ctx.engine.LossAndGradients(ctx.feeds, ctx.labels, ctx.names,
+                                             kAllSlot[0]));
+  std::vector<Tensor> weights;
+  std::vector<std::vector<double>> grads;
+  for (const std::string& name : ctx.names) {
+    OC_ASSIGN_OR_RETURN(Tensor w, ctx.engine.GetInitializer(name));
+    weights.push_back(std::move(w));
+    const absl::Span<const float> g = g_locked->grads.at(name).span<float>();
+    grads.emplace_back(g.begin(), g.end());
+  }
+  std::vector<Trial> trials;
   for (SaliencyScore score :
        {SaliencyScore::kGradTimesWeight, SaliencyScore::kGrad}) {
     options.score = score;
-    OC_ASSIGN_OR_RETURN(
-        const std::vector<ValuePosition> ranked,
-        RankBySaliency(ctx.engine, ctx.names, ctx.x, ctx.labels, options));
+    const std::vector<ValuePosition> ranked =
+        RankSaliency(ctx.names, weights, grads, options);
     for (ResetValue reset : {ResetValue::kZero, ResetValue::kMedian}) {
-      options.reset = reset;
       for (int k : ks) {
         const size_t kk = std::min(ranked.size(), static_cast<size_t>(k));
-        const std::vector<ValuePosition> reset_now(ranked.begin(),
-                                                   ranked.begin() + kk);
-        OC_RETURN_IF_ERROR(ResetPositions(ctx.engine, reset_now, options));
-        OC_ASSIGN_OR_RETURN(const SampleMeasure m, MeasureSamples(ctx));
-        best = std::max(best, m.accuracy);
-        OC_RETURN_IF_ERROR(before.Restore(ctx.engine, reset_now));
+        Trial trial;
+        for (size_t j = 0; j < kk; ++j) {
+          const auto& [name, index] = ranked[j];
+          const float v = reset == ResetValue::kZero ? 0.0f : medians.at(name);
+          trial.push_back({name, index, Tensor::FromVector<float>({1}, {v})});
+        }
+        trials.push_back(std::move(trial));
       }
     }
   }
+  OC_ASSIGN_OR_RETURN(const std::vector<SampleMeasure> measures,
+                      MeasureTrials(ctx, trials));
+  double best = 0;
+  for (const SampleMeasure& m : measures) best = std::max(best, m.accuracy);
   return best;
 }
 
@@ -252,31 +286,65 @@ absl::StatusOr<LockResult> HardenedLock(LockContext& ctx, SampleMeasure start,
   SeededGenerator rng(config.seed);
   LockedValues locked;
   std::vector<LockChange>& changes = result.changes;
-  SampleMeasure current = start, zero = start, median = start;
-  // Puts the locked set in `state` and measures the owner samples.
-  auto measure_in = [&](LockState state) -> absl::StatusOr<SampleMeasure> {
-    OC_RETURN_IF_ERROR(ApplyState(engine, changes, medians, state));
-    return MeasureSamples(ctx);
+  // The owner-sample measures in the three states: locked, zero, median.
+  std::array<SampleMeasure, 3> now = {start, start, start};
+  const LockState kStates[3] = {LockState::kLocked, LockState::kZero,
+                                LockState::kMedian};
+  // A candidate's value in a state.
+  auto value_in = [&](const LockCandidate& c, int state) {
+    return state == 0   ? c.value
+           : state == 1 ? 0.0f
+                        : medians.at(ctx.names[c.tensor]);
   };
-  auto gradients_in = [&](LockState state) -> absl::StatusOr<LossResult> {
-    OC_RETURN_IF_ERROR(ApplyState(engine, changes, medians, state));
-    return engine.LossAndGradients(ctx.feeds, ctx.labels, ctx.names);
+  // The measures of each candidate set in `sets`, in each of the three
+  // states (the candidates at their value in that state, with the locked set
+  // in the same state), as trials over the values kept in `slots` for the
+  // samples with `labels`. The engine is left in the locked state.
+  auto measure_sets = [&](const std::vector<std::vector<LockCandidate>>& sets,
+                          const int* slots, const std::vector<int64_t>& labels)
+      -> absl::StatusOr<std::vector<std::array<SampleMeasure, 3>>> {
+    std::vector<std::array<SampleMeasure, 3>> out(sets.size());
+    for (int state = 0; state < 3; ++state) {
+      std::vector<Trial> trials;
+      for (const std::vector<LockCandidate>& set : sets) {
+        Trial trial;
+        for (const LockCandidate& c : set) {
+          trial.push_back(EditOf(ctx, c.tensor, c.index, value_in(c, state)));
+        }
+        trials.push_back(std::move(trial));
+      }
+      // While nothing is locked, the three states are one model.
+      const int slot = changes.empty() ? slots[0] : slots[state];
+      OC_RETURN_IF_ERROR(ApplyState(engine, changes, medians, kStates[state]));
+      OC_ASSIGN_OR_RETURN(const std::vector<SampleMeasure> m,
+                          MeasureTrialsIn(ctx, trials, slot, labels));
+      for (size_t k = 0; k < sets.size(); ++k) out[k][state] = m[k];
+    }
+    OC_RETURN_IF_ERROR(
+        ApplyState(engine, changes, medians, LockState::kLocked));
+    return out;
   };
   // Trial order: lower max(acc_locked − 0.02, acc_zero, acc_median) first,
   // then larger summed loss.
-  auto trial_key = [](const SampleMeasure& a, const SampleMeasure& z,
-                      const SampleMeasure& m) {
-    return std::make_pair(std::max({a.accuracy - 0.02, z.accuracy, m.accuracy}),
-                          -(a.loss + z.loss + m.loss));
+  auto trial_key = [](const std::array<SampleMeasure, 3>& m) {
+    return std::make_pair(
+        std::max({m[0].accuracy - 0.02, m[1].accuracy, m[2].accuracy}),
+        -(m[0].loss + m[1].loss + m[2].loss));
   };
+  // The gradient pass in the locked state, when the repair simulation of the
+  // round's start already made it (with its values kept in slot 0).
+  std::optional<LossResult> g_lock_kept;
   while (true) {
-    const bool states_met = current.accuracy <= result.target_accuracy &&
-                            zero.accuracy <= reset_target &&
-                            median.accuracy <= reset_target;
+    const bool states_met = now[0].accuracy <= result.target_accuracy &&
+                            now[1].accuracy <= reset_target &&
+                            now[2].accuracy <= reset_target;
+    g_lock_kept.reset();
     if (states_met) {
+      LossResult g;
       OC_ASSIGN_OR_RETURN(
           result.repair_accuracy,
-          SimulateRepair(ctx, medians, static_cast<int>(changes.size())));
+          SimulateRepair(ctx, medians, static_cast<int>(changes.size()), &g));
+      g_lock_kept = std::move(g);
       if (result.repair_accuracy <= reset_target) {
         result.stop_reason = "target";
         break;
@@ -287,14 +355,28 @@ absl::StatusOr<LockResult> HardenedLock(LockContext& ctx, SampleMeasure start,
       break;
     }
     ++result.rounds;
-    // Gradients in the three states (all the same while nothing is locked).
-    OC_ASSIGN_OR_RETURN(
-        LossResult g_lock,
-        engine.LossAndGradients(ctx.feeds, ctx.labels, ctx.names));
+    // Gradients in the three states (all the same while nothing is locked),
+    // each keeping its values for the trials in that state.
+    LossResult g_lock;
+    if (g_lock_kept.has_value()) {
+      g_lock = std::move(*g_lock_kept);
+    } else {
+      OC_ASSIGN_OR_RETURN(
+          g_lock, engine.LossAndGradients(ctx.feeds, ctx.labels, ctx.names,
+                                          kAllSlot[0]));
+    }
     LossResult g_zero, g_median;
     if (!changes.empty()) {
-      OC_ASSIGN_OR_RETURN(g_zero, gradients_in(LockState::kZero));
-      OC_ASSIGN_OR_RETURN(g_median, gradients_in(LockState::kMedian));
+      OC_RETURN_IF_ERROR(
+          ApplyState(engine, changes, medians, LockState::kZero));
+      OC_ASSIGN_OR_RETURN(
+          g_zero, engine.LossAndGradients(ctx.feeds, ctx.labels, ctx.names,
+                                          kAllSlot[1]));
+      OC_RETURN_IF_ERROR(
+          ApplyState(engine, changes, medians, LockState::kMedian));
+      OC_ASSIGN_OR_RETURN(
+          g_median, engine.LossAndGradients(ctx.feeds, ctx.labels, ctx.names,
+                                            kAllSlot[2]));
       OC_RETURN_IF_ERROR(
           ApplyState(engine, changes, medians, LockState::kLocked));
     }
@@ -306,11 +388,7 @@ absl::StatusOr<LockResult> HardenedLock(LockContext& ctx, SampleMeasure start,
       break;
     }
 
-    struct Trial {
-      LockCandidate c;
-      std::pair<double, double> key;
-    };
-    std::vector<Trial> tried;
+    std::vector<LockCandidate> candidates;
     for (LockCandidate c : ranked) {
       const std::string& name = ctx.names[c.tensor];
       const float theta = ctx.originals.value(c.tensor, c.index);
@@ -325,43 +403,90 @@ absl::StatusOr<LockResult> HardenedLock(LockContext& ctx, SampleMeasure start,
                                          : theta - u * (theta - lo));
           });
       if (c.value == theta) continue;  // no usable value
-      // The candidate's value in each state, with the locked set in the same
-      // state; then back to the locked state without the candidate.
-      OC_RETURN_IF_ERROR(SetValue(engine, name, c.index, c.value));
-      OC_ASSIGN_OR_RETURN(const SampleMeasure ml, MeasureSamples(ctx));
-      OC_RETURN_IF_ERROR(
-          ApplyState(engine, changes, medians, LockState::kZero));
-      OC_RETURN_IF_ERROR(SetValue(engine, name, c.index, 0.0f));
-      OC_ASSIGN_OR_RETURN(const SampleMeasure mz, MeasureSamples(ctx));
-      OC_RETURN_IF_ERROR(
-          ApplyState(engine, changes, medians, LockState::kMedian));
-      OC_RETURN_IF_ERROR(SetValue(engine, name, c.index, medians.at(name)));
-      OC_ASSIGN_OR_RETURN(const SampleMeasure mm, MeasureSamples(ctx));
-      OC_RETURN_IF_ERROR(
-          ApplyState(engine, changes, medians, LockState::kLocked));
-      OC_RETURN_IF_ERROR(SetValue(engine, name, c.index, theta));
-      tried.push_back({c, trial_key(ml, mz, mm)});
+      candidates.push_back(c);
     }
-    std::stable_sort(
-        tried.begin(), tried.end(),
-        [](const Trial& a, const Trial& b) { return a.key < b.key; });
-    std::vector<LockCandidate> best;
-    for (const Trial& t : tried) best.push_back(t.c);
-    OC_ASSIGN_OR_RETURN(const int taken,
-                        LockBest(ctx, best, result.rounds, &locked, &changes));
-    if (taken == 0) {
+    if (candidates.empty()) {
       result.stop_reason = "budget";
       break;
     }
-    OC_ASSIGN_OR_RETURN(zero, measure_in(LockState::kZero));
-    OC_ASSIGN_OR_RETURN(median, measure_in(LockState::kMedian));
-    OC_ASSIGN_OR_RETURN(current, measure_in(LockState::kLocked));
-    ReportRound(config, result, current);
+    struct Tried {
+      LockCandidate c;
+      std::array<SampleMeasure, 3> m;
+    };
+    // Tries each of `cs` alone in the three states; most harmful first.
+    auto try_each = [&](const std::vector<LockCandidate>& cs, const int* slots,
+                        const std::vector<int64_t>& labels)
+        -> absl::StatusOr<std::vector<Tried>> {
+      std::vector<std::vector<LockCandidate>> sets;
+      for (const LockCandidate& c : cs) sets.push_back({c});
+      OC_ASSIGN_OR_RETURN(const auto m, measure_sets(sets, slots, labels));
+      std::vector<Tried> tried;
+      for (size_t k = 0; k < cs.size(); ++k) tried.push_back({cs[k], m[k]});
+      std::stable_sort(tried.begin(), tried.end(),
+                       [&](const Tried& a, const Tried& b) {
+                         return trial_key(a.m) < trial_key(b.m);
+                       });
+      return tried;
+    };
+    // Screen every candidate on the screening subset (its values kept in
+    // each state), then try the most harmful few on all owner samples.
+    std::vector<LockCandidate> finalists = candidates;
+    if (ctx.screen_is_subset) {
+      for (int state = 0; state < 3; ++state) {
+        if (state > 0 && changes.empty()) break;
+        OC_RETURN_IF_ERROR(
+            ApplyState(engine, changes, medians, kStates[state]));
+        OC_RETURN_IF_ERROR(
+            KeepValues(ctx, ctx.screen, kScreenSlot[state]).status());
+      }
+      OC_RETURN_IF_ERROR(
+          ApplyState(engine, changes, medians, LockState::kLocked));
+      OC_ASSIGN_OR_RETURN(const std::vector<Tried> screened,
+                          try_each(candidates, kScreenSlot, ctx.screen.labels));
+      finalists.clear();
+      for (size_t k = 0;
+           k < screened.size() &&
+           k < static_cast<size_t>(config.values_per_round) + kExtraFinalists;
+           ++k) {
+        finalists.push_back(screened[k].c);
+      }
+    }
+    OC_ASSIGN_OR_RETURN(const std::vector<Tried> tried,
+                        try_each(finalists, kAllSlot, ctx.labels));
+    // The best `values_per_round` together (distinct bits, within the
+    // budget), if together they beat the best alone; else the best alone.
+    std::vector<LockCandidate> together;
+    std::set<uint32_t> bits;
+    const size_t room = static_cast<size_t>(config.max_values) - changes.size();
+    for (const Tried& t : tried) {
+      if (together.size() >= static_cast<size_t>(config.values_per_round) ||
+          together.size() >= room) {
+        break;
+      }
+      if (bits.insert(FloatBits(t.c.value)).second) together.push_back(t.c);
+    }
+    std::vector<LockCandidate> chosen = {tried[0].c};
+    std::array<SampleMeasure, 3> after = tried[0].m;
+    if (together.size() > 1) {
+      OC_ASSIGN_OR_RETURN(const auto m,
+                          measure_sets({together}, kAllSlot, ctx.labels));
+      if (trial_key(m[0]) < trial_key(tried[0].m)) {
+        chosen = together;
+        after = m[0];
+      }
+    }
+    OC_ASSIGN_OR_RETURN(const int taken, LockBest(ctx, chosen, result.rounds,
+                                                  &locked, &changes));
+    if (taken != static_cast<int>(chosen.size())) {
+      return absl::InternalError("the hardened lock could not lock its choice");
+    }
+    now = after;  // the trials measured exactly these states
+    ReportRound(config, result, now[0]);
   }
-  result.sample_accuracy_after = current.accuracy;
-  result.loss_after = current.loss;
-  result.reset_zero_accuracy = zero.accuracy;
-  result.reset_median_accuracy = median.accuracy;
+  result.sample_accuracy_after = now[0].accuracy;
+  result.loss_after = now[0].loss;
+  result.reset_zero_accuracy = now[1].accuracy;
+  result.reset_median_accuracy = now[2].accuracy;
   return result;
 }
 

@@ -81,17 +81,88 @@ absl::Status ValueSnapshot::RestoreAll(Engine& engine) const {
   return absl::OkStatus();
 }
 
-absl::StatusOr<SampleMeasure> MeasureSamples(const LockContext& ctx) {
-  OC_ASSIGN_OR_RETURN(std::vector<Tensor> outs, ctx.engine.Run(ctx.feeds));
-  OC_ASSIGN_OR_RETURN(LossAndGrad ce,
-                      CrossEntropy(outs[0], ctx.labels, ctx.kind));
-  const std::vector<int64_t> pred = ArgmaxRows(outs[0]);
+absl::StatusOr<SampleMeasure> MeasureOutput(const LockContext& ctx,
+                                            const std::vector<int64_t>& labels,
+                                            const Tensor& out) {
+  OC_ASSIGN_OR_RETURN(LossAndGrad ce, CrossEntropy(out, labels, ctx.kind));
+  const std::vector<int64_t> pred = ArgmaxRows(out);
   int64_t correct = 0;
-  for (size_t i = 0; i < pred.size(); ++i) correct += pred[i] == ctx.labels[i];
+  for (size_t i = 0; i < pred.size(); ++i) correct += pred[i] == labels[i];
   SampleMeasure m;
-  m.accuracy = static_cast<double>(correct) / ctx.labels.size();
+  m.accuracy = static_cast<double>(correct) / labels.size();
   m.loss = std::isfinite(ce.loss) ? ce.loss : 1e300;
   return m;
+}
+
+absl::StatusOr<SampleMeasure> MeasureSamples(const LockContext& ctx) {
+  OC_ASSIGN_OR_RETURN(std::vector<Tensor> outs, ctx.engine.Run(ctx.feeds));
+  return MeasureOutput(ctx, ctx.labels, outs[0]);
+}
+
+void MakeScreenSet(LockContext& ctx) {
+  const int64_t n = ctx.x.rank() > 0 ? ctx.x.dim(0) : 0;
+  ctx.screen_is_subset = n > 2 * kScreenSamples;
+  if (!ctx.screen_is_subset) {
+    ctx.screen = SampleSet{ctx.feeds, ctx.labels, 0};
+    return;
+  }
+  const int64_t stride = n / kScreenSamples;
+  Shape shape = ctx.x.shape();
+  shape[0] = kScreenSamples;
+  Tensor sub(ctx.x.dtype(), shape);
+  const size_t row = ctx.x.nbytes() / static_cast<size_t>(n);
+  ctx.screen.labels.clear();
+  for (int64_t i = 0; i < kScreenSamples; ++i) {
+    std::memcpy(sub.mutable_raw() + i * row, ctx.x.raw() + i * stride * row,
+                row);
+    ctx.screen.labels.push_back(ctx.labels[i * stride]);
+  }
+  ctx.screen.feeds = {{ctx.input, std::move(sub)}};
+  ctx.screen.slot = 1;
+}
+
+InitializerEdit EditOf(const LockContext& ctx, size_t tensor, int64_t index,
+                       float value) {
+  return InitializerEdit{ctx.names[tensor], index,
+                         Tensor::FromVector<float>({1}, {value})};
+}
+
+absl::StatusOr<std::vector<SampleMeasure>> MeasureTrialsIn(
+    const LockContext& ctx, const std::vector<Trial>& trials, int slot,
+    const std::vector<int64_t>& labels) {
+  std::vector<SampleMeasure> measures;
+  if (trials.empty()) return measures;
+  OC_ASSIGN_OR_RETURN(const std::vector<std::vector<Tensor>> outs,
+                      ctx.engine.RunTrials(trials, slot));
+  for (const std::vector<Tensor>& out : outs) {
+    OC_ASSIGN_OR_RETURN(const SampleMeasure m,
+                        MeasureOutput(ctx, labels, out[0]));
+    measures.push_back(m);
+  }
+  return measures;
+}
+
+absl::StatusOr<std::vector<SampleMeasure>> MeasureTrials(
+    const LockContext& ctx, const std::vector<Trial>& trials) {
+  return MeasureTrialsIn(ctx, trials, 0, ctx.labels);
+}
+
+absl::StatusOr<SampleMeasure> KeepValues(const LockContext& ctx,
+                                         const SampleSet& set, int slot) {
+  OC_ASSIGN_OR_RETURN(const std::vector<Tensor> outs,
+                      ctx.engine.RunAndKeep(set.feeds, slot));
+  return MeasureOutput(ctx, set.labels, outs[0]);
+}
+
+absl::StatusOr<SampleMeasure> KeepScreenValues(const LockContext& ctx,
+                                               const SampleMeasure& current) {
+  if (!ctx.screen_is_subset) return current;
+  return KeepValues(ctx, ctx.screen, ctx.screen.slot);
+}
+
+absl::StatusOr<std::vector<SampleMeasure>> ScreenTrials(
+    const LockContext& ctx, const std::vector<Trial>& trials) {
+  return MeasureTrialsIn(ctx, trials, ctx.screen.slot, ctx.screen.labels);
 }
 
 absl::Status SetValue(Engine& engine, const std::string& tensor, int64_t index,
@@ -122,6 +193,7 @@ absl::StatusOr<RankResult> RankUnlockedValues(const LockContext& ctx,
   request.diversify_seed = config.seed;
   request.k = std::max(config.candidates, config.values_per_round);
   request.k_per_param = config.per_tensor_candidates;
+  request.keep_slot = 0;
   return RankByRangeGain(ctx.engine, ctx.feeds, ctx.labels, ctx.names, request);
 }
 

@@ -90,6 +90,19 @@ class ValueSnapshot {
   std::vector<Tensor> tensors_;
 };
 
+// A set of owner samples that trials are measured on, and the engine's
+// kept-run slot (Engine::RunAndKeep) that holds its values.
+struct SampleSet {
+  Feeds feeds;
+  std::vector<int64_t> labels;
+  int slot = 0;
+};
+
+// The screening subset of the owner samples S (LockContext::screen): every
+// k-th sample, k = |S| / kScreenSamples, so that every part of S is
+// represented. It is S itself when S has at most 2 · kScreenSamples samples.
+constexpr int64_t kScreenSamples = 64;
+
 // What both loops work on. `names`, `tails` and `originals` list the eligible
 // tensors in model order.
 struct LockContext {
@@ -103,15 +116,57 @@ struct LockContext {
   std::vector<std::string> names;
   std::vector<TensorTails> tails;
   ValueSnapshot originals;  // every eligible tensor before locking
+  // Where trials are screened before the best are confirmed on all samples:
+  // a subset of S in slot 1, or S itself (feeds and labels as above) in slot
+  // 0. MakeScreenSet fills it.
+  SampleSet screen;
+  bool screen_is_subset = false;
 };
+
+// Fills ctx.screen from ctx.x and ctx.labels (see kScreenSamples).
+void MakeScreenSet(LockContext& ctx);
 
 // Accuracy and mean cross-entropy on the owner samples.
 struct SampleMeasure {
   double accuracy = 0, loss = 0;
 };
+// The measure of a first graph output `out` against `labels` (as
+// MeasureSamples measures it).
+absl::StatusOr<SampleMeasure> MeasureOutput(const LockContext& ctx,
+                                            const std::vector<int64_t>& labels,
+                                            const Tensor& out);
 // Runs the owner samples through the engine as it is now. A NaN or infinite
 // loss (a saturated model) is reported as 1e300, the largest loss.
 absl::StatusOr<SampleMeasure> MeasureSamples(const LockContext& ctx);
+
+// The edit that sets element `index` of eligible tensor `tensor` to `value`.
+InitializerEdit EditOf(const LockContext& ctx, size_t tensor, int64_t index,
+                       float value);
+// The measure of each trial (Engine::RunTrials) over the values the engine
+// kept from its last kept run on the owner samples: what MeasureSamples would
+// return with the trial's edits set, bit for bit, at the cost of re-running
+// only the steps downstream of the edits.
+absl::StatusOr<std::vector<SampleMeasure>> MeasureTrials(
+    const LockContext& ctx, const std::vector<Trial>& trials);
+// Trials over the values kept in `slot`, measured against `labels` (the
+// labels of the samples that slot was run on).
+absl::StatusOr<std::vector<SampleMeasure>> MeasureTrialsIn(
+    const LockContext& ctx, const std::vector<Trial>& trials, int slot,
+    const std::vector<int64_t>& labels);
+// Runs `set` through the engine as it is now, keeps its values in `slot`, and
+// returns its measure.
+absl::StatusOr<SampleMeasure> KeepValues(const LockContext& ctx,
+                                         const SampleSet& set, int slot);
+
+// MeasureTrials on the screening set, whose values KeepScreenValues kept for
+// the engine's current state (when the screening set is S itself, the values
+// of the last kept run on S are used). KeepScreenValues returns the screening
+// set's measure in that state; `current` is the measure on S, which it
+// returns when the screening set is S.
+absl::StatusOr<SampleMeasure> KeepScreenValues(const LockContext& ctx,
+                                               const SampleMeasure& current);
+absl::StatusOr<std::vector<SampleMeasure>> ScreenTrials(
+    const LockContext& ctx, const std::vector<Trial>& trials);
 
 // Sets one float value of initializer `tensor` in the engine.
 absl::Status SetValue(Engine& engine, const std::string& tensor, int64_t index,

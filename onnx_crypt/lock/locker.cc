@@ -92,7 +92,9 @@ absl::StatusOr<LockResult> LockModel(Engine& engine, const Tensor& x,
                   std::move(names),
                   std::move(tails),
                   std::move(originals)};
-  OC_ASSIGN_OR_RETURN(const SampleMeasure m0, MeasureSamples(ctx));
+  MakeScreenSet(ctx);
+  OC_ASSIGN_OR_RETURN(const SampleMeasure m0,
+                      MeasureOutput(ctx, ctx.labels, outs0[0]));
   result.sample_accuracy_before = m0.accuracy;
   result.loss_before = m0.loss;
   if (m0.accuracy <= result.target_accuracy) {

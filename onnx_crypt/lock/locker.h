@@ -31,9 +31,12 @@ struct LockConfig {
   double target_accuracy = -1.0;  // < 0: chance (1/C) + 0.02
   uint64_t seed = 0;
   bool include_bias = false;
-  int values_per_round = 1;  // values locked per gradient round
-  // How many of the best first-order candidates are tried each round (at
-  // least values_per_round).
+  // At most this many values are locked per gradient round: the candidates
+  // whose effects add up when tried together (default_lock.cc,
+  // hardened_lock.cc).
+  int values_per_round = 4;
+  // At most this many of the best first-order candidates are tried each round
+  // (the default lock tries those within half of the best score).
   int candidates = 16;
   // Plus the best few of each eligible tensor, so that a small but powerful
   // tensor (a first convolution among wide fully connected layers) is always

@@ -99,8 +99,9 @@ absl::StatusOr<RankResult> RankByRangeGain(
     return RankOnCuda(*cuda_engine, feeds, labels, params, request);
   }
 #endif
-  OC_ASSIGN_OR_RETURN(LossResult lr,
-                      engine.LossAndGradients(feeds, labels, params));
+  OC_ASSIGN_OR_RETURN(
+      LossResult lr,
+      engine.LossAndGradients(feeds, labels, params, request.keep_slot));
   std::vector<Tensor> weights, grads;
   for (const std::string& p : params) {
     OC_ASSIGN_OR_RETURN(Tensor w, engine.GetInitializer(p));

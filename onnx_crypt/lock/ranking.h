@@ -82,6 +82,9 @@ struct RankRequest {
   // such as a first convolution, is always represented). The union is
   // returned, without duplicates.
   int64_t k_per_param = 0;
+  // Keep the gradient pass's forward values in this slot of the engine, for
+  // trials (Engine::RunTrials) on the same samples (kNoSlot: don't).
+  int keep_slot = Engine::kNoSlot;
 };
 
 struct RankedValue {

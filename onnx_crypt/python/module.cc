@@ -482,7 +482,8 @@ UnimplementedError (also NotImplementedError); `.code` holds the status code.)";
   m.def("lock", &Lock, arg("model"), arg("data"), arg("labels") = py::none(),
         py::kw_only(), arg("max_values") = 256, arg("target_accuracy") = -1.0,
         arg("seed") = 0, arg("include_bias") = false, arg("device") = "cpu",
-        arg("values_per_round") = 1, arg("candidates") = 16, arg("threads") = 0,
+        arg("values_per_round") = LockConfig().values_per_round,
+        arg("candidates") = LockConfig().candidates, arg("threads") = 0,
         arg("harden") = false, arg("stealth_quantile") = 0.999,
         arg("repair_target") = -1.0,
         R"(Locks a model; returns (locked_model_bytes, key_bytes, summary).
@@ -492,8 +493,9 @@ data: a path to an .npz with x (float32, batch first) and optional y (labels),
   or the array x itself, with `labels` (integers, one per sample) or None, in
   which case the model's own predictions are the labels.
 Locks values until the owner-sample accuracy is at most target_accuracy
-(negative: chance + 0.02) or max_values are locked; values_per_round values
-each round, out of the `candidates` best first-order candidates.
+(negative: chance + 0.02) or max_values are locked; at most values_per_round
+values each round (those whose effects add up when tried together), out of at
+most `candidates` first-order candidates.
 harden=True: the hardened lock (as `onnx-crypt lock --harden`): locked values
 stay below the stealth_quantile of |w| (and of the z-score statistics), resets
 to 0 or the median leave the model broken, and locking goes on until a

@@ -501,6 +501,31 @@ TEST(CudaEngineTest, RerunChangedEqualsAFullRun) {
   EXPECT_TRUE(SameBits(got->at(0), want->at(0)));
 }
 
+// A trial on the device equals setting the value and running, bit for bit,
+// and leaves the device copy of the initializer as it was.
+TEST(CudaEngineTest, TrialsEqualAFullRunAndChangeNothing) {
+  OC_SKIP_WITHOUT_GPU();
+  absl::StatusOr<std::unique_ptr<CudaEngine>> gpu =
+      CudaEngine::Create(TinyGraph());
+  ASSERT_TRUE(gpu.ok()) << gpu.status();
+  Feeds feeds;
+  feeds["x"] = testing::RandomTensor({2, 3}, 3).CastTo(DType::kFloat32);
+  const std::vector<int64_t> labels = {0, 1};
+  ASSERT_TRUE((*gpu)->LossAndGradients(feeds, labels, {"b"}, 0).ok());
+  absl::StatusOr<std::vector<Tensor>> plain = (*gpu)->Run(feeds);
+  const Tensor nine = Tensor::FromVector<float>({1}, {9.0f});
+  absl::StatusOr<std::vector<std::vector<Tensor>>> got =
+      (*gpu)->RunTrials({{{"b", 2, nine}}});
+  ASSERT_TRUE(got.ok() && plain.ok()) << got.status();
+  absl::StatusOr<std::vector<Tensor>> after = (*gpu)->Run(feeds);
+  ASSERT_TRUE(after.ok());
+  EXPECT_TRUE(SameBits(after->at(0), plain->at(0)));  // nothing changed
+  ASSERT_TRUE((*gpu)->SetInitializerValues("b", {2}, nine).ok());
+  absl::StatusOr<std::vector<Tensor>> want = (*gpu)->Run(feeds);
+  ASSERT_TRUE(want.ok());
+  EXPECT_TRUE(SameBits(got->at(0).at(0), want->at(0)));
+}
+
 #endif  // ONNX_CRYPT_HAVE_CUDA
 
 }  // namespace

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cstring>
 #include <filesystem>
+#include <map>
 #include <memory>
 
 #include "gtest/gtest.h"
@@ -231,6 +232,139 @@ TEST(IncrementalTest, RerunEqualsFullForwardOnEveryBundledModel) {
     absl::StatusOr<std::vector<Tensor>> after = (*full)->Run(feeds);
     ASSERT_TRUE(after.ok());
     EXPECT_FALSE(SameBits(before->at(0), after->at(0)));
+  }
+}
+
+TEST(TrialTest, TrialsNeedKeptValuesAndValidEdits) {
+  absl::StatusOr<std::unique_ptr<CpuEngine>> engine =
+      CpuEngine::Create(ShapeGraph());
+  ASSERT_TRUE(engine.ok()) << engine.status();
+  const Tensor one = Tensor::FromVector<float>({1}, {1.0f});
+  EXPECT_EQ((*engine)->RunTrials({{{"W", 0, one}}}).status().code(),
+            absl::StatusCode::kFailedPrecondition);
+  Feeds feeds;
+  feeds["x"] = testing::RandomTensor({3, 3, 4}, 9).CastTo(DType::kFloat32);
+  ASSERT_TRUE((*engine)->RunAndKeep(feeds).ok());
+  // Slot 1 was never kept; slots outside the range are refused.
+  EXPECT_EQ((*engine)->RunTrials({{{"W", 0, one}}}, 1).status().code(),
+            absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ((*engine)
+                ->RunTrials({{{"W", 0, one}}}, Engine::kKeptSlots)
+                .status()
+                .code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ((*engine)->RunTrials({{{"nope", 0, one}}}).status().code(),
+            absl::StatusCode::kNotFound);
+  EXPECT_EQ((*engine)->RunTrials({{{"W", 1 << 20, one}}}).status().code(),
+            absl::StatusCode::kOutOfRange);
+  const Tensor wrong = Tensor::FromVector<double>({1}, {1.0});
+  EXPECT_EQ((*engine)->RunTrials({{{"W", 0, wrong}}}).status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+// On every bundled model: trials over kept values (single edits in the first,
+// a middle and the last eligible tensor, an edit set across all three, and a
+// repeated edit of one element) equal SetInitializerValues + Run bit for bit;
+// afterwards the engine's initializers and kept values are unchanged, so the
+// same trials give the same outputs again, in any order; and a second slot
+// kept on other samples does not disturb the first.
+TEST(TrialTest, TrialsEqualFullForwardsAndChangeNothing) {
+  const std::string data = testing::DataDir() + "/fmnist_owner256.npz";
+  ASSERT_TRUE(fs::exists(data)) << data << " missing: run tools/setup.sh";
+  absl::StatusOr<Dataset> ds = LoadDataset(data);
+  ASSERT_TRUE(ds.ok()) << ds.status();
+  const Tensor x = SliceRows(ds->x, 0, 16);
+  const Tensor x2 = SliceRows(ds->x, 16, 24);
+  std::vector<std::string> models;
+  for (const auto& e : fs::directory_iterator(testing::ModelsDir())) {
+    if (e.path().extension() == ".onnx") models.push_back(e.path().string());
+  }
+  std::sort(models.begin(), models.end());
+  ASSERT_GE(models.size(), 3u);
+  for (const std::string& path : models) {
+    SCOPED_TRACE(path);
+    absl::StatusOr<OnnxModel> model = OnnxModel::Load(path);
+    ASSERT_TRUE(model.ok()) << model.status();
+    absl::StatusOr<Graph> graph = model->ToGraph();
+    ASSERT_TRUE(graph.ok()) << graph.status();
+    const std::vector<EligibleTensor> eligible =
+        FindEligibleTensors(*graph, /*include_bias=*/true);
+    ASSERT_GE(eligible.size(), 2u);
+    const std::string input = graph->inputs[0].name;
+    absl::StatusOr<std::unique_ptr<CpuEngine>> inc = CpuEngine::Create(*graph);
+    absl::StatusOr<std::unique_ptr<CpuEngine>> full = CpuEngine::Create(*graph);
+    ASSERT_TRUE(inc.ok() && full.ok());
+    // Slot 0 kept by a gradient pass, slot 1 by a plain kept run.
+    const std::vector<int64_t> labels(16, 1);
+    ASSERT_TRUE(
+        (*inc)
+            ->LossAndGradients({{input, x}}, labels, {eligible.front().name}, 0)
+            .ok());
+    ASSERT_TRUE((*inc)->RunAndKeep({{input, x2}}, 1).ok());
+    const std::vector<std::string> names = {eligible.front().name,
+                                            eligible[eligible.size() / 2].name,
+                                            eligible.back().name};
+    auto edit = [](const std::string& name, int64_t index, float v) {
+      return InitializerEdit{name, index, Tensor::FromVector<float>({1}, {v})};
+    };
+    std::vector<Trial> trials;
+    for (const std::string& name : names) trials.push_back({edit(name, 0, 3)});
+    trials.push_back(
+        {edit(names[0], 1, -2), edit(names[1], 1, 5), edit(names[2], 1, 7)});
+    trials.push_back({edit(names[1], 0, 9), edit(names[1], 0, -9)});
+    // What a full forward of each edited model gives.
+    auto want_of = [&](const Trial& trial, const Tensor& xs) {
+      std::vector<std::pair<std::string, Tensor>> old;
+      for (const InitializerEdit& e : trial) {
+        absl::StatusOr<Tensor> w = (*full)->GetInitializer(e.initializer);
+        EXPECT_TRUE(w.ok());
+        Tensor o = Tensor::FromVector<float>({1}, {w->data<float>()[e.index]});
+        old.emplace_back(e.initializer, std::move(o));
+        EXPECT_TRUE(
+            (*full)
+                ->SetInitializerValues(e.initializer, {e.index}, e.value)
+                .ok());
+      }
+      absl::StatusOr<std::vector<Tensor>> out = (*full)->Run({{input, xs}});
+      EXPECT_TRUE(out.ok()) << out.status();
+      for (size_t k = trial.size(); k-- > 0;) {
+        EXPECT_TRUE((*full)
+                        ->SetInitializerValues(old[k].first, {trial[k].index},
+                                               old[k].second)
+                        .ok());
+      }
+      return out.ok() ? *out : std::vector<Tensor>{};
+    };
+    std::map<std::string, Tensor> before;
+    for (const std::string& name : names)
+      before[name] = *(*inc)->GetInitializer(name);
+    for (int pass = 0; pass < 2; ++pass) {
+      std::vector<Trial> order = trials;
+      if (pass == 1) std::reverse(order.begin(), order.end());
+      absl::StatusOr<std::vector<std::vector<Tensor>>> got =
+          (*inc)->RunTrials(order);
+      ASSERT_TRUE(got.ok()) << got.status();
+      ASSERT_EQ(got->size(), order.size());
+      for (size_t t = 0; t < order.size(); ++t) {
+        const std::vector<Tensor> want = want_of(order[t], x);
+        ASSERT_EQ((*got)[t].size(), want.size());
+        for (size_t i = 0; i < want.size(); ++i)
+          EXPECT_TRUE(SameBits((*got)[t][i], want[i]))
+              << "pass " << pass << " trial " << t << " output " << i;
+      }
+    }
+    // Slot 1 holds the other samples' values.
+    absl::StatusOr<std::vector<std::vector<Tensor>>> other =
+        (*inc)->RunTrials({trials[3]}, 1);
+    ASSERT_TRUE(other.ok()) << other.status();
+    const std::vector<Tensor> want_other = want_of(trials[3], x2);
+    EXPECT_TRUE(SameBits((*other)[0][0], want_other[0]));
+    for (const std::string& name : names)
+      EXPECT_TRUE(SameBits(*(*inc)->GetInitializer(name), before[name]))
+          << name << " changed";
+    // An edit that changes something really changes the outputs.
+    const std::vector<Tensor> plain = *(*full)->Run({{input, x}});
+    EXPECT_FALSE(SameBits(want_of(trials[3], x)[0], plain[0]));
   }
 }
 

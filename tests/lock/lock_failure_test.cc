@@ -18,8 +18,8 @@
 namespace onnx_crypt {
 namespace {
 
-// Forwards to `inner`, except that the `fail_at`th call to Run and every later
-// one fail with Internal.
+// Forwards to `inner`, except that the `fail_at`th call to Run or RunTrials
+// and every later one fail with Internal.
 class FailingEngine : public Engine {
  public:
   FailingEngine(Engine& inner, int fail_at)
@@ -32,16 +32,22 @@ class FailingEngine : public Engine {
   }
   absl::StatusOr<LossResult> LossAndGradients(
       const Feeds& feeds, absl::Span<const int64_t> labels,
-      const std::vector<std::string>& params) override {
-    return inner_.LossAndGradients(feeds, labels, params);
+      const std::vector<std::string>& params, int keep_slot) override {
+    return inner_.LossAndGradients(feeds, labels, params, keep_slot);
+  }
+  absl::StatusOr<std::vector<std::vector<Tensor>>> RunTrials(
+      const std::vector<Trial>& trials, int slot) override {
+    if (++runs_ >= fail_at_) return absl::InternalError("injected failure");
+    return inner_.RunTrials(trials, slot);
   }
   const ExecutionPlan& plan() const override { return inner_.plan(); }
-  absl::StatusOr<std::vector<Tensor>> RunAndKeep(const Feeds& feeds) override {
-    return inner_.RunAndKeep(feeds);
+  absl::StatusOr<std::vector<Tensor>> RunAndKeep(const Feeds& feeds,
+                                                 int slot) override {
+    return inner_.RunAndKeep(feeds, slot);
   }
   absl::StatusOr<std::vector<Tensor>> RerunChanged(
-      const std::vector<std::string>& initializers) override {
-    return inner_.RerunChanged(initializers);
+      const std::vector<std::string>& initializers, int slot) override {
+    return inner_.RerunChanged(initializers, slot);
   }
   absl::Status SetInitializerValues(const std::string& name,
                                     absl::Span<const int64_t> indices,

@@ -20,9 +20,11 @@ constexpr char kHelp[] =
 
 Locks MODEL.onnx with the owner samples of FILE.npz (x, and y if present; without y the
 model's own predictions are the labels). Each round computes gradients on the samples, tries
-the M best first-order candidates and locks the K that hurt accuracy most, until the sample
-accuracy is at most A (default: chance + 0.02) or N values are locked (default 256, a safety
-budget: CNNs reach the target after about a dozen values).
+up to M (default 16) of the best first-order candidates, each with a re-run of only what lies
+downstream of it (screened on a 64-sample subset when there are more than 128 samples), and
+locks up to K (default 4) that hurt accuracy most and whose effects add up when tried
+together, until the sample accuracy is at most A (default: chance + 0.02) or N values are
+locked (default 256, a safety budget: CNNs reach the target after about a dozen values).
 Writes LOCKED.onnx (same graph and storage, a few values changed) and KEY (keep it secret).
 The same inputs and seed (default 0) give byte-identical outputs. With --json the last line of
 stdout is one JSON object (locked_values, total_parameters, sample_accuracy_before/after,

@@ -107,8 +107,9 @@ absl::StatusOr<LockOptions> ParseLockOptions(const ParsedArgs& args) {
   auto max_values = args.GetInt("--max-values", kDefaultMaxValues);
   auto target = args.GetDouble("--target-accuracy", -1.0);
   auto seed = args.GetInt("--seed", 0);
-  auto per_round = args.GetInt("--values-per-round", 1);
-  auto candidates = args.GetInt("--candidates", 16);
+  const LockConfig defaults;
+  auto per_round = args.GetInt("--values-per-round", defaults.values_per_round);
+  auto candidates = args.GetInt("--candidates", defaults.candidates);
   auto stealth_q = args.GetDouble("--stealth-quantile", 0.999);
   auto repair_target = args.GetDouble("--repair-target", -1.0);
   for (const absl::Status& s :

@@ -121,12 +121,13 @@ class CudaEngine : public PlannedEngine<CudaBackend> {
   // LossAndGradients with the gradients left on the device:
   // (*grads)[i] is dL/d params[i] (undefined when no gradient reaches it). The
   // result holds the loss and the first output. For device-side consumers of
-  // gradients such as the lock's ranking.
+  // gradients such as the lock's ranking. `keep_slot` as for
+  // LossAndGradients.
   absl::StatusOr<LossResult> LossAndDeviceGradients(
       const Feeds& feeds, absl::Span<const int64_t> labels,
-      const std::vector<std::string>& params,
-      std::vector<cuda::DValue>* grads) {
-    return BackendGradients(feeds, labels, params, grads);
+      const std::vector<std::string>& params, std::vector<cuda::DValue>* grads,
+      int keep_slot = kNoSlot) {
+    return BackendGradients(feeds, labels, params, grads, keep_slot);
   }
   // The device copy of initializer `name` (NotFound when there is none).
   absl::StatusOr<const cuda::DValue*> DeviceInitializer(

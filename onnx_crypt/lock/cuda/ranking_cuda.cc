@@ -17,8 +17,9 @@ absl::StatusOr<RankResult> RankOnCuda(CudaEngine& engine, const Feeds& feeds,
                                       const std::vector<std::string>& params,
                                       const RankRequest& request) {
   std::vector<DValue> grads;
-  OC_ASSIGN_OR_RETURN(LossResult lr, engine.LossAndDeviceGradients(
-                                         feeds, labels, params, &grads));
+  OC_ASSIGN_OR_RETURN(LossResult lr,
+                      engine.LossAndDeviceGradients(feeds, labels, params,
+                                                    &grads, request.keep_slot));
   cuda::CudaContext& cx = engine.context();
   std::vector<const DValue*> weights;
   for (const std::string& p : params) {
