@@ -71,6 +71,26 @@ TEST_F(LockUnlockTest, SameInputsGiveByteIdenticalOutputs) {
   EXPECT_NE(*ReadFile(Path("a.key")), *ReadFile(Path("c.key")));
 }
 
+// A full default lock of a convolutional model with 2 threads (the fast CPU
+// kernels, trials over kept values, the screening subset, several values per
+// round), twice: byte-identical outputs, and the target is reached.
+TEST_F(LockUnlockTest, FullLockWithTwoThreadsIsByteIdenticalTwice) {
+  const std::string model = testing::ModelsDir() + "/bn_cnn.onnx";
+  ASSERT_TRUE(fs::exists(model)) << model << " missing";
+  LockOptions o;
+  o.threads = 2;
+  for (const char* tag : {"t1", "t2"}) {
+    absl::StatusOr<LockSummary> s =
+        LockFile(model, Data(), Path(std::string(tag) + ".onnx"),
+                 Path(std::string(tag) + ".key"), o);
+    ASSERT_TRUE(s.ok()) << s.status();
+    EXPECT_EQ(s->result.stop_reason, "target");
+    EXPECT_LE(s->result.sample_accuracy_after, s->result.target_accuracy);
+  }
+  EXPECT_EQ(*ReadFile(Path("t1.onnx")), *ReadFile(Path("t2.onnx")));
+  EXPECT_EQ(*ReadFile(Path("t1.key")), *ReadFile(Path("t2.key")));
+}
+
 TEST_F(LockUnlockTest, UnlockRestoresTheOriginalBitForBit) {
   Lock("u", 1);
   ASSERT_TRUE(

@@ -1,20 +1,25 @@
 #!/usr/bin/env python3
 """Lock seconds on the CPU: `onnx-crypt lock` against a plain PyTorch implementation of the same
-loop, run in the same benchmark on the same machine with the same thread count.
+loop, run in the same benchmark on the same machine with the same thread count and the same
+accuracy target on the same owner samples.
 
 The PyTorch peer (below) runs the ONNX graph with the op-by-op PyTorch interpreter of
-tools/torch_grads.py in float32, and does exactly what onnx_crypt/lock/default_lock.cc does each
-round: one forward+backward on the owner samples for the eligible weights (Conv/Gemm/MatMul
+tools/torch_grads.py in float32, and does what the lock loop did before it ran on trials: each
+round one forward+backward on the owner samples for the eligible weights (Conv/Gemm/MatMul
 weights), the range-gain score |g| * room-to-extreme, the 16 best candidates, a value from each
-tensor's outer 1 % tail on the gradient's side, a trial forward pass per candidate, lock the one
-that lowers sample accuracy most (then raises the loss most), until sample accuracy <= chance +
-0.02 or 32 values. Prints per model: values and seconds for each, and the speed ratio
-(PyTorch seconds / onnx-crypt seconds; > 1 means onnx-crypt is faster).
+tensor's outer 1 % tail on the gradient's side, a full trial forward pass per candidate, lock
+the one that lowers sample accuracy most (then raises the loss most), until sample accuracy <=
+chance + 0.02 (the default target of both) or 32 values.
 
-Usage: bench_lock.py [--models M.onnx ...] [--threads 2] [--out FILE.md]
+Per model and thread count it prints values, seconds and whether each reached the target, and
+the speed ratio (PyTorch seconds / onnx-crypt seconds; > 1 means onnx-crypt is faster). With
+--base-cli (an onnx-crypt binary built from an earlier commit) it also times that binary, and
+for both binaries prints the forward-equivalents per round: (lock seconds / rounds) divided by
+the seconds of one forward pass over the owner samples (`onnx-crypt eval`, same threads).
+
+Usage: bench_lock.py [--models M.onnx ...] [--threads 1 2] [--base-cli PATH] [--out FILE.md]
 """
 import argparse
-import glob
 import json
 import os
 import platform
@@ -27,7 +32,6 @@ import numpy as np
 import onnx
 import onnx.numpy_helper
 import torch
-import torch.nn.functional as F
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 sys.path.insert(0, os.path.join(ROOT, "tools"))
@@ -35,6 +39,7 @@ import torch_grads  # noqa: E402  (the op-by-op interpreter)
 
 CLI = os.environ.get("ONNX_CRYPT_CLI", os.path.join(ROOT, "build", "tools", "onnx-crypt"))
 OWNER = os.path.join(ROOT, "tools", "data", "fmnist_owner256.npz")
+DEFAULT_MODELS = ["lenet5.onnx", "bn_cnn.onnx", "resnet_small.onnx"]
 
 
 def to_torch_f32(array):
@@ -81,10 +86,10 @@ def torch_lock(path, x_np, y_np, max_values=32, candidates=16, seed=0):
             loss, _ = torch_grads.loss_of(model, o, y)
             return (o.argmax(1) == y).float().mean().item(), loss.item()
 
+    t0 = time.perf_counter()
     acc, _ = measure()
     target = 1.0 / 10 + 0.02
     count = 0
-    t0 = time.perf_counter()
     while acc > target and count < max_values:
         for n in names:
             params[n].requires_grad_(True)
@@ -123,42 +128,73 @@ def torch_lock(path, x_np, y_np, max_values=32, candidates=16, seed=0):
         locked[n][i] = True
         count += 1
         acc, _ = measure()
-    return count, time.perf_counter() - t0, acc
+    return count, time.perf_counter() - t0, acc <= target
+
+
+def cli_lock(cli, model, threads, tmp):
+    p = subprocess.run([cli, "lock", model, "--data", OWNER, "-o", os.path.join(tmp, "l.onnx"),
+                        "--key", os.path.join(tmp, "k"), "--threads", str(threads), "--json"],
+                       check=True, capture_output=True, text=True)
+    return json.loads(p.stdout.strip().splitlines()[-1])
+
+
+def forward_seconds(cli, model, threads):
+    """Seconds of one forward pass over the 256 owner samples (best of 3)."""
+    best = float("inf")
+    for _ in range(3):
+        p = subprocess.run([cli, "eval", model, "--data", OWNER, "--threads", str(threads),
+                            "--batch-size", "256", "--json"],
+                           check=True, capture_output=True, text=True)
+        best = min(best, json.loads(p.stdout.strip().splitlines()[-1])["seconds"])
+    return best
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--models", nargs="*")
-    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--threads", type=int, nargs="+", default=[1, 2])
+    ap.add_argument("--base-cli", help="an onnx-crypt built from an earlier commit")
     ap.add_argument("--out", default=os.path.join(ROOT, "tools", "bench", "results",
                                                   "lock_cpu.md"))
     a = ap.parse_args()
-    torch.set_num_threads(a.threads)
-    models = a.models or sorted(glob.glob(os.path.join(ROOT, "tools", "models", "*.onnx")))
+    models = a.models or [os.path.join(ROOT, "tools", "models", m) for m in DEFAULT_MODELS]
     d = np.load(OWNER)
     x, y = np.ascontiguousarray(d["x"]), d["y"].astype(np.int64)
-    rows = ["| model | onnx-crypt values | onnx-crypt lock s | PyTorch values | PyTorch lock s | "
-            "speed ratio (PyTorch s / onnx-crypt s) |", "|---|---:|---:|---:|---:|---:|"]
+    rows = ["| model | threads | onnx-crypt values | onnx-crypt lock s | target | PyTorch values "
+            "| PyTorch lock s | target | speed ratio (PyTorch s / onnx-crypt s) |",
+            "|---|---:|---:|---:|---|---:|---:|---|---:|"]
+    fe_rows = ["| model | threads | binary | values | rounds | lock s | forward s | "
+               "forward-equivalents per round |", "|---|---:|---|---:|---:|---:|---:|---:|"]
     with tempfile.TemporaryDirectory() as tmp:
         for m in models:
-            p = subprocess.run([CLI, "lock", m, "--data", OWNER, "-o",
-                                os.path.join(tmp, "l.onnx"), "--key", os.path.join(tmp, "k"),
-                                "--threads", str(a.threads), "--json"],
-                               check=True, capture_output=True, text=True)
-            ours = json.loads(p.stdout.strip().splitlines()[-1])
-            n, secs, _ = torch_lock(m, x, y)
-            rows.append(f"| {os.path.basename(m)} | {ours['locked_values']} | "
-                        f"{ours['seconds']:.2f} | {n} | {secs:.2f} | "
-                        f"{secs / ours['seconds']:.2f} |")
-            print(rows[-1], flush=True)
-    head = (f"Lock seconds on the CPU ({platform.machine()}, {os.cpu_count()} cores, "
-            f"{a.threads} threads each), 256 owner samples, default options; PyTorch "
-            f"{torch.__version__}. onnx-crypt's seconds include loading and writing files; "
-            "the PyTorch loop's exclude them. Made by `tools/bench/bench_lock.py`.\n\n")
+            for th in a.threads:
+                torch.set_num_threads(th)
+                ours = cli_lock(CLI, m, th, tmp)
+                n, secs, reached = torch_lock(m, x, y)
+                ok = "yes" if ours["stop_reason"] == "target" else "no"
+                rows.append(f"| {os.path.basename(m)} | {th} | {ours['locked_values']} | "
+                            f"{ours['seconds']:.2f} | {ok} | {n} | {secs:.2f} | "
+                            f"{'yes' if reached else 'no'} | {secs / ours['seconds']:.1f} |")
+                print(rows[-1], flush=True)
+                for label, cli, r in (("this", CLI, ours),) + (
+                        (("base", a.base_cli, cli_lock(a.base_cli, m, th, tmp)),)
+                        if a.base_cli else ()):
+                    f = forward_seconds(cli, m, th)
+                    fe_rows.append(f"| {os.path.basename(m)} | {th} | {label} | "
+                                   f"{r['locked_values']} | {r['rounds']} | {r['seconds']:.2f} "
+                                   f"| {f:.4f} | {r['seconds'] / r['rounds'] / f:.1f} |")
+                    print(fe_rows[-1], flush=True)
+    head = (f"Lock seconds on the CPU ({platform.machine()}, {os.cpu_count()} cores), 256 owner "
+            f"samples, default options, target chance + 0.02 for both; PyTorch "
+            f"{torch.__version__}. onnx-crypt's seconds include loading and writing files; the "
+            "PyTorch loop's exclude them. Made by `tools/bench/bench_lock.py`.\n\n")
+    fe_head = ("\n\nForward-equivalents per lock round: (lock seconds / rounds) / seconds of one "
+               "forward pass over the 256 owner samples with the same binary and threads. "
+               "`base` is the binary of the commit before the trial-based lock loop.\n\n")
     with open(a.out + ".tmp", "w") as f:
-        f.write(head + "\n".join(rows) + "\n")
+        f.write(head + "\n".join(rows) + fe_head + "\n".join(fe_rows) + "\n")
     os.replace(a.out + ".tmp", a.out)
-    print("\n".join(rows))
+    print("\n".join(rows + [""] + fe_rows))
 
 
 if __name__ == "__main__":
