@@ -21,7 +21,8 @@ DEBIAN_PACKAGES=(
   libonnx-dev libprotobuf-dev protobuf-compiler libabsl-dev libgtest-dev
   libopenblas-dev libssl-dev zlib1g-dev pybind11-dev python3-dev
   dataset-fashion-mnist libonnx-testdata
-  python3-torch python3-onnx python3-numpy python3-venv python3-pip python3-matplotlib
+  python3-torch python3-torchvision python3-onnx python3-numpy python3-venv python3-pip
+  python3-matplotlib
 )
 
 # --- 1. Debian packages ------------------------------------------------------------------------
