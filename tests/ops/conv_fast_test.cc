@@ -1,7 +1,8 @@
 // The fast Conv (oneDNN, ops/cpu/conv_dnnl.h) against the reference kernel
 // (im2col + BLAS) in float32: forward, dX, dW and dB on strides, pads,
 // dilations, groups, 1x1 and batch 1 and > 1, within a tolerance for float32
-// reassociation; and bit-identical results run to run at 1 and 2 threads.
+// reassociation; and bit-identical results run to run at 1 and 2 threads
+// (the lock's keys depend on them).
 #include <cmath>
 #include <cstring>
 #include <string>
@@ -76,6 +77,14 @@ std::vector<ConvConfig> Configs() {
        {1, 1, 1, 1},
        {1, 1}},
       {"1d", {3, 4, 10}, {5, 4, 3}, {2}, {1, 1}, {1}},
+      // About 400 KB of X and Y per image: the forward runs in chunks of 2
+      // images and a last one of 1 (conv_dnnl.cc, ForwardChunk).
+      {"chunked_batch5",
+       {5, 16, 40, 40},
+       {16, 16, 3, 3},
+       {1, 1},
+       {1, 1, 1, 1},
+       {1, 1}},
   };
 }
 

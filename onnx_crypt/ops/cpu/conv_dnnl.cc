@@ -14,6 +14,7 @@
 
 #include <omp.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <map>
 #include <memory>
@@ -129,14 +130,21 @@ class WorkerDenormalScope {
   std::vector<unsigned int> saved_;
 };
 
-// Runs `p` with one pointer per argument (in p.args order).
-void Execute(const Prepared& p, const std::vector<const void*>& pointers) {
+// Runs `p` with one pointer per argument (in p.args order). Argument
+// `prearranged` (if any) already has the primitive's layout.
+void Execute(const Prepared& p, const std::vector<const void*>& pointers,
+             int prearranged = -1) {
   dnnl::engine& e = CpuDnnlEngine();
   dnnl::stream stream(e);
   std::vector<memory> user(p.args.size());
   std::unordered_map<int, memory> exec_args;
   for (size_t i = 0; i < p.args.size(); ++i) {
     const Arg& a = p.args[i];
+    if (static_cast<int>(i) == prearranged) {
+      exec_args.emplace(a.id,
+                        memory(a.prim, e, const_cast<void*>(pointers[i])));
+      continue;
+    }
     user[i] = memory(a.user, e, const_cast<void*>(pointers[i]));
     if (!a.reordered) {
       exec_args.emplace(a.id, user[i]);
@@ -224,6 +232,9 @@ dnnl::convolution_forward::primitive_desc ForwardDesc(const Geometry& r,
   return Fwd::primitive_desc(d, UserScratchpad(), CpuDnnlEngine());
 }
 
+constexpr int64_t kChunkBytes = int64_t{1} << 20;
+constexpr size_t kWeightsSlot = 7;  // ThreadBuffer slot past every argument's
+
 enum Kind : int64_t { kForward = 1, kBackwardData = 2, kBackwardWeights = 3 };
 
 std::unique_ptr<Prepared> Create(Kind kind, const DnnlConvShape& s, bool bias) {
@@ -305,17 +316,68 @@ absl::Status FromDnnl(const dnnl::error& e, const char* what) {
                                           static_cast<int>(e.status), ")"));
 }
 
+// Images per forward call: src and dst of one call, and the reordered copies
+// of both, stay within about kChunkBytes (near L2) instead of streaming the
+// whole batch through memory three times (5% faster on resnet_small and
+// bn_cnn at batch 256 than one call per batch; 256 KB was slower again).
+int64_t ForwardChunk(const DnnlConvShape& s) {
+  const WindowGeometry& g = s.geom;
+  const int64_t per_image =
+      static_cast<int64_t>(sizeof(float)) * 2 *
+      (g.channels * g.InSize() + s.out_channels * g.OutSize());
+  return std::clamp<int64_t>(kChunkBytes / std::max<int64_t>(1, per_image), 1,
+                             std::max<int64_t>(1, g.batch));
+}
+
 }  // namespace
 
 absl::Status DnnlConvForward(const DnnlConvShape& s, const float* x,
                              const float* w, const float* b, float* y) {
   try {
-    const Prepared& p = Get(kForward, s, b != nullptr);
+    const bool bias = b != nullptr;
+    const int64_t chunk = ForwardChunk(s);
     WorkerDenormalScope denormals;
-    if (b != nullptr) {
-      Execute(p, {x, w, b, y});
-    } else {
-      Execute(p, {x, w, y});
+    if (chunk >= s.geom.batch) {
+      const Prepared& p = Get(kForward, s, bias);
+      if (bias) {
+        Execute(p, {x, w, b, y});
+      } else {
+        Execute(p, {x, w, y});
+      }
+      return absl::OkStatus();
+    }
+    DnnlConvShape part = s;
+    part.geom.batch = chunk;
+    const Prepared& full = Get(kForward, part, bias);
+    // The weights are reordered once for all chunks.
+    const Arg& wa = full.args[1];
+    const void* wp = w;
+    if (wa.reordered) {
+      dnnl::engine& e = CpuDnnlEngine();
+      dnnl::stream stream(e);
+      memory from(wa.user, e, const_cast<float*>(w));
+      memory to(wa.prim, e, ThreadBuffer(kWeightsSlot, wa.prim.get_size()));
+      wa.reorder.execute(stream, {{DNNL_ARG_FROM, from}, {DNNL_ARG_TO, to}});
+      stream.wait();
+      wp = to.get_data_handle();
+    }
+    const WindowGeometry& g = s.geom;
+    for (int64_t n0 = 0; n0 < g.batch; n0 += chunk) {
+      const int64_t count = std::min(chunk, g.batch - n0);
+      const Prepared* p = &full;
+      if (count != chunk) {
+        part.geom.batch = count;
+        p = &Get(kForward, part, bias);
+      }
+      const float* xn = x + n0 * g.channels * g.InSize();
+      float* yn = y + n0 * s.out_channels * g.OutSize();
+      const bool ready = wa.reordered && p->args[1].prim == wa.prim;
+      const void* wn = ready ? wp : w;
+      if (bias) {
+        Execute(*p, {xn, wn, b, yn}, ready ? 1 : -1);
+      } else {
+        Execute(*p, {xn, wn, yn}, ready ? 1 : -1);
+      }
     }
   } catch (const dnnl::error& e) {
     return FromDnnl(e, "convolution forward");
