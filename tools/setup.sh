@@ -19,7 +19,7 @@ log() { printf '[setup] %s\n' "$*"; }
 DEBIAN_PACKAGES=(
   build-essential cmake ninja-build pkg-config
   libonnx-dev libprotobuf-dev protobuf-compiler libabsl-dev libgtest-dev
-  libopenblas-dev libssl-dev zlib1g-dev pybind11-dev python3-dev
+  libopenblas-dev libdnnl-dev libssl-dev zlib1g-dev pybind11-dev python3-dev
   dataset-fashion-mnist libonnx-testdata
   python3-torch python3-torchvision python3-onnx python3-numpy python3-venv python3-pip
   python3-matplotlib

@@ -1,6 +1,6 @@
-// Process start-up helper for programs (the CLI, test mains): works around
-// OpenBLAS choosing its slowest kernels on CPUs it does not recognise. For use
-// at the top of main() only.
+// Process start-up helper for programs (the CLI, test mains): sets the
+// environment that the kernel runtimes (OpenBLAS, GNU OpenMP under oneDNN) read
+// only when they load. For use at the top of main() only.
 #ifndef ONNX_CRYPT_BASE_OPENBLAS_ENV_H_
 #define ONNX_CRYPT_BASE_OPENBLAS_ENV_H_
 
@@ -12,9 +12,12 @@ namespace onnx_crypt {
 // CPU has AVX2/AVX-512. The only cure is the OPENBLAS_CORETYPE variable, read
 // at load time. So when that fallback is detected and the user has not set the
 // variable, this re-executes the program (/proc/self/exe, same argv) once with
-// OPENBLAS_CORETYPE=SkylakeX (AVX-512) or Haswell (AVX2). Returns normally
-// otherwise, or if the re-exec fails.
-void ReexecWithBetterOpenBlasKernels(char** argv);
+// OPENBLAS_CORETYPE=SkylakeX (AVX-512) or Haswell (AVX2). Likewise, when
+// neither OMP_WAIT_POLICY nor GOMP_SPINCOUNT is set, it sets
+// OMP_WAIT_POLICY=PASSIVE (openblas_env.cc says why). Re-executes at most once
+// (the second start finds the variables set); returns normally when nothing
+// needs changing, or if the re-exec fails.
+void ReexecWithKernelRuntimeSettings(char** argv);
 
 }  // namespace onnx_crypt
 

@@ -1,9 +1,8 @@
-// The CPU backend: host tensors, the reference kernels of the op table, BLAS
-// inside Conv/Gemm/MatMul. Gradients are summed element by element in the
-// order the executor hands them over.
+// The CPU backend: host tensors, the kernels of the op table (reference, or
+// oneDNN where ops/cpu/fast_kernels.h says so), BLAS inside Conv/Gemm/MatMul.
+// Gradients are summed element by element in the order the executor hands them
+// over.
 #include "onnx_crypt/engine/cpu_engine.h"
-
-#include <cblas.h>
 
 #if defined(__SSE__)
 #include <xmmintrin.h>
@@ -11,6 +10,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "onnx_crypt/engine/loss.h"
+#include "onnx_crypt/ops/cpu/fast_kernels.h"
 
 namespace onnx_crypt {
 
@@ -107,7 +107,7 @@ absl::StatusOr<double> CpuBackend::LossGradient(
 
 absl::StatusOr<std::unique_ptr<CpuEngine>> CpuEngine::Create(Graph graph,
                                                              int num_threads) {
-  if (num_threads > 0) openblas_set_num_threads(num_threads);
+  cpu::SetKernelThreads(num_threads);  // OpenBLAS and oneDNN alike
   std::unique_ptr<CpuEngine> engine(new CpuEngine(std::move(graph)));
   OC_RETURN_IF_ERROR(
       engine->Init(std::make_unique<CpuBackend>(), CpuBackend::Traits()));

@@ -4,8 +4,9 @@
 // pass or an incremental re-run follows.
 //
 // Ownership: the engine owns its Graph (and so the initializers, which the
-// kernels read in place). Not thread-safe; BLAS uses `num_threads` threads
-// (0 = leave the BLAS default).
+// kernels read in place). Not thread-safe; OpenBLAS and oneDNN (OpenMP) use
+// `num_threads` threads (0 = leave their defaults), set when the engine is
+// created (ops/cpu/fast_kernels.h: OpenMP's count is per calling thread).
 #ifndef ONNX_CRYPT_ENGINE_CPU_ENGINE_H_
 #define ONNX_CRYPT_ENGINE_CPU_ENGINE_H_
 

@@ -4,7 +4,7 @@
 #include "onnx_crypt/base/openblas_env.h"
 
 int main(int argc, char** argv) {
-  onnx_crypt::ReexecWithBetterOpenBlasKernels(argv);
+  onnx_crypt::ReexecWithKernelRuntimeSettings(argv);
   ::testing::InitGoogleTest(&argc, argv);
   return RUN_ALL_TESTS();
 }

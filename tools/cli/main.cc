@@ -68,7 +68,7 @@ const Command* Find(const std::string& name) {
 
 int main(int argc, char** argv) {
   using namespace onnx_crypt::cli;
-  onnx_crypt::ReexecWithBetterOpenBlasKernels(argv);
+  onnx_crypt::ReexecWithKernelRuntimeSettings(argv);
   if (argc < 2) return std::cerr << UsageText(), kExitUsage;
   const std::string name = argv[1];
   const Args args(argv + 2, argv + argc);

@@ -56,13 +56,21 @@ void BnForward(const BnParams& p, const Tensor& x, Tensor& y) {
   const T* xd = x.data<T>();
   T* yd = y.mutable_data<T>();
   const int64_t batch = x.dim(0);
+  std::vector<T> ta(static_cast<size_t>(p.channels));
+  std::vector<T> tb(static_cast<size_t>(p.channels));
   for (int64_t c = 0; c < p.channels; ++c) {
     const double a = p.scale[c] * p.inv_std[c];
-    const T ta = static_cast<T>(a);
-    const T tb = static_cast<T>(p.shift[c] - p.mean[c] * a);
-    for (int64_t n = 0; n < batch; ++n) {
+    ta[c] = static_cast<T>(a);
+    tb[c] = static_cast<T>(p.shift[c] - p.mean[c] * a);
+  }
+  // In memory order (image, channel, position): one pass over X and Y.
+  for (int64_t n = 0; n < batch; ++n) {
+    for (int64_t c = 0; c < p.channels; ++c) {
       const int64_t off = (n * p.channels + c) * p.inner;
-      for (int64_t i = 0; i < p.inner; ++i) yd[off + i] = ta * xd[off + i] + tb;
+      const T* __restrict xr = xd + off;
+      T* __restrict yr = yd + off;
+      const T a = ta[c], b = tb[c];
+      for (int64_t i = 0; i < p.inner; ++i) yr[i] = a * xr[i] + b;
     }
   }
 }
@@ -72,7 +80,7 @@ absl::Status Forward(const Node& node, const TensorRefs& inputs,
                      std::unique_ptr<OpContext>* ctx) {
   OC_ASSIGN_OR_RETURN(BnParams params, ReadParams(node, inputs));
   const Tensor& x = *inputs[0];
-  Tensor y(x.dtype(), x.shape());
+  Tensor y = Tensor::Uninitialized(x.dtype(), x.shape());
   OC_DISPATCH_FLOAT(x.dtype(), node, { BnForward<T>(params, x, y); });
   outputs[0] = std::move(y);
   return absl::OkStatus();

@@ -13,6 +13,10 @@
 // Several images share one col matrix (columns (n, o)) so that the GEMMs are
 // large when images are small (kTargetColumns, kColBudget below). A
 // 1x1 kernel with stride 1 and no padding reads X directly (col = X).
+//
+// That is the reference. float32 runs through oneDNN instead (conv_dnnl.h)
+// where it is built in, unless the reference kernels are requested
+// (fast_kernels.h).
 #include <algorithm>
 #include <cstring>
 #include <memory>
@@ -23,8 +27,13 @@
 #include "onnx_crypt/base/status.h"
 #include "onnx_crypt/ops/cpu/blas.h"
 #include "onnx_crypt/ops/cpu/cpu_ops.h"
+#include "onnx_crypt/ops/cpu/fast_kernels.h"
 #include "onnx_crypt/ops/cpu/pool_util.h"
 #include "onnx_crypt/ops/cpu/util.h"
+
+#if defined(ONNX_CRYPT_HAVE_DNNL)
+#include "onnx_crypt/ops/cpu/conv_dnnl.h"
+#endif
 
 namespace onnx_crypt::cpu {
 
@@ -270,6 +279,16 @@ absl::Status ConvForward(const ConvPlan& p, const Tensor& x, const Tensor& w,
   return absl::OkStatus();
 }
 
+#if defined(ONNX_CRYPT_HAVE_DNNL)
+DnnlConvShape FastShape(const ConvPlan& p) {
+  DnnlConvShape s;
+  s.geom = p.geom;
+  s.group = p.group;
+  s.out_channels = p.out_channels;
+  return s;
+}
+#endif
+
 absl::Status Forward(const Node& node, const TensorRefs& inputs,
                      std::vector<Tensor>& outputs,
                      std::unique_ptr<OpContext>* ctx) {
@@ -279,6 +298,20 @@ absl::Status Forward(const Node& node, const TensorRefs& inputs,
   static const Tensor kAbsent;
   const Tensor& b = inputs.size() > 2 ? *inputs[2] : kAbsent;
   OC_ASSIGN_OR_RETURN(ConvPlan plan, MakePlan(node, x, w, &b));
+#if defined(ONNX_CRYPT_HAVE_DNNL)
+  if (x.dtype() == DType::kFloat32 && FastKernelsEnabled()) {
+    outputs[0] = Tensor::Uninitialized(
+        x.dtype(), plan.geom.OutputShape(plan.out_channels));
+    const absl::Status s =
+        DnnlConvForward(FastShape(plan), x.data<float>(), w.data<float>(),
+                        b.defined() ? b.data<float>() : nullptr,
+                        outputs[0].mutable_data<float>());
+    if (!s.ok())
+      return absl::InternalError(node.Describe() + ": " +
+                                 std::string(s.message()));
+    return absl::OkStatus();
+  }
+#endif
   OC_DISPATCH_FLOAT(x.dtype(), node,
                     { return ConvForward<T>(plan, x, w, b, outputs[0]); });
   return absl::OkStatus();
@@ -388,6 +421,32 @@ absl::Status Backward(const Node& node, const TensorRefs& inputs,
                                         " does not match the output"));
   }
   Tensor unused;
+#if defined(ONNX_CRYPT_HAVE_DNNL)
+  if (x.dtype() == DType::kFloat32 && FastKernelsEnabled()) {
+    float* dx = nullptr;
+    float* dw = nullptr;
+    float* db = nullptr;
+    if (need_dx) {
+      grad_inputs[0] = Tensor::Uninitialized(x.dtype(), x.shape());
+      dx = grad_inputs[0].mutable_data<float>();
+    }
+    if (need_dw) {
+      grad_inputs[1] = Tensor::Uninitialized(w.dtype(), w.shape());
+      dw = grad_inputs[1].mutable_data<float>();
+    }
+    if (need_db) {
+      grad_inputs[2] = Tensor::Uninitialized(b.dtype(), {plan.out_channels});
+      db = grad_inputs[2].mutable_data<float>();
+    }
+    const absl::Status s =
+        DnnlConvBackward(FastShape(plan), x.data<float>(), w.data<float>(),
+                         dy->data<float>(), dx, dw, db);
+    if (!s.ok())
+      return absl::InternalError(node.Describe() + ": " +
+                                 std::string(s.message()));
+    return absl::OkStatus();
+  }
+#endif
   OC_DISPATCH_FLOAT(x.dtype(), node, {
     return ConvBackward<T>(plan, x, w, *dy, need_dx, need_dw, need_db,
                            &grad_inputs[0], need_dw ? &grad_inputs[1] : &unused,

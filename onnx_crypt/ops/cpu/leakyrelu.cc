@@ -1,5 +1,8 @@
 // LeakyRelu (opset 6+): y = x for x >= 0, alpha * x otherwise (alpha default
 // 0.01); dy/dx = 1 for x > 0, alpha otherwise.
+#include <algorithm>
+#include <type_traits>
+
 #include "onnx_crypt/ops/cpu/cpu_ops.h"
 #include "onnx_crypt/ops/cpu/elementwise.h"
 
@@ -10,9 +13,15 @@ absl::Status LeakyReluForward(const Node& node, const TensorRefs& inputs,
                               std::vector<Tensor>& outputs,
                               std::unique_ptr<OpContext>* ctx) {
   const double alpha = node.GetFloat("alpha", 0.01f);
-  return UnaryForward(node, inputs, outputs, [alpha](auto x) {
+  const float alpha_f = static_cast<float>(alpha);
+  // max(x, 0) + alpha * min(x, 0): the same value as the branchy form (up to
+  // the sign of an underflowed zero), and it vectorizes (GCC does not
+  // speculate the multiply of a select); activation signs are random, so a
+  // branch mispredicts half the time.
+  return UnaryForward(node, inputs, outputs, [alpha, alpha_f](auto x) {
     using T = decltype(x);
-    return x >= 0 ? x : static_cast<T>(alpha) * x;
+    const T a = std::is_same_v<T, float> ? alpha_f : static_cast<T>(alpha);
+    return std::max(x, T{0}) + a * std::min(x, T{0});
   });
 }
 
