@@ -91,7 +91,9 @@ absl::StatusOr<LockResult> LockModel(Engine& engine, const Tensor& x,
                   DetectOutputKind(engine.graph()),
                   std::move(names),
                   std::move(tails),
-                  std::move(originals)};
+                  std::move(originals),
+                  SampleSet{},
+                  false};
   MakeScreenSet(ctx);
   OC_ASSIGN_OR_RETURN(const SampleMeasure m0,
                       MeasureOutput(ctx, ctx.labels, outs0[0]));
