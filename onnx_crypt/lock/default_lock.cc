@@ -106,7 +106,10 @@ absl::StatusOr<RoundChoice> CombineTrials(
     more.push_back(EditOf(ctx, c.tensor, c.index, c.value));
     OC_ASSIGN_OR_RETURN(const std::vector<SampleMeasure> m,
                         ScreenTrials(ctx, {more}));
-    if (choice.measure.accuracy - m[0].accuracy < kAdditiveShare * alone) {
+    // What c can still add is bounded by the way left to the target.
+    const double expected =
+        std::min(alone, choice.measure.accuracy - std::max(target, 0.0));
+    if (choice.measure.accuracy - m[0].accuracy < kAdditiveShare * expected) {
       continue;
     }
     choice.chosen.push_back(c);
