@@ -167,32 +167,52 @@ TEST(IncrementalTest, RerunNeedsKeptValuesAndKnownNames) {
             absl::StatusCode::kNotFound);
 }
 
+// The owner samples, and every bundled model's graph with its eligible tensors
+// (biases included; at least two), for the tests that run on all of them.
+struct BundledModel {
+  std::string path;
+  Graph graph;
+  std::vector<EligibleTensor> eligible;
+};
+void LoadBundled(Dataset* ds, std::vector<BundledModel>* out) {
+  const std::string data = testing::DataDir() + "/fmnist_owner256.npz";
+  ASSERT_TRUE(fs::exists(data)) << data << " missing: run tools/setup.sh";
+  absl::StatusOr<Dataset> d = LoadDataset(data);
+  ASSERT_TRUE(d.ok()) << d.status();
+  *ds = std::move(*d);
+  std::vector<std::string> paths;
+  for (const auto& e : fs::directory_iterator(testing::ModelsDir())) {
+    if (e.path().extension() == ".onnx") paths.push_back(e.path().string());
+  }
+  std::sort(paths.begin(), paths.end());
+  ASSERT_GE(paths.size(), 3u);
+  for (const std::string& path : paths) {
+    absl::StatusOr<OnnxModel> model = OnnxModel::Load(path);
+    ASSERT_TRUE(model.ok()) << path << ": " << model.status();
+    absl::StatusOr<Graph> graph = model->ToGraph();
+    ASSERT_TRUE(graph.ok()) << path << ": " << graph.status();
+    std::vector<EligibleTensor> eligible =
+        FindEligibleTensors(*graph, /*include_bias=*/true);
+    ASSERT_GE(eligible.size(), 2u) << path;
+    out->push_back({path, std::move(*graph), std::move(eligible)});
+  }
+}
+
 // On every bundled model: keep a forward pass, change values of the first,
 // a middle and the last eligible tensor (one at a time, then together), and
 // re-run only what is downstream: the outputs equal a full forward of the
 // changed model bit for bit, and the values outside the changed path are
 // reused (the feeds' copy is kept, so the caller's feeds may go away).
 TEST(IncrementalTest, RerunEqualsFullForwardOnEveryBundledModel) {
-  const std::string data = testing::DataDir() + "/fmnist_owner256.npz";
-  ASSERT_TRUE(fs::exists(data)) << data << " missing: run tools/setup.sh";
-  absl::StatusOr<Dataset> ds = LoadDataset(data);
-  ASSERT_TRUE(ds.ok()) << ds.status();
+  Dataset owner;
+  std::vector<BundledModel> bundled;
+  ASSERT_NO_FATAL_FAILURE(LoadBundled(&owner, &bundled));
+  const Dataset* ds = &owner;
   const Tensor x = SliceRows(ds->x, 0, 16);
-  std::vector<std::string> models;
-  for (const auto& e : fs::directory_iterator(testing::ModelsDir())) {
-    if (e.path().extension() == ".onnx") models.push_back(e.path().string());
-  }
-  std::sort(models.begin(), models.end());
-  ASSERT_GE(models.size(), 3u);
-  for (const std::string& path : models) {
-    SCOPED_TRACE(path);
-    absl::StatusOr<OnnxModel> model = OnnxModel::Load(path);
-    ASSERT_TRUE(model.ok()) << model.status();
-    absl::StatusOr<Graph> graph = model->ToGraph();
-    ASSERT_TRUE(graph.ok()) << graph.status();
-    const std::vector<EligibleTensor> eligible =
-        FindEligibleTensors(*graph, /*include_bias=*/true);
-    ASSERT_GE(eligible.size(), 2u);
+  for (const BundledModel& m : bundled) {
+    SCOPED_TRACE(m.path);
+    const Graph* graph = &m.graph;
+    const std::vector<EligibleTensor>& eligible = m.eligible;
     absl::StatusOr<std::unique_ptr<CpuEngine>> inc = CpuEngine::Create(*graph);
     absl::StatusOr<std::unique_ptr<CpuEngine>> full = CpuEngine::Create(*graph);
     ASSERT_TRUE(inc.ok() && full.ok());
@@ -269,27 +289,16 @@ TEST(TrialTest, TrialsNeedKeptValuesAndValidEdits) {
 // same trials give the same outputs again, in any order; and a second slot
 // kept on other samples does not disturb the first.
 TEST(TrialTest, TrialsEqualFullForwardsAndChangeNothing) {
-  const std::string data = testing::DataDir() + "/fmnist_owner256.npz";
-  ASSERT_TRUE(fs::exists(data)) << data << " missing: run tools/setup.sh";
-  absl::StatusOr<Dataset> ds = LoadDataset(data);
-  ASSERT_TRUE(ds.ok()) << ds.status();
+  Dataset owner;
+  std::vector<BundledModel> bundled;
+  ASSERT_NO_FATAL_FAILURE(LoadBundled(&owner, &bundled));
+  const Dataset* ds = &owner;
   const Tensor x = SliceRows(ds->x, 0, 16);
   const Tensor x2 = SliceRows(ds->x, 16, 24);
-  std::vector<std::string> models;
-  for (const auto& e : fs::directory_iterator(testing::ModelsDir())) {
-    if (e.path().extension() == ".onnx") models.push_back(e.path().string());
-  }
-  std::sort(models.begin(), models.end());
-  ASSERT_GE(models.size(), 3u);
-  for (const std::string& path : models) {
-    SCOPED_TRACE(path);
-    absl::StatusOr<OnnxModel> model = OnnxModel::Load(path);
-    ASSERT_TRUE(model.ok()) << model.status();
-    absl::StatusOr<Graph> graph = model->ToGraph();
-    ASSERT_TRUE(graph.ok()) << graph.status();
-    const std::vector<EligibleTensor> eligible =
-        FindEligibleTensors(*graph, /*include_bias=*/true);
-    ASSERT_GE(eligible.size(), 2u);
+  for (const BundledModel& m : bundled) {
+    SCOPED_TRACE(m.path);
+    const Graph* graph = &m.graph;
+    const std::vector<EligibleTensor>& eligible = m.eligible;
     const std::string input = graph->inputs[0].name;
     absl::StatusOr<std::unique_ptr<CpuEngine>> inc = CpuEngine::Create(*graph);
     absl::StatusOr<std::unique_ptr<CpuEngine>> full = CpuEngine::Create(*graph);

@@ -16,7 +16,6 @@ import argparse
 import json
 import os
 import platform
-import resource
 import subprocess
 import sys
 import tempfile
@@ -47,12 +46,14 @@ def make_inputs(tmp):
 
 
 def run(args):
-    """Runs one CLI command; returns its JSON line and the peak RSS (MiB) of the child."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    p = subprocess.run(args, check=True, capture_output=True, text=True)
-    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    # ru_maxrss of children is the largest child so far: meaningful when it grew.
-    return json.loads(p.stdout.strip().splitlines()[-1]), max(peak, before) / 1024.0
+    """Runs one CLI command; returns its JSON line and that process's peak RSS (MiB)."""
+    p = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    out = p.stdout.read()
+    _, status, usage = os.wait4(p.pid, 0)
+    p.returncode = os.waitstatus_to_exitcode(status)
+    if p.returncode != 0:
+        raise SystemExit(f"{args[0]} {args[1]} failed with exit code {p.returncode}")
+    return json.loads(out.strip().splitlines()[-1]), usage.ru_maxrss / 1024.0
 
 
 def main():
@@ -83,8 +84,7 @@ def main():
             print(rows[-1], flush=True)
     head = (f"torchvision resnet18 ({params:,} parameters, random init, seed 0) at 64x64, 256 "
             f"owner samples with pseudo-labels, {a.threads} threads, CPU ({platform.machine()}, "
-            f"{os.cpu_count()} cores). Peak RSS is that of the lock process (the largest child "
-            "so far). Made by `tools/bench/bench_resnet18.py`.\n\n")
+            f"{os.cpu_count()} cores). Peak RSS is that of the lock process (wait4). Made by `tools/bench/bench_resnet18.py`.\n\n")
     with open(a.out + ".tmp", "w") as f:
         f.write(head + "\n".join(rows) + "\n")
     os.replace(a.out + ".tmp", a.out)
