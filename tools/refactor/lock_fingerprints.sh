@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Locks every bundled model (default options, seed 0, 256 owner samples) and lenet5 with --harden,
 # and prints the SHA-256 of each locked model and key. A refactor must leave this output unchanged:
-# tools/refactor/lock_fingerprints.txt holds the output recorded with the binary built before the
-# one-executor refactor (commit de6f27b). `--check` compares against it and exits 1 on any
-# difference. It takes about 20 minutes on 2 idle cores (wide_10m's lock is most of it).
+# tools/refactor/lock_fingerprints.txt holds the output recorded with the build that introduced the
+# trial-based lock loop and the oneDNN Conv (#13), at --threads 1 on an AVX2 x86-64 machine (oneDNN
+# generates code per instruction set, so record again on another CPU before a refactor). The
+# pre-#11 record (commit de6f27b's binary) is in git history at 94c3064. `--check` compares
+# against it and exits 1 on any difference. It takes about 6 minutes on 2 idle cores.
 # Usage: tools/refactor/lock_fingerprints.sh [--check] [--cli PATH] [--threads N]
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -15,7 +17,7 @@ while (($#)); do
     --check) CHECK=1 ;;
     --cli) CLI="$2"; shift ;;
     --threads) THREADS="$2"; shift ;;
-    -h|--help) sed -n '2,6p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,9p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "lock_fingerprints.sh: unknown argument '$1'" >&2; exit 2 ;;
   esac
   shift
