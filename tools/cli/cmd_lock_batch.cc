@@ -32,8 +32,9 @@ written while the next variant is computed. A failing model is reported and skip
 half-written is left); the exit status is 1 if any item failed. With --json the last line is
 one JSON object: items, failed, seconds, locks_per_second.
 The lock options are those of `onnx-crypt lock` (see its --help), with the same defaults:
---max-values N values at most, --target-accuracy A, --values-per-round K values locked per
-round out of the --candidates M best, --include-bias, and --harden for the hardened lock
+--max-values N values at most, --target-accuracy A, --values-per-round K (at most K values
+per round, default 4) out of at most --candidates M (default 16), --include-bias, and --harden
+for the hardened lock
 (--stealth-quantile Q, --repair-target R).
 )";
 
