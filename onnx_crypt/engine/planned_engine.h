@@ -123,7 +123,7 @@ class PlannedEngine : public Engine {
         const InitializerEdit& e = trial[applied];
         Tensor& t = graph_.initializers.at(e.initializer);
         replaced.push_back(ElementOf(t, e.index));
-        status = WriteElement(ids[applied], t, e.index, e.value);
+        status = WriteChecked(ids[applied], t, {e.index}, e.value);
       }
       std::vector<Tensor> outputs;
       if (status.ok()) {
@@ -142,8 +142,8 @@ class PlannedEngine : public Engine {
       for (size_t k = applied; k-- > 0;) {
         const InitializerEdit& e = trial[k];
         const absl::Status undo =
-            WriteElement(ids[k], graph_.initializers.at(e.initializer), e.index,
-                         replaced[k]);
+            WriteChecked(ids[k], graph_.initializers.at(e.initializer),
+                         {e.index}, replaced[k]);
         if (!undo.ok()) {
           return absl::InternalError(
               absl::StrCat("a trial could not put initializer '", e.initializer,
@@ -186,13 +186,7 @@ class PlannedEngine : public Engine {
     }
     Tensor& t = it->second;
     OC_RETURN_IF_ERROR(CheckInitializerWrite(name, t, indices, values));
-    const size_t elem = DTypeSize(t.dtype());
-    for (size_t i = 0; i < indices.size(); ++i) {
-      std::memcpy(t.mutable_raw() + indices[i] * elem, values.raw() + i * elem,
-                  elem);
-    }
-    return backend_->WriteInitializer(plan_->value_id(name), t, indices,
-                                      values);
+    return WriteChecked(plan_->value_id(name), t, indices, values);
   }
 
   absl::StatusOr<Tensor> GetInitializer(
@@ -285,14 +279,17 @@ class PlannedEngine : public Engine {
     std::memcpy(e.mutable_raw(), t.raw() + index * elem, elem);
     return e;
   }
-  // Writes one checked element into the host copy `t` of initializer `id`
-  // and into the backend's copy.
-  absl::Status WriteElement(int id, Tensor& t, int64_t index,
-                            const Tensor& value) {
+  // Writes checked `values` at `indices` into the host copy `t` of
+  // initializer `id` and into the backend's copy.
+  absl::Status WriteChecked(int id, Tensor& t,
+                            absl::Span<const int64_t> indices,
+                            const Tensor& values) {
     const size_t elem = DTypeSize(t.dtype());
-    std::memcpy(t.mutable_raw() + index * elem, value.raw(), elem);
-    const int64_t indices[] = {index};
-    return backend_->WriteInitializer(id, t, indices, value);
+    for (size_t i = 0; i < indices.size(); ++i) {
+      std::memcpy(t.mutable_raw() + indices[i] * elem, values.raw() + i * elem,
+                  elem);
+    }
+    return backend_->WriteInitializer(id, t, indices, values);
   }
 
   absl::StatusOr<std::vector<Tensor>> Outputs(const Activations<B>& acts,

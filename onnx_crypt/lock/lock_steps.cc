@@ -103,7 +103,8 @@ void MakeScreenSet(LockContext& ctx) {
   const int64_t n = ctx.x.rank() > 0 ? ctx.x.dim(0) : 0;
   ctx.screen_is_subset = n > 2 * kScreenSamples;
   if (!ctx.screen_is_subset) {
-    ctx.screen = SampleSet{ctx.feeds, ctx.labels, 0};
+    // Screening reads the kept run on S in slot 0: no feeds of its own.
+    ctx.screen = SampleSet{Feeds{}, ctx.labels, 0};
     return;
   }
   const int64_t stride = n / kScreenSamples;

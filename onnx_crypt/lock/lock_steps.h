@@ -117,8 +117,8 @@ struct LockContext {
   std::vector<TensorTails> tails;
   ValueSnapshot originals;  // every eligible tensor before locking
   // Where trials are screened before the best are confirmed on all samples:
-  // a subset of S in slot 1, or S itself (feeds and labels as above) in slot
-  // 0. MakeScreenSet fills it.
+  // a subset of S in slot 1, or S itself in slot 0 (then with the labels
+  // above and no feeds: the kept run on S is read). MakeScreenSet fills it.
   SampleSet screen;
   bool screen_is_subset = false;
 };

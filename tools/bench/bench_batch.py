@@ -14,6 +14,8 @@ import sys
 import tempfile
 import time
 
+from bench_util import write_report
+
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 CLI = os.environ.get("ONNX_CRYPT_CLI", os.path.join(ROOT, "build", "tools", "onnx-crypt"))
 OWNER = os.path.join(ROOT, "tools", "data", "fmnist_owner256.npz")
@@ -50,9 +52,7 @@ def main():
             "start, loading and writing. Variants in lock-batch leave out a seeded half of the "
             "positions each, so they may need a different number of values than the plain "
             "locks. Made by `tools/bench/bench_batch.py`.\n\n")
-    with open(a.out + ".tmp", "w") as f:
-        f.write(head + table + "\n")
-    os.replace(a.out + ".tmp", a.out)
+    write_report(a.out, head + table + "\n")
     print(table)
 
 

@@ -19,6 +19,8 @@ import time
 import numpy as np
 import onnxruntime as ort
 
+from bench_util import write_report
+
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 CLI = os.environ.get("ONNX_CRYPT_CLI", os.path.join(ROOT, "build", "tools", "onnx-crypt"))
 DATA = os.path.join(ROOT, "tools", "data", "fmnist_test.npz")
@@ -70,9 +72,7 @@ def main():
             f"{a.batch_size}, best of {a.repeats}; machine: {platform.processor() or platform.machine()}, "
             f"{os.cpu_count()} cores; ONNX Runtime {ort.__version__}. Made by "
             "`tools/bench/bench_forward.py`.\n\n")
-    with open(a.out + ".tmp", "w") as f:
-        f.write(head + "\n".join(rows) + "\n")
-    os.replace(a.out + ".tmp", a.out)
+    write_report(a.out, head + "\n".join(rows) + "\n")
     print("\n".join(rows))
 
 

@@ -14,21 +14,16 @@ Usage: bench_harden.py --base-cli PATH [--model M.onnx] [--threads 1] [--eval-li
                        [--out FILE.md]
 """
 import argparse
-import json
 import os
 import platform
-import subprocess
 import sys
 import tempfile
+
+from bench_util import run_json, write_report
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 CLI = os.environ.get("ONNX_CRYPT_CLI", os.path.join(ROOT, "build", "tools", "onnx-crypt"))
 DATA = os.path.join(ROOT, "tools", "data")
-
-
-def run_json(args):
-    p = subprocess.run(args, check=True, capture_output=True, text=True)
-    return json.loads(p.stdout.strip().splitlines()[-1])
 
 
 def measure(cli, model, threads, eval_limit, tmp):
@@ -82,9 +77,7 @@ def main():
             "and median; k = 1, 2, 5, 10 x locked) and outlier search, accuracy on the first "
             f"{a.eval_limit} test images. Made by `tools/bench/bench_harden.py`.\n\n")
     tail = f"\n\nSpeed ratio (base seconds / this seconds): **{ratio:.1f}x**\n"
-    with open(a.out + ".tmp", "w") as f:
-        f.write(head + "\n".join(rows) + tail)
-    os.replace(a.out + ".tmp", a.out)
+    write_report(a.out, head + "\n".join(rows) + tail)
     print("\n".join(rows) + tail)
 
 

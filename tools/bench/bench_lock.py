@@ -20,10 +20,8 @@ the seconds of one forward pass over the owner samples (`onnx-crypt eval`, same 
 Usage: bench_lock.py [--models M.onnx ...] [--threads 1 2] [--base-cli PATH] [--out FILE.md]
 """
 import argparse
-import json
 import os
 import platform
-import subprocess
 import sys
 import tempfile
 import time
@@ -36,6 +34,7 @@ import torch
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 sys.path.insert(0, os.path.join(ROOT, "tools"))
 import torch_grads  # noqa: E402  (the op-by-op interpreter)
+from bench_util import run_json, write_report  # noqa: E402
 
 CLI = os.environ.get("ONNX_CRYPT_CLI", os.path.join(ROOT, "build", "tools", "onnx-crypt"))
 OWNER = os.path.join(ROOT, "tools", "data", "fmnist_owner256.npz")
@@ -132,20 +131,17 @@ def torch_lock(path, x_np, y_np, max_values=32, candidates=16, seed=0):
 
 
 def cli_lock(cli, model, threads, tmp):
-    p = subprocess.run([cli, "lock", model, "--data", OWNER, "-o", os.path.join(tmp, "l.onnx"),
-                        "--key", os.path.join(tmp, "k"), "--threads", str(threads), "--json"],
-                       check=True, capture_output=True, text=True)
-    return json.loads(p.stdout.strip().splitlines()[-1])
+    return run_json([cli, "lock", model, "--data", OWNER, "-o", os.path.join(tmp, "l.onnx"),
+                     "--key", os.path.join(tmp, "k"), "--threads", str(threads), "--json"])
 
 
 def forward_seconds(cli, model, threads):
     """Seconds of one forward pass over the 256 owner samples (best of 3)."""
     best = float("inf")
     for _ in range(3):
-        p = subprocess.run([cli, "eval", model, "--data", OWNER, "--threads", str(threads),
-                            "--batch-size", "256", "--json"],
-                           check=True, capture_output=True, text=True)
-        best = min(best, json.loads(p.stdout.strip().splitlines()[-1])["seconds"])
+        r = run_json([cli, "eval", model, "--data", OWNER, "--threads", str(threads),
+                      "--batch-size", "256", "--json"])
+        best = min(best, r["seconds"])
     return best
 
 
@@ -176,9 +172,10 @@ def main():
                             f"{ours['seconds']:.2f} | {ok} | {n} | {secs:.2f} | "
                             f"{'yes' if reached else 'no'} | {secs / ours['seconds']:.1f} |")
                 print(rows[-1], flush=True)
-                for label, cli, r in (("this", CLI, ours),) + (
-                        (("base", a.base_cli, cli_lock(a.base_cli, m, th, tmp)),)
-                        if a.base_cli else ()):
+                runs = [("this", CLI, ours)]
+                if a.base_cli:
+                    runs.append(("base", a.base_cli, cli_lock(a.base_cli, m, th, tmp)))
+                for label, cli, r in runs:
                     f = forward_seconds(cli, m, th)
                     fe_rows.append(f"| {os.path.basename(m)} | {th} | {label} | "
                                    f"{r['locked_values']} | {r['rounds']} | {r['seconds']:.2f} "
@@ -191,9 +188,7 @@ def main():
     fe_head = ("\n\nForward-equivalents per lock round: (lock seconds / rounds) / seconds of one "
                "forward pass over the 256 owner samples with the same binary and threads. "
                "`base` is the binary of the commit before the trial-based lock loop.\n\n")
-    with open(a.out + ".tmp", "w") as f:
-        f.write(head + "\n".join(rows) + fe_head + "\n".join(fe_rows) + "\n")
-    os.replace(a.out + ".tmp", a.out)
+    write_report(a.out, head + "\n".join(rows) + fe_head + "\n".join(fe_rows) + "\n")
     print("\n".join(rows + [""] + fe_rows))
 
 

@@ -25,6 +25,8 @@ import torch
 import torch.nn.functional as F
 import torchvision
 
+from bench_util import write_report
+
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 CLI = os.environ.get("ONNX_CRYPT_CLI", os.path.join(ROOT, "build", "tools", "onnx-crypt"))
 OWNER = os.path.join(ROOT, "tools", "data", "fmnist_owner256.npz")
@@ -85,9 +87,7 @@ def main():
     head = (f"torchvision resnet18 ({params:,} parameters, random init, seed 0) at 64x64, 256 "
             f"owner samples with pseudo-labels, {a.threads} threads, CPU ({platform.machine()}, "
             f"{os.cpu_count()} cores). Peak RSS is that of the lock process (wait4). Made by `tools/bench/bench_resnet18.py`.\n\n")
-    with open(a.out + ".tmp", "w") as f:
-        f.write(head + "\n".join(rows) + "\n")
-    os.replace(a.out + ".tmp", a.out)
+    write_report(a.out, head + "\n".join(rows) + "\n")
     print("\n".join(rows))
 
 
