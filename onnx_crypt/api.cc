@@ -218,23 +218,12 @@ absl::StatusOr<LockSummary> LockFile(const std::string& model_path,
   summary.result = std::move(out.result);
   summary.device = out.key.options().device();
   summary.key_bytes = EncodeKey(out.key);
-  // Both outputs or neither: the key goes to a temporary file beside its path
-  // first (which also proves its folder is writable), then the model is saved,
-  // and only then is the key renamed into place. Should that rename fail, the
-  // locked model is removed again: a model without its key is useless to the
-  // owner.
-  OC_ASSIGN_OR_RETURN(const std::string key_tmp,
-                      WriteTemporaryFile(key_path, summary.key_bytes));
-  if (absl::Status saved = model.Save(locked_path); !saved.ok()) {
-    DiscardTemporaryFile(key_tmp);
-    return saved;
-  }
-  if (absl::Status committed = CommitTemporaryFile(key_tmp, key_path);
-      !committed.ok()) {
-    std::error_code ec;
-    std::filesystem::remove(locked_path, ec);
-    return committed;
-  }
+  // Both outputs or neither: the model's files and the key (owner-only mode)
+  // go to temporaries, renamed into place only when all were written.
+  OutputSet outputs;
+  OC_RETURN_IF_ERROR(model.StageSave(locked_path, outputs));
+  OC_RETURN_IF_ERROR(outputs.Add(key_path, summary.key_bytes, kSecretFileMode));
+  OC_RETURN_IF_ERROR(outputs.Commit());
   summary.seconds = Seconds(t0);
   return summary;
 }
@@ -265,9 +254,17 @@ absl::StatusOr<std::vector<BatchItem>> LockBatch(
   return RunLockBatch(models, data_path, options, progress);
 }
 
+std::string OldKeyNote(const keyfile::LockKey& key) {
+  if (KeyFingerprintsWholeModel(key)) return "";
+  return "note: this key was written before keys fingerprinted the whole "
+         "model; the locked tensors were checked, the graph and metadata "
+         "were not (lock again to get a key that checks them)";
+}
+
 absl::Status UnlockFile(const std::string& locked_path,
                         const std::string& key_path,
-                        const std::string& output_path) {
+                        const std::string& output_path,
+                        std::vector<std::string>* notes) {
   OC_RETURN_IF_ERROR(RefuseSame(output_path, locked_path, "locked model"));
   OC_RETURN_IF_ERROR(RefuseSame(output_path, key_path, "key"));
   OC_ASSIGN_OR_RETURN(const std::string key_bytes, ReadFile(key_path));
@@ -279,7 +276,11 @@ absl::Status UnlockFile(const std::string& locked_path,
                       }());
   OC_ASSIGN_OR_RETURN(OnnxModel model, OnnxModel::Load(locked_path));
   OC_RETURN_IF_ERROR(Annotate(ApplyKey(model, key), locked_path));
-  return model.Save(output_path);
+  OC_RETURN_IF_ERROR(model.Save(output_path));
+  if (notes != nullptr && !OldKeyNote(key).empty()) {
+    notes->push_back(OldKeyNote(key));
+  }
+  return absl::OkStatus();
 }
 
 absl::StatusOr<std::string> UnlockToBytes(absl::string_view locked_model,
@@ -399,6 +400,10 @@ absl::StatusOr<std::string> DescribeKey(absl::string_view key_bytes,
       &s,
       "model fingerprint (original): ", HexString(key.model_sha256_original()),
       "\nmodel fingerprint (locked):   ", HexString(key.model_sha256_locked()),
+      "\ngraph fingerprint:            ",
+      KeyFingerprintsWholeModel(key)
+          ? HexString(key.model_structure_sha256())
+          : std::string("none (an older key: the graph is not checked)"),
       "\n");
   absl::StrAppend(&s, "tensors touched: ", key.tensors_size(), "\n");
   for (const keyfile::TensorFingerprint& fp : key.tensors()) {

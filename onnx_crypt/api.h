@@ -19,6 +19,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "onnx_crypt/ir/tensor.h"
+#include "onnx_crypt/key/key.pb.h"
 #include "onnx_crypt/lock/batch.h"
 #include "onnx_crypt/lock/eligibility.h"
 #include "onnx_crypt/lock/locker.h"
@@ -132,9 +133,17 @@ absl::StatusOr<std::vector<BatchItem>> LockBatch(
 // Restores the original model exactly and writes it to `output_path`. Nothing
 // is written when the key is wrong, corrupted or truncated, or the locked model
 // changed since locking.
+// `notes`, when given, receives remarks for the user that are not errors
+// (a key too old to fingerprint the graph, so only the tensors were checked).
 absl::Status UnlockFile(const std::string& locked_path,
                         const std::string& key_path,
-                        const std::string& output_path);
+                        const std::string& output_path,
+                        std::vector<std::string>* notes = nullptr);
+
+// The note for a key without the whole-model fingerprint (empty for one with
+// it): such keys still unlock, but a change to the locked model's graph goes
+// unnoticed.
+std::string OldKeyNote(const keyfile::LockKey& key);
 
 // The original model, serialized, for ONNX Runtime's session-from-array:
 // nothing touches the disk. `locked_model` must not use external data.

@@ -1,33 +1,85 @@
-// Whole-file reads and atomic writes.
+// The one place onnx-crypt opens files: whole-file reads of inputs, checked
+// before anything is allocated, and outputs written all or none.
+//
+// Inputs. Every file the tool reads (a model, its external data, a key, a data
+// file, a list of models) is read by ReadFile: only a regular file (a FIFO,
+// a device or a folder is refused, so nothing blocks or reads without end),
+// at most the memory budget (base/memory_budget.h) in size, checked before the
+// read. A path given by the user may be a symlink; paths that come from inside
+// a file (external data locations) go through ResolveInsideFolder, which
+// resolves symlinks and refuses anything that leaves the folder.
+//
+// Outputs. An OutputSet writes each output to a temporary beside it, fsyncs
+// it, and renames all of them into place only when all were written: readers
+// see the old files or the new ones, and a failure leaves no output and no
+// temporary behind.
 #ifndef ONNX_CRYPT_BASE_FILE_H_
 #define ONNX_CRYPT_BASE_FILE_H_
 
+#include <sys/types.h>
+
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 
 namespace onnx_crypt {
 
-// NotFound / PermissionDenied / DataLoss naming the file.
+// File modes of outputs: keys are secrets (owner read/write only).
+inline constexpr mode_t kPublicFileMode = 0644;
+inline constexpr mode_t kSecretFileMode = 0600;
+
+// The whole content of the regular file `path`. Errors name the path:
+// NotFound, PermissionDenied, InvalidArgument (a folder, FIFO, socket or
+// device), ResourceExhausted (larger than the memory budget), DataLoss (a read
+// error, or the file changed size while being read).
 absl::StatusOr<std::string> ReadFile(const std::string& path);
 
-// Writes to "<path>.tmp.<pid>", fsyncs, renames over `path`: readers see the
-// old file or the whole new one, never a part. The temporary file is removed on
-// failure.
-absl::Status WriteFileAtomically(const std::string& path,
-                                 absl::string_view bytes);
+// `relative` (a relative path read from a file in `folder`) resolved inside
+// `folder`: symlinks are followed, and the result must be an existing path
+// strictly inside the folder's own resolved path. InvalidArgument when it
+// leaves the folder (`..`, an absolute path, or a symlink pointing outside),
+// NotFound when it does not exist. The result is the resolved path.
+absl::StatusOr<std::string> ResolveInsideFolder(const std::string& folder,
+                                                const std::string& relative);
 
-// The two halves of WriteFileAtomically, for writing several outputs all or
-// none: WriteTemporaryFile writes and fsyncs "<path>.tmp.<pid>" and returns its
-// name (failing, with nothing left behind, when the folder is missing or not
-// writable); CommitTemporaryFile renames it over `path` (removing it on
-// failure); DiscardTemporaryFile removes it.
-absl::StatusOr<std::string> WriteTemporaryFile(const std::string& path,
-                                               absl::string_view bytes);
-absl::Status CommitTemporaryFile(const std::string& tmp,
-                                 const std::string& path);
-void DiscardTemporaryFile(const std::string& tmp);
+// Several outputs, written all or none. Not thread-safe.
+class OutputSet {
+ public:
+  OutputSet() = default;
+  OutputSet(const OutputSet&) = delete;
+  OutputSet& operator=(const OutputSet&) = delete;
+  // Removes the temporaries of a set that was not committed.
+  ~OutputSet();
+
+  // Writes `bytes` to a new temporary "<path>.tmp.<pid>.<n>" with `mode` and
+  // fsyncs it. Fails, naming `path`, when the folder is missing or not
+  // writable, the write fails, or `path` is already in the set; the set then
+  // stays as it was.
+  absl::Status Add(const std::string& path, absl::string_view bytes,
+                   mode_t mode = kPublicFileMode);
+  // Renames every temporary over its path, in the order added. Should a
+  // rename fail (rare: the folder changed under us), the temporaries not yet
+  // renamed are removed and the error names the path.
+  absl::Status Commit();
+  // Removes every temporary; the set is empty afterwards.
+  void Discard();
+
+  bool empty() const { return pending_.empty(); }
+
+ private:
+  struct Pending {
+    std::string tmp, path;
+  };
+  std::vector<Pending> pending_;
+};
+
+// One output, written atomically (an OutputSet of one).
+absl::Status WriteFileAtomically(const std::string& path,
+                                 absl::string_view bytes,
+                                 mode_t mode = kPublicFileMode);
 
 // Whether two paths name the same file (existing or not: compared after
 // normalization).

@@ -18,6 +18,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "onnx_crypt/base/file.h"
+#include "onnx_crypt/base/memory_budget.h"
 #include "onnx_crypt/base/status.h"
 #include "onnx_crypt/data/zip.h"
 
@@ -38,7 +39,6 @@ using zip::ZipEntry;
 
 constexpr char kNpyMagic[] = "\x93NUMPY";
 constexpr size_t kNpyMagicLen = 6;
-constexpr int64_t kMaxArrayBytes = int64_t{1} << 40;
 
 // --- .npy header
 // ------------------------------------------------------------------------------
@@ -231,9 +231,10 @@ absl::StatusOr<Tensor> ParseNpy(absl::string_view bytes,
   Shape shape = shape_it->second.ints;
   int64_t nbytes = static_cast<int64_t>(DTypeSize(dtype));
   for (int64_t d : shape) {
-    if (d != 0 && nbytes > kMaxArrayBytes / d) {
-      return bad(
-          absl::StrCat("implausibly large shape ", ShapeToString(shape)));
+    if (d < 0 || (d != 0 && nbytes > MemoryBudgetBytes() / d)) {
+      return bad(absl::StrCat(
+          DTypeName(dtype), ShapeToString(shape), " is ",
+          d < 0 ? std::string("not a valid shape") : OverBudgetText()));
     }
     nbytes *= d;
   }

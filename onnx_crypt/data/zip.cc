@@ -8,14 +8,21 @@
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
+#include "onnx_crypt/base/memory_budget.h"
 #include "onnx_crypt/base/status.h"
 
 namespace onnx_crypt::zip {
 namespace {
 
+// Inflates `in` into exactly `out_size` bytes. The output grows with what the
+// stream really holds (doubling from a few times the input), so an entry that
+// claims gigabytes but holds little costs little before it is found corrupt.
 absl::StatusOr<std::string> Inflate(absl::string_view in, uint64_t out_size,
                                     const std::string& label) {
-  std::string out(out_size, '\0');
+  std::string out;
+  out.resize(static_cast<size_t>(std::min<uint64_t>(
+      out_size,
+      std::max<uint64_t>(uint64_t{1} << 20, uint64_t{4} * in.size()))));
   z_stream zs;
   std::memset(&zs, 0, sizeof(zs));
   // Negative window bits: raw deflate data, as zip stores it (no zlib header).
@@ -26,6 +33,11 @@ absl::StatusOr<std::string> Inflate(absl::string_view in, uint64_t out_size,
   size_t in_done = 0, out_done = 0;
   int rc = Z_OK;
   while (rc == Z_OK) {
+    if (out_done == out.size()) {
+      if (out.size() >= out_size) break;  // more data than claimed
+      out.resize(static_cast<size_t>(
+          std::min<uint64_t>(out_size, uint64_t{2} * out.size())));
+    }
     const size_t in_chunk = std::min<size_t>(in.size() - in_done, UINT_MAX);
     const size_t out_chunk = std::min<size_t>(out.size() - out_done, UINT_MAX);
     zs.next_in =
@@ -40,16 +52,14 @@ absl::StatusOr<std::string> Inflate(absl::string_view in, uint64_t out_size,
       break;  // stuck
   }
   inflateEnd(&zs);
-  if (rc != Z_STREAM_END || out_done != out.size()) {
+  if (rc != Z_STREAM_END || out_done != out_size) {
     return absl::InvalidArgumentError(
         absl::StrCat(label, ": corrupt deflate data (zlib code ", rc, ", ",
-                     out_done, " of ", out.size(), " bytes inflated)"));
+                     out_done, " of ", out_size, " bytes inflated)"));
   }
   return out;
 }
 
-// Fills the 0xFFFFFFFF fields of `entry` from a ZIP64 extended-information
-// extra field.
 absl::Status ApplyZip64Extra(absl::string_view extra, bool need_uncompressed,
                              bool need_compressed, bool need_offset,
                              ZipEntry* entry, const std::string& label) {
@@ -194,6 +204,11 @@ absl::StatusOr<std::string> ReadEntry(absl::string_view zip,
     }
     out.assign(data.data(), data.size());
   } else if (entry.method == 8) {
+    if (entry.uncompressed_size > static_cast<uint64_t>(MemoryBudgetBytes())) {
+      return absl::ResourceExhaustedError(
+          absl::StrCat(where, ": ", entry.uncompressed_size,
+                       " bytes uncompressed is ", OverBudgetText()));
+    }
     // Deflate expands at most 1032:1; a larger claim is corruption, not data.
     if (entry.uncompressed_size > entry.compressed_size * 1032 + 1024) {
       return absl::InvalidArgumentError(absl::StrCat(

@@ -46,6 +46,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/types/span.h"
+#include "onnx_crypt/base/memory_budget.h"
 #include "onnx_crypt/base/status.h"
 #include "onnx_crypt/engine/engine.h"
 #include "onnx_crypt/engine/plan.h"
@@ -204,9 +205,10 @@ class Executor {
         grad_outputs.push_back(id >= 0 ? &grads[id] : &absent);
       }
       std::vector<Value> grad_inputs(step.inputs.size());
-      OC_RETURN_IF_ERROR(backend_.Backward(step, inputs, outputs, grad_outputs,
-                                           acts.contexts[s].get(), need,
-                                           grad_inputs));
+      OC_RETURN_IF_ERROR(CatchAllocationFailure(step.node->Describe(), [&]() {
+        return backend_.Backward(step, inputs, outputs, grad_outputs,
+                                 acts.contexts[s].get(), need, grad_inputs);
+      }));
       // The upstream gradients of this step's outputs are consumed: release
       // them first, so a gradient that aliases one of them can be summed into
       // in place.
@@ -216,10 +218,12 @@ class Executor {
       for (size_t j = 0; j < step.inputs.size(); ++j) {
         if (!need[j] || !B::Defined(grad_inputs[j])) continue;
         const int id = step.inputs[j];
-        OC_RETURN_IF_ERROR(
-            Annotate(backend_.Accumulate(grads[id], std::move(grad_inputs[j]),
-                                         plan_.value_name(id)),
-                     step.node->Describe()));
+        OC_RETURN_IF_ERROR(CatchAllocationFailure(step.node->Describe(), [&]() {
+          return Annotate(
+              backend_.Accumulate(grads[id], std::move(grad_inputs[j]),
+                                  plan_.value_name(id)),
+              step.node->Describe());
+        }));
       }
     }
     return loss;
@@ -246,7 +250,9 @@ class Executor {
     }
     std::vector<Value> outputs(step.outputs.size());
     std::unique_ptr<OpContext> ctx;
-    OC_RETURN_IF_ERROR(backend_.Forward(step, inputs, outputs, &ctx));
+    OC_RETURN_IF_ERROR(CatchAllocationFailure(step.node->Describe(), [&]() {
+      return backend_.Forward(step, inputs, outputs, &ctx);
+    }));
     for (size_t j = 0; j < step.outputs.size(); ++j) {
       const int id = step.outputs[j];
       if (id < 0) continue;

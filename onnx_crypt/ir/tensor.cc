@@ -37,10 +37,15 @@ absl::Status CheckTensorSize(DType dtype, const Shape& shape) {
   if (!numel.ok()) return numel.status();
   int64_t bytes = 0;
   const int64_t elem = std::max<int64_t>(1, DTypeSize(dtype));
-  if (!CheckedMul(*numel, elem, &bytes) || bytes > kMaxTensorBytes) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "a ", DTypeName(dtype), ShapeToString(shape),
-        " tensor would exceed the limit of ", kMaxTensorBytes, " bytes"));
+  if (!CheckedMul(*numel, elem, &bytes)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("a ", DTypeName(dtype), ShapeToString(shape),
+                     " tensor would hold more than 2^63 bytes"));
+  }
+  if (bytes > MemoryBudgetBytes()) {
+    return absl::ResourceExhaustedError(
+        absl::StrCat("a ", DTypeName(dtype), ShapeToString(shape), " tensor (",
+                     ByteSizeText(bytes), ") is ", OverBudgetText()));
   }
   return absl::OkStatus();
 }

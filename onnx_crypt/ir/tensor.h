@@ -7,6 +7,7 @@
 #ifndef ONNX_CRYPT_IR_TENSOR_H_
 #define ONNX_CRYPT_IR_TENSOR_H_
 
+#include <algorithm>
 #include <cstdint>
 #include <cstring>
 #include <memory>
@@ -17,6 +18,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/types/span.h"
+#include "onnx_crypt/base/memory_budget.h"
 #include "onnx_crypt/ir/dtype.h"
 
 namespace onnx_crypt {
@@ -43,12 +45,17 @@ struct DefaultInitAllocator : std::allocator<T> {
   void construct(U* p, Args&&... args) {
     ::new (static_cast<void*>(p)) U(std::forward<Args>(args)...);
   }
+  // Every tensor's bytes come through here: a block over the memory budget
+  // throws OverMemoryBudget, which the engine turns into an error naming the
+  // node (engine/executor.h).
+  T* allocate(size_t n) {
+    if (n > static_cast<size_t>(MemoryBudgetBytes()) / sizeof(T)) {
+      throw OverMemoryBudget(static_cast<int64_t>(
+          std::min<size_t>(n, SIZE_MAX / sizeof(T)) * sizeof(T)));
+    }
+    return std::allocator<T>::allocate(n);
+  }
 };
-
-// The largest tensor onnx-crypt builds (1 TiB). Shapes beyond it come from a
-// broken or hostile model; they are refused with InvalidArgument before any
-// allocation.
-inline constexpr int64_t kMaxTensorBytes = int64_t{1} << 40;
 
 // *out = a * b (a + b); false, with *out unspecified, on int64 overflow.
 inline bool CheckedMul(int64_t a, int64_t b, int64_t* out) {
@@ -65,8 +72,9 @@ int64_t NumElements(const Shape& shape);
 // Product of the dimensions; InvalidArgument when a dimension is negative or
 // the product overflows int64.
 absl::StatusOr<int64_t> CheckedNumElements(const Shape& shape);
-// OK when a tensor of `dtype` and `shape` has no negative dimension and holds
-// at most kMaxTensorBytes; InvalidArgument saying which otherwise.
+// OK when a tensor of `dtype` and `shape` has no negative dimension and fits
+// the memory budget (base/memory_budget.h); InvalidArgument (a bad shape) or
+// ResourceExhausted (over the budget) saying which otherwise.
 absl::Status CheckTensorSize(DType dtype, const Shape& shape);
 // "[2, 3, 4]"
 std::string ShapeToString(const Shape& shape);

@@ -55,6 +55,10 @@ class Sha256Hasher {
 
 }  // namespace
 
+bool KeyFingerprintsWholeModel(const keyfile::LockKey& key) {
+  return !key.model_structure_sha256().empty();
+}
+
 std::string Sha256(absl::string_view data) {
   Sha256Hasher h;
   h.Update(data.data(), data.size());
@@ -119,6 +123,10 @@ absl::Status ValidateKey(const keyfile::LockKey& key) {
   if (key.model_sha256_original().size() != 32 ||
       key.model_sha256_locked().size() != 32) {
     return absl::DataLossError("key has malformed model fingerprints");
+  }
+  if (KeyFingerprintsWholeModel(key) &&
+      key.model_structure_sha256().size() != 32) {
+    return absl::DataLossError("key has a malformed whole-model fingerprint");
   }
   if (key.values_size() == 0)
     return absl::DataLossError("key holds no locked values");

@@ -29,6 +29,11 @@ absl::StatusOr<keyfile::LockKey> DecodeKey(absl::string_view bytes);
 // (tensor, index) appears twice.
 absl::Status ValidateKey(const keyfile::LockKey& key);
 
+// Whether `key` fingerprints the locked model as a whole (graph and metadata
+// too, LockKey.model_structure_sha256), not only its initializers: false for
+// keys written before that field existed.
+bool KeyFingerprintsWholeModel(const keyfile::LockKey& key);
+
 // SHA-256 (32 raw bytes) and its lowercase hex form.
 std::string Sha256(absl::string_view data);
 std::string HexString(absl::string_view bytes);

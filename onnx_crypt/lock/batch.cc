@@ -42,21 +42,16 @@ class BatchReporter {
   int done_ = 0;
 };
 
-// Writes one variant's files: the model, then the key (a key without its model
-// is useless, a model without its key is safe); on any failure removes what
-// was written.
+// Writes one variant's files, all or none: the model's (with any external
+// data) and the key (owner-only mode).
 absl::Status WriteVariant(const OnnxModel& model,
                           const std::string& locked_path,
                           const std::string& key_path,
                           const std::string& key_bytes) {
-  absl::Status s = model.Save(locked_path);
-  if (s.ok()) s = WriteFileAtomically(key_path, key_bytes);
-  if (!s.ok()) {
-    std::error_code ec;
-    std::filesystem::remove(locked_path, ec);
-    std::filesystem::remove(key_path, ec);
-  }
-  return s;
+  OutputSet outputs;
+  OC_RETURN_IF_ERROR(model.StageSave(locked_path, outputs));
+  OC_RETURN_IF_ERROR(outputs.Add(key_path, key_bytes, kSecretFileMode));
+  return outputs.Commit();
 }
 
 // Write-behind: at most one variant's files in flight on a background thread.
@@ -109,6 +104,14 @@ absl::StatusOr<PreparedModel> PrepareModel(const std::string& model_path,
                                            const LockOptions& options) {
   PreparedModel p;
   OC_ASSIGN_OR_RETURN(OnnxModel first, OnnxModel::Load(model_path));
+  if (first.HasExternalData()) {
+    // Every output of a batch sits in one folder, and an external data
+    // location is a file name inside the model: the variants (and models
+    // sharing a location) would write over each other's data.
+    return absl::UnimplementedError(
+        "the model keeps tensor data in external files, which lock-batch "
+        "would write over between variants; lock it with `onnx-crypt lock`");
+  }
   OC_ASSIGN_OR_RETURN(p.original, first.ToGraph());
   OC_ASSIGN_OR_RETURN(p.device, ResolveDevice(options.device));
   OC_ASSIGN_OR_RETURN(p.bytes, ReadFile(model_path));

@@ -95,6 +95,8 @@ absl::StatusOr<ModelLockOutput> LockOnnxModelWithEngine(
   }
   key.set_model_sha256_original(model_sha_original);
   key.set_model_sha256_locked(GraphInitializersSha256(locked_graph));
+  OC_ASSIGN_OR_RETURN(const std::string structure, model.SerializeStructure());
+  key.set_model_structure_sha256(Sha256(structure));
   key.set_total_parameters(r.total_parameters);
   key.set_sample_accuracy_before(r.sample_accuracy_before);
   key.set_sample_accuracy_after(r.sample_accuracy_after);
@@ -128,6 +130,18 @@ absl::Status ApplyKey(OnnxModel& model, const keyfile::LockKey& key) {
         "locked model the "
         "key was made for (wrong key, or the locked model was changed since "
         "locking)");
+  }
+  // The rest of the model: graph, attributes, metadata. (Keys from before
+  // this fingerprint existed have none; KeyFingerprintsWholeModel says so.)
+  if (KeyFingerprintsWholeModel(key)) {
+    OC_ASSIGN_OR_RETURN(const std::string structure,
+                        model.SerializeStructure());
+    if (Sha256(structure) != key.model_structure_sha256()) {
+      return absl::InvalidArgumentError(
+          "the key does not match this model: its graph, attributes or "
+          "metadata differ from the locked model the key was made for (wrong "
+          "key, or the locked model was changed since locking)");
+    }
   }
   std::map<std::string, Tensor> restored;
   for (const keyfile::TensorFingerprint& fp : key.tensors()) {

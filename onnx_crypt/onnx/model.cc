@@ -107,8 +107,12 @@ absl::Status LoadExternalFiles(onnx::ModelProto* model,
     }
     auto it = files->find(ref->location);
     if (it == files->end()) {
-      const std::string file = (fs::path(base_dir) / ref->location).string();
-      absl::StatusOr<std::string> bytes = ReadFile(file);
+      // Inside the model's folder after symlinks (as onnx's checker
+      // requires), then a regular file within the memory budget.
+      absl::StatusOr<std::string> file =
+          ResolveInsideFolder(base_dir, ref->location);
+      absl::StatusOr<std::string> bytes =
+          file.ok() ? ReadFile(*file) : file.status();
       if (!bytes.ok()) {
         status = Annotate(
             bytes.status(),
@@ -520,6 +524,13 @@ absl::Status OnnxModel::WriteInitializer(const std::string& name,
 }
 
 absl::Status OnnxModel::Save(const std::string& path) const {
+  OutputSet outputs;
+  OC_RETURN_IF_ERROR(StageSave(path, outputs));
+  return outputs.Commit();
+}
+
+absl::Status OnnxModel::StageSave(const std::string& path,
+                                  OutputSet& outputs) const {
   if (!impl_->path.empty() && SamePath(path, impl_->path)) {
     return absl::InvalidArgumentError(
         absl::StrCat("refusing to save the model onto '", path,
@@ -529,8 +540,7 @@ absl::Status OnnxModel::Save(const std::string& path) const {
                       SerializeDeterministically(impl_->proto));
   fs::path out_dir = fs::path(path).parent_path();
   if (out_dir.empty()) out_dir = ".";
-  // Check every external file before writing any, so a refusal leaves nothing
-  // behind.
+  // Check every external file before writing any.
   for (const auto& [location, contents] : impl_->external) {
     const fs::path out_file = out_dir / location;
     if (SamePath(out_file.string(),
@@ -556,9 +566,17 @@ absl::Status OnnxModel::Save(const std::string& path) const {
                                               out_file.parent_path().string(),
                                               "': ", ec.message()));
     }
-    OC_RETURN_IF_ERROR(WriteFileAtomically(out_file.string(), contents));
+    // A subfolder of the location that is a symlink out of the output
+    // folder would put the data elsewhere.
+    const fs::path sub = fs::path(location).parent_path();
+    if (!sub.empty()) {
+      OC_RETURN_IF_ERROR(Annotate(
+          ResolveInsideFolder(out_dir.string(), sub.string()).status(),
+          absl::StrCat("external data file '", out_file.string(), "'")));
+    }
+    OC_RETURN_IF_ERROR(outputs.Add(out_file.string(), contents));
   }
-  return WriteFileAtomically(path, bytes);
+  return outputs.Add(path, bytes);
 }
 
 bool OnnxModel::HasExternalData() const { return !impl_->external.empty(); }
@@ -578,6 +596,22 @@ absl::StatusOr<std::string> OnnxModel::SerializeToBytes() const {
                      "or use Save()"));
   }
   return SerializeDeterministically(impl_->proto);
+}
+
+absl::StatusOr<std::string> OnnxModel::SerializeStructure() const {
+  onnx::ModelProto copy = impl_->proto;
+  if (copy.has_graph()) {
+    for (onnx::TensorProto& t : *copy.mutable_graph()->mutable_initializer()) {
+      t.clear_raw_data();
+      t.clear_float_data();
+      t.clear_int32_data();
+      t.clear_int64_data();
+      t.clear_double_data();
+      t.clear_uint64_data();
+      t.clear_string_data();
+    }
+  }
+  return SerializeDeterministically(copy);
 }
 
 std::string OnnxModel::path() const { return impl_->path; }

@@ -33,6 +33,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "onnx_crypt/base/file.h"
 #include "onnx_crypt/ir/graph.h"
 #include "onnx_crypt/ir/tensor.h"
 
@@ -79,6 +80,10 @@ class OnnxModel {
   // InvalidArgument when `path` is the file this model was loaded from, or when
   // an external data file would overwrite one of the input's.
   absl::Status Save(const std::string& path) const;
+  // The same, staged: the model's files are written to temporaries in
+  // `outputs` and appear only when the caller commits it (with other outputs,
+  // such as a key: all or none).
+  absl::Status StageSave(const std::string& path, OutputSet& outputs) const;
 
   // Whether any tensor in the model (initializers, node attributes, subgraphs,
   // functions) stores its data externally.
@@ -90,6 +95,11 @@ class OnnxModel {
   // external data (its bytes alone would not be a usable model): call
   // InlineExternalData() first, or Save().
   absl::StatusOr<std::string> SerializeToBytes() const;
+  // The model serialized deterministically with the element data of its graph
+  // initializers left out (raw_data and the typed fields; names, types, shapes
+  // and external-data entries stay): everything a lock does not change, for
+  // the key's whole-model fingerprint. Works with external data too.
+  absl::StatusOr<std::string> SerializeStructure() const;
 
   // The path given to Load ("" after LoadFromBytes) and the folder of external
   // data.

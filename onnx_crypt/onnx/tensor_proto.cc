@@ -10,6 +10,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "onnx_crypt/base/file.h"
+#include "onnx_crypt/base/memory_budget.h"
 #include "onnx_crypt/base/status.h"
 
 namespace onnx_crypt {
@@ -21,9 +22,8 @@ namespace onnx_crypt {
 
 namespace {
 
-// Tensors larger than kMaxTensorBytes (ir/tensor.h) are rejected as corrupt
-// (a protobuf model cannot exceed 2 GiB, and external data of this project's
-// models is far below it).
+// Tensors larger than the memory budget (base/memory_budget.h) are refused
+// before anything is allocated for them, naming the tensor.
 
 // The typed repeated field that holds elements of a dtype when raw_data is not
 // used.
@@ -174,10 +174,12 @@ void StoreToInt32Data(const Tensor& src, onnx::TensorProto* proto) {
   }
 }
 
-// Byte size of the tensor's data, validated against kMaxTensorBytes.
+// Byte size of the tensor's data, checked against the memory budget.
 absl::StatusOr<int64_t> ExpectedBytes(const onnx::TensorProto& proto) {
   OC_ASSIGN_OR_RETURN(DType dtype, TensorProtoDType(proto));
   OC_ASSIGN_OR_RETURN(Shape shape, TensorProtoShape(proto));
+  OC_RETURN_IF_ERROR(
+      Annotate(CheckTensorSize(dtype, shape), TensorLabel(proto)));
   return NumElements(shape) * static_cast<int64_t>(DTypeSize(dtype));
 }
 
@@ -265,7 +267,9 @@ absl::StatusOr<Shape> TensorProtoShape(const onnx::TensorProto& proto) {
           absl::StrCat(TensorLabel(proto),
                        " has a negative dimension: ", ShapeToString(shape)));
     }
-    if (d != 0 && numel > kMaxTensorBytes / 8 / d) {
+    // 2^60 bytes at 8 bytes per element: beyond any budget, and the products
+    // below cannot overflow.
+    if (d != 0 && numel > (int64_t{1} << 57) / d) {
       return absl::InvalidArgumentError(absl::StrCat(
           TensorLabel(proto), " is implausibly large: ", ShapeToString(shape)));
     }
@@ -333,6 +337,8 @@ absl::StatusOr<Tensor> TensorFromProto(const onnx::TensorProto& proto,
     return absl::UnimplementedError(absl::StrCat(
         TensorLabel(proto), ": segmented tensors are not supported"));
   }
+  OC_RETURN_IF_ERROR(
+      Annotate(CheckTensorSize(dtype, shape), TensorLabel(proto)));
   const int64_t numel = NumElements(shape);
   const int64_t nbytes = numel * static_cast<int64_t>(DTypeSize(dtype));
   const std::string desc = absl::StrCat(DTypeName(dtype), ShapeToString(shape));

@@ -23,6 +23,7 @@
 #include "absl/strings/str_cat.h"
 #include "onnx_crypt/api.h"
 #include "onnx_crypt/base/file.h"
+#include "onnx_crypt/base/memory_budget.h"
 #include "onnx_crypt/base/status.h"
 #include "onnx_crypt/data/npz.h"
 
@@ -531,4 +532,22 @@ otherwise.)");
   m.def("describe_key", &DescribeKeyPy, arg("key"), arg("values") = false,
         R"(A readable summary of a key: format, options, seed, values, touched
 tensors; the values themselves when values=True.)");
+  m.def(
+      "set_max_memory",
+      [](const py::object& size) {
+        absl::StatusOr<int64_t> bytes =
+            py::isinstance<py::int_>(size)
+                ? absl::StatusOr<int64_t>(size.cast<int64_t>())
+                : ParseByteSize(py::str(size).cast<std::string>());
+        RaiseIfError(bytes.ok() ? SetMemoryBudgetBytes(*bytes)
+                                : bytes.status());
+      },
+      arg("size"),
+      R"(Sets the memory budget of this process: the largest block onnx-crypt
+allocates on the word of an input (a file, a tensor, an op output), as bytes
+(int) or a size like "512M" or "8G" (default 16G, the CLI's --max-memory).
+A model, key or data file that needs more raises onnx_crypt.Error naming it.)");
+  m.def(
+      "max_memory", []() { return MemoryBudgetBytes(); },
+      "The memory budget in bytes (see set_max_memory).");
 }

@@ -1,7 +1,10 @@
 // lock-batch on the CPU engine: variants differ, each key unlocks only its own
 // variant, a failing model is reported without stopping the batch and leaves no
 // file behind.
+#include <algorithm>
 #include <filesystem>
+#include <string>
+#include <vector>
 
 #include "gtest/gtest.h"
 #include "onnx_crypt/api.h"
@@ -67,6 +70,47 @@ TEST(LockBatchTest, VariantsAreIndependentAndFailuresAreContained) {
       LockBatch({model}, testing::DataDir() + "/fmnist_owner256.npz", options);
   ASSERT_TRUE(again.ok());
   EXPECT_EQ(*ReadFile((*again)[2].key_path), first_key);
+  fs::remove_all(dir);
+}
+
+// Each item's files appear together or not at all: a variant whose key cannot
+// be written (its path is a folder) leaves no locked model either, the other
+// variants are complete, keys are owner-only and no temporary remains.
+TEST(LockBatchTest, EachItemIsWrittenAllOrNothing) {
+  const fs::path dir =
+      fs::temp_directory_path() / ("oc_batch_aon_" + std::to_string(getpid()));
+  fs::remove_all(dir);
+  fs::create_directories(dir / "out" / "lenet5-1.key");  // blocks variant 1
+  BatchOptions options;
+  options.variants = 3;
+  options.output_dir = (dir / "out").string();
+  options.lock.config.max_values = 2;
+  options.lock.config.target_accuracy = 0.0;
+  absl::StatusOr<std::vector<BatchItem>> items =
+      LockBatch({testing::ModelsDir() + "/lenet5.onnx"},
+                testing::DataDir() + "/fmnist_owner256.npz", options);
+  ASSERT_TRUE(items.ok()) << items.status();
+  ASSERT_EQ(items->size(), 3u);
+  for (int v : {0, 2}) {
+    const BatchItem& item = (*items)[v];
+    ASSERT_TRUE(item.status.ok()) << item.status;
+    EXPECT_TRUE(fs::exists(item.locked_path));
+    EXPECT_EQ(fs::status(item.key_path).permissions() & fs::perms::all,
+              fs::perms::owner_read | fs::perms::owner_write);
+  }
+  const BatchItem& failed = (*items)[1];
+  EXPECT_FALSE(failed.status.ok());
+  EXPECT_NE(failed.status.message().find("lenet5-1.key"), std::string::npos)
+      << failed.status;
+  EXPECT_FALSE(fs::exists(failed.locked_path));
+  std::vector<std::string> names;
+  for (const auto& e : fs::directory_iterator(dir / "out")) {
+    names.push_back(e.path().filename().string());
+  }
+  std::sort(names.begin(), names.end());
+  EXPECT_EQ(names, (std::vector<std::string>{"lenet5-0.key", "lenet5-0.onnx",
+                                             "lenet5-1.key", "lenet5-2.key",
+                                             "lenet5-2.onnx"}));
   fs::remove_all(dir);
 }
 

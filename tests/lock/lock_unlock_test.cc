@@ -3,8 +3,10 @@
 // may not differ in, and every way a key or a locked model can be wrong
 // (nothing is written then).
 #include <filesystem>
+#include <functional>
 #include <set>
 
+#include "absl/strings/match.h"
 #include "google/protobuf/util/message_differencer.h"
 #include "gtest/gtest.h"
 #include "onnx/onnx_pb.h"
@@ -212,6 +214,127 @@ TEST_F(LockUnlockTest, WrongKeyOrChangedModelIsRejected) {
   // verify agrees.
   EXPECT_FALSE(VerifyFiles(Model(), Path("m1.onnx"), Path("m2.key")).ok());
   EXPECT_TRUE(VerifyFiles(Model(), Path("m1.onnx"), Path("m1.key")).ok());
+}
+
+// The key fingerprints the locked model as a whole: a change to the graph,
+// an attribute or the metadata (not only to a tensor) makes unlock fail before
+// anything is written. A model re-serialized without changes still unlocks.
+TEST_F(LockUnlockTest, ChangedGraphOrMetadataIsRejected) {
+  Lock("g", 12);
+  const std::string out = Path("g.unlocked.onnx");
+  onnx::ModelProto locked;
+  ASSERT_TRUE(locked.ParseFromString(*ReadFile(Path("g.onnx"))));
+  struct Change {
+    const char* what;
+    std::function<void(onnx::ModelProto&)> apply;
+  };
+  const std::vector<Change> changes = {
+      {"Relu -> Sigmoid",
+       [](onnx::ModelProto& m) {
+         for (auto& n : *m.mutable_graph()->mutable_node()) {
+           if (n.op_type() == "Relu") {
+             n.set_op_type("Sigmoid");
+             return;
+           }
+         }
+       }},
+      {"an attribute",
+       [](onnx::ModelProto& m) {
+         for (auto& n : *m.mutable_graph()->mutable_node()) {
+           for (auto& a : *n.mutable_attribute()) {
+             if (a.ints_size() > 0) {
+               a.set_ints(0, a.ints(0) + 1);
+               return;
+             }
+           }
+         }
+       }},
+      {"a node removed",
+       [](onnx::ModelProto& m) {
+         m.mutable_graph()->mutable_node()->RemoveLast();
+       }},
+      {"the input shape",
+       [](onnx::ModelProto& m) {
+         m.mutable_graph()
+             ->mutable_input(0)
+             ->mutable_type()
+             ->mutable_tensor_type()
+             ->mutable_shape()
+             ->mutable_dim(1)
+             ->set_dim_value(3);
+       }},
+      {"doc_string", [](onnx::ModelProto& m) { m.set_doc_string("changed"); }},
+      {"an output name",
+       [](onnx::ModelProto& m) {
+         m.mutable_graph()->mutable_output(0)->set_name("renamed");
+       }},
+  };
+  for (const Change& c : changes) {
+    SCOPED_TRACE(c.what);
+    onnx::ModelProto m = locked;
+    c.apply(m);
+    ASSERT_FALSE(google::protobuf::util::MessageDifferencer::Equals(m, locked));
+    std::string bytes;
+    ASSERT_TRUE(m.SerializeToString(&bytes));
+    ASSERT_TRUE(WriteFileAtomically(Path("g.changed.onnx"), bytes).ok());
+    const absl::Status s =
+        UnlockFile(Path("g.changed.onnx"), Path("g.key"), out);
+    ASSERT_FALSE(s.ok());
+    // Some changes are caught when the model loads (onnx's checker); all the
+    // others by the fingerprint. These two load fine: only the fingerprint
+    // can catch them.
+    const bool loads = std::string(c.what) == "Relu -> Sigmoid" ||
+                       std::string(c.what) == "doc_string";
+    if (loads)
+      EXPECT_TRUE(absl::StrContains(s.message(), "does not match")) << s;
+    if (absl::StrContains(s.message(), "does not match")) {
+      EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << s;
+      EXPECT_NE(s.message().find("changed since locking"), std::string::npos)
+          << s;
+    }
+    EXPECT_FALSE(fs::exists(out));
+  }
+  // Unchanged, re-serialized by protobuf: still the same model.
+  std::string bytes;
+  ASSERT_TRUE(locked.SerializeToString(&bytes));
+  ASSERT_TRUE(WriteFileAtomically(Path("g.same.onnx"), bytes).ok());
+  std::vector<std::string> notes;
+  ASSERT_TRUE(UnlockFile(Path("g.same.onnx"), Path("g.key"), out, &notes).ok());
+  EXPECT_TRUE(notes.empty());
+  EXPECT_EQ(*ReadFile(out), *ReadFile(Model()));
+}
+
+// A key written before the whole-model fingerprint existed (field 12 absent)
+// still unlocks, with a note that the graph was not checked.
+TEST_F(LockUnlockTest, OldKeysWithoutTheWholeModelFingerprintStillUnlock) {
+  Lock("old", 13);
+  absl::StatusOr<keyfile::LockKey> key = DecodeKey(*ReadFile(Path("old.key")));
+  ASSERT_TRUE(key.ok()) << key.status();
+  ASSERT_TRUE(KeyFingerprintsWholeModel(*key));
+  key->clear_model_structure_sha256();
+  ASSERT_TRUE(WriteFileAtomically(Path("old1.key"), EncodeKey(*key)).ok());
+  std::vector<std::string> notes;
+  ASSERT_TRUE(UnlockFile(Path("old.onnx"), Path("old1.key"),
+                         Path("old.unlocked.onnx"), &notes)
+                  .ok());
+  EXPECT_EQ(*ReadFile(Path("old.unlocked.onnx")), *ReadFile(Model()));
+  ASSERT_EQ(notes.size(), 1u);
+  EXPECT_NE(notes[0].find("graph"), std::string::npos) << notes[0];
+  absl::StatusOr<std::string> text =
+      DescribeKey(*ReadFile(Path("old1.key")), false);
+  ASSERT_TRUE(text.ok());
+  EXPECT_NE(text->find("an older key"), std::string::npos) << *text;
+  // A malformed fingerprint (not 32 bytes) is a corrupted key.
+  key->set_model_structure_sha256("short");
+  EXPECT_EQ(DecodeKey(EncodeKey(*key)).status().code(),
+            absl::StatusCode::kDataLoss);
+}
+
+// Keys are secrets: written owner-only.
+TEST_F(LockUnlockTest, KeyFilesAreOwnerOnly) {
+  Lock("mode", 14);
+  EXPECT_EQ(fs::status(Path("mode.key")).permissions() & fs::perms::all,
+            fs::perms::owner_read | fs::perms::owner_write);
 }
 
 TEST_F(LockUnlockTest, OutputsThatNameAnInputAreRefused) {

@@ -16,7 +16,9 @@
 #include "gtest/gtest.h"
 #include "onnx_crypt/api.h"
 #include "onnx_crypt/base/file.h"
+#include "onnx_crypt/base/memory_budget.h"
 #include "onnx_crypt/data/npz.h"
+#include "onnx_crypt/engine/factory.h"
 #include "onnx_crypt/ir/tensor.h"
 #include "onnx_crypt/key/key.h"
 #include "onnx_crypt/lock/model_lock.h"
@@ -242,6 +244,29 @@ TEST(HostileModelTest, ReshapeWhoseElementCountOverflowsIsInvalidArgument) {
       "reshape");
   EXPECT_TRUE(
       Forward(reshape, {x, Tensor::FromVector<int64_t>({2}, {49, 16})}).ok());
+}
+
+// An op output over the memory budget is an error naming the node (the
+// tensor allocator throws, the executor catches), not std::bad_alloc or a
+// crash; the same engine runs again once the budget allows it.
+TEST(HostileModelTest, OpOutputOverTheMemoryBudgetNamesTheNode) {
+  const Tensor x(DType::kFloat32, {1000, 3});  // 12,000 bytes
+  absl::StatusOr<std::unique_ptr<Engine>> engine =
+      CreateEngine(testing::GemmGraph(), "cpu");
+  ASSERT_TRUE(engine.ok()) << engine.status();
+  ASSERT_TRUE(SetMemoryBudgetBytes(14000).ok());  // logits need 16,000
+  absl::StatusOr<std::vector<Tensor>> out = (*engine)->Run({{"x", x}});
+  ASSERT_TRUE(SetMemoryBudgetBytes(kDefaultMemoryBudgetBytes).ok());
+  ASSERT_FALSE(out.ok());
+  EXPECT_EQ(out.status().code(), absl::StatusCode::kResourceExhausted)
+      << out.status();
+  EXPECT_NE(out.status().message().find("'fc'"), std::string::npos)
+      << out.status();
+  EXPECT_NE(out.status().message().find("--max-memory"), std::string::npos)
+      << out.status();
+  out = (*engine)->Run({{"x", x}});
+  ASSERT_TRUE(out.ok()) << out.status();
+  EXPECT_EQ((*out)[0].shape(), (Shape{1000, 4}));
 }
 
 // A key that copies the locked model's fingerprint but names a tensor the model

@@ -8,6 +8,7 @@
 #include <google/protobuf/util/message_differencer.h>
 #include <onnx/onnx_pb.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 
 #include <cstring>
 #include <filesystem>
@@ -17,6 +18,7 @@
 
 #include "gtest/gtest.h"
 #include "onnx_crypt/base/file.h"
+#include "onnx_crypt/base/memory_budget.h"
 #include "onnx_crypt/onnx/model.h"
 #include "onnx_crypt/onnx/tensor_proto.h"
 
@@ -572,6 +574,98 @@ TEST(OnnxModelTest, ExternalLocationsMustStayInTheModelFolder) {
   EXPECT_EQ(from_bytes.status().code(), absl::StatusCode::kInvalidArgument);
   from_bytes = OnnxModel::LoadFromBytes(bytes, root / "model");
   ASSERT_TRUE(from_bytes.ok()) << from_bytes.status();
+}
+
+// Symlinks are followed, but the file they reach must lie inside the model's
+// folder (as onnx's checker requires): an extra tensor whose data file links
+// to a secret elsewhere used to be read, and copied into the lock output.
+TEST(OnnxModelTest, ExternalDataThroughSymlinksStaysInTheModelFolder) {
+  TempDir root;
+  std::string file;
+  WriteModel(root / "model/m.onnx", ExternalModel(&file, "w.bin", "w.bin"));
+  // The real data, outside the model's folder.
+  WriteBytes(root / "outside/w.bin", file);
+  fs::create_symlink(root / "outside/w.bin", root / "model/w.bin");
+  absl::StatusOr<OnnxModel> model = OnnxModel::Load(root / "model/m.onnx");
+  ASSERT_FALSE(model.ok());
+  EXPECT_EQ(model.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(model.status().message().find("tensor 'W'"), std::string::npos)
+      << model.status();
+  EXPECT_NE(model.status().message().find("outside the model's folder"),
+            std::string::npos)
+      << model.status();
+  // A symlinked folder pointing outside.
+  fs::remove(root / "model/w.bin");
+  WriteModel(root / "model/m.onnx",
+             ExternalModel(&file, "data/w.bin", "data/w.bin"));
+  fs::create_symlink(root / "outside", root / "model/data");
+  model = OnnxModel::Load(root / "model/m.onnx");
+  ASSERT_FALSE(model.ok());
+  EXPECT_NE(model.status().message().find("outside the model's folder"),
+            std::string::npos)
+      << model.status();
+  // A symlink that stays inside the folder is fine.
+  fs::remove(root / "model/data");
+  WriteBytes(root / "model/real/w.bin", file);
+  fs::create_symlink(root / "model/real", root / "model/data");
+  model = OnnxModel::Load(root / "model/m.onnx");
+  ASSERT_TRUE(model.ok()) << model.status();
+  EXPECT_EQ(Values<float>(*model->ReadInitializer("W")), kW);
+  // Saving into a folder whose location subfolder links elsewhere is refused,
+  // and nothing is written there.
+  TempDir out;
+  fs::create_symlink(root / "outside", out / "data");
+  const absl::Status saved = model->Save(out / "copy.onnx");
+  ASSERT_FALSE(saved.ok());
+  EXPECT_NE(saved.message().find("outside"), std::string::npos) << saved;
+  EXPECT_FALSE(fs::exists(out / "copy.onnx"));
+  EXPECT_EQ(ReadBytes(root / "outside/w.bin"), file);
+  for (const auto& e : fs::directory_iterator(root / "outside")) {
+    EXPECT_EQ(e.path().filename(), "w.bin") << e.path();
+  }
+}
+
+// A FIFO or a device as external data is refused at once (it used to block
+// forever, or read /dev/zero without end).
+TEST(OnnxModelTest, ExternalDataMustBeARegularFile) {
+  TempDir root;
+  std::string file;
+  WriteModel(root / "m.onnx", ExternalModel(&file, "w.bin", "w.bin"));
+  ASSERT_EQ(::mkfifo((root / "w.bin").c_str(), 0600), 0);
+  absl::StatusOr<OnnxModel> model = OnnxModel::Load(root / "m.onnx");
+  ASSERT_FALSE(model.ok());
+  EXPECT_NE(model.status().message().find("FIFO"), std::string::npos)
+      << model.status();
+  EXPECT_NE(model.status().message().find("tensor 'W'"), std::string::npos)
+      << model.status();
+  // /dev/zero through a symlink inside the folder: outside after resolution.
+  fs::remove(root / "w.bin");
+  fs::create_symlink("/dev/zero", root / "w.bin");
+  model = OnnxModel::Load(root / "m.onnx");
+  ASSERT_FALSE(model.ok());
+  EXPECT_EQ(model.status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+// A tensor larger than the memory budget is refused, naming it and the flag
+// that raises the budget.
+TEST(OnnxModelTest, TensorsOverTheMemoryBudgetAreRefused) {
+  const int64_t before = MemoryBudgetBytes();
+  std::string bytes;
+  ASSERT_TRUE(RawModel().SerializeToString(&bytes));
+  ASSERT_TRUE(SetMemoryBudgetBytes(40).ok());  // W is 48 bytes, B 12
+  absl::StatusOr<OnnxModel> model = OnnxModel::LoadFromBytes(bytes);
+  absl::StatusOr<Graph> graph =
+      model.ok() ? model->ToGraph() : absl::StatusOr<Graph>(model.status());
+  ASSERT_TRUE(SetMemoryBudgetBytes(before).ok());
+  ASSERT_FALSE(graph.ok());
+  EXPECT_EQ(graph.status().code(), absl::StatusCode::kResourceExhausted)
+      << graph.status();
+  EXPECT_NE(graph.status().message().find("'W'"), std::string::npos)
+      << graph.status();
+  EXPECT_NE(graph.status().message().find("--max-memory"), std::string::npos)
+      << graph.status();
+  model = OnnxModel::LoadFromBytes(bytes);
+  ASSERT_TRUE(model.ok() && model->ToGraph().ok());
 }
 
 // --- writing weights

@@ -12,8 +12,10 @@ constexpr char kHelp[] =
     R"(usage: onnx-crypt unlock LOCKED.onnx --key KEY -o MODEL.onnx
 
 Restores the original model exactly. The key's fingerprints are checked first: a key made for
-another model, a corrupted or truncated key, or a locked model changed since locking is an
-error, and nothing is written.
+another model, a corrupted or truncated key, or a locked model changed since locking (its
+tensors, graph, attributes or metadata) is an error, and nothing is written. Keys written
+before keys fingerprinted the whole model still unlock, with a note that only the tensors
+were checked.
 )";
 
 int Run(const Args& args) {
@@ -23,9 +25,11 @@ int Run(const Args& args) {
   if (parsed->positionals.size() != 1 || !parsed->Has("--key") || out.empty()) {
     return Usage("unlock takes LOCKED.onnx --key KEY -o MODEL.onnx", kHelp);
   }
+  std::vector<std::string> notes;
   const absl::Status s =
-      UnlockFile(parsed->positionals[0], parsed->Get("--key"), out);
+      UnlockFile(parsed->positionals[0], parsed->Get("--key"), out, &notes);
   if (!s.ok()) return Fail(s);
+  for (const std::string& note : notes) std::cerr << note << "\n";
   std::cout << "wrote " << out << "\n";
   return kExitOk;
 }

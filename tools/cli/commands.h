@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 
 namespace onnx_crypt::cli {
@@ -42,6 +43,13 @@ extern const Command kUnlockCommand;
 extern const Command kKeyCommand;
 extern const Command kVerifyCommand;
 extern const Command kAttackCommand;
+
+// Options every command takes, handled before the command runs:
+//   --max-memory BYTES  the memory budget (base/memory_budget.h).
+// TakeGlobalOptions applies them and returns the remaining arguments;
+// InvalidArgument naming the flag (a usage error) for a bad value.
+extern const char kGlobalOptionsHelp[];
+absl::StatusOr<Args> TakeGlobalOptions(const Args& args);
 
 // "onnx-crypt: error: MESSAGE" on stderr; returns kExitFailure.
 int Fail(const absl::Status& status);

@@ -53,6 +53,7 @@ std::string UsageText() {
     }
     s += line + "\n";
   }
+  s += kGlobalOptionsHelp;
   return s;
 }
 
@@ -81,6 +82,12 @@ int main(int argc, char** argv) {
               << UsageText();
     return kExitUsage;
   }
-  if (WantsHelp(args)) return std::cout << command->help, kExitOk;
-  return command->run(args);
+  if (WantsHelp(args)) {
+    return std::cout << command->help << kGlobalOptionsHelp, kExitOk;
+  }
+  absl::StatusOr<Args> rest = TakeGlobalOptions(args);
+  if (!rest.ok()) {
+    return Usage(rest.status().message(), command->help);
+  }
+  return command->run(*rest);
 }
