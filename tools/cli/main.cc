@@ -1,7 +1,9 @@
 // The onnx-crypt command line: one table of subcommands (cmd_*.cc), which
 // main() dispatches through and `onnx-crypt --help` lists. Exit codes: 0
 // success, 1 failure of the operation, 2 usage error.
+#include <exception>
 #include <iostream>
+#include <new>
 #include <string>
 
 #include "absl/strings/str_split.h"
@@ -89,5 +91,14 @@ int main(int argc, char** argv) {
   if (!rest.ok()) {
     return Usage(rest.status().message(), command->help);
   }
-  return command->run(*rest);
+  // The library returns Status; this is the last line of defence should a
+  // third-party call throw past it: a message and exit 1, never an abort.
+  try {
+    return command->run(*rest);
+  } catch (const std::bad_alloc&) {
+    std::cerr << "onnx-crypt: error: out of memory (see --max-memory)\n";
+  } catch (const std::exception& e) {
+    std::cerr << "onnx-crypt: error: internal error: " << e.what() << "\n";
+  }
+  return kExitFailure;
 }
