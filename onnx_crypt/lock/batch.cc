@@ -191,6 +191,19 @@ void LockModelVariants(absl::Span<BatchItem> items, const Dataset& data,
 
 }  // namespace
 
+ShardRange ShardOf(size_t total, int index, int count) {
+  ShardRange r;
+  if (count < 1 || index < 0 || index >= count) return r;
+  // 128-bit products: total * count cannot overflow.
+  r.begin = static_cast<size_t>(static_cast<unsigned __int128>(total) *
+                                static_cast<unsigned>(index) /
+                                static_cast<unsigned>(count));
+  r.end = static_cast<size_t>(static_cast<unsigned __int128>(total) *
+                              static_cast<unsigned>(index + 1) /
+                              static_cast<unsigned>(count));
+  return r;
+}
+
 std::vector<BatchItem> PlanBatchOutputs(const std::vector<std::string>& models,
                                         const std::string& data_path,
                                         int variants,
@@ -241,6 +254,12 @@ absl::StatusOr<std::vector<BatchItem>> RunLockBatch(
   if (options.output_dir.empty()) {
     return absl::InvalidArgumentError("an output directory is required");
   }
+  if (options.shard_count < 1 || options.shard_index < 0 ||
+      options.shard_index >= options.shard_count) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("shard ", options.shard_index, "/", options.shard_count,
+                     " is not one of 0/N .. N-1/N"));
+  }
   std::error_code ec;
   std::filesystem::create_directories(options.output_dir, ec);
   if (!std::filesystem::is_directory(options.output_dir)) {
@@ -251,8 +270,15 @@ absl::StatusOr<std::vector<BatchItem>> RunLockBatch(
   std::vector<int64_t> labels;
   if (data.y.defined()) labels = data.y.ToInt64Vector();
 
+  // The whole batch is planned (so name collisions are judged the same way in
+  // every shard), then cut to this shard.
   std::vector<BatchItem> items = PlanBatchOutputs(
       models, data_path, options.variants, options.output_dir, SamePath);
+  const ShardRange shard =
+      ShardOf(items.size(), options.shard_index, options.shard_count);
+  items = std::vector<BatchItem>(
+      std::make_move_iterator(items.begin() + shard.begin),
+      std::make_move_iterator(items.begin() + shard.end));
   BatchReporter report(progress, static_cast<int>(items.size()));
   {
     WriteBehind writer(report);

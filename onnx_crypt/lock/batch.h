@@ -27,7 +27,22 @@ struct BatchOptions {
   int variants = 1;
   // Created if missing; receives NAME-i.onnx and NAME-i.key.
   std::string output_dir;
+  // This run does shard `shard_index` (0-based) of `shard_count` equal,
+  // contiguous slices of the batch's items (models x variants, in plan
+  // order): ShardRange. Outputs are named as without sharding, so the shards
+  // of one batch never collide and their union is the unsharded run's output,
+  // byte for byte.
+  int shard_index = 0;
+  int shard_count = 1;
 };
+
+// The items [begin, end) of shard `index` of `count` over `total` items:
+// floor(index * total / count) to floor((index + 1) * total / count), so the
+// shards partition the items and differ in size by at most one.
+struct ShardRange {
+  size_t begin = 0, end = 0;
+};
+ShardRange ShardOf(size_t total, int index, int count);
 
 struct BatchItem {
   std::string model;  // input path
@@ -59,14 +74,15 @@ std::vector<BatchItem> PlanBatchOutputs(const std::vector<std::string>& models,
                                         const std::string& output_dir,
                                         const SamePathFn& same_path);
 
-// Locks every model (and `options.variants` variants of each) with the samples
-// of the npz `data_path`. Creates the output directory. Fails as a whole only
-// for bad options, an unusable output directory or unreadable data; otherwise
-// returns one item per (model, variant) with its own status. Variant v of a
-// model locks with seed + v and, when there are several variants, leaves out a
-// seeded half of the positions. `progress` may be empty; it is called on the
-// calling thread. Thread-compatible: concurrent batches share nothing, but
-// must not write to the same output directory.
+// Locks every model (and `options.variants` variants of each; only the
+// items of the options' shard) with the samples of the npz `data_path`. Creates
+// the output directory. Fails as a whole only for bad options, an unusable
+// output directory or unreadable data; otherwise returns one item per (model,
+// variant) with its own status. Variant v of a model locks with seed + v and,
+// when there are several variants, leaves out a seeded half of the positions.
+// `progress` may be empty; it is called on the calling thread.
+// Thread-compatible: concurrent batches share nothing, but must not write to
+// the same output directory.
 absl::StatusOr<std::vector<BatchItem>> RunLockBatch(
     const std::vector<std::string>& models, const std::string& data_path,
     const BatchOptions& options, const BatchProgress& progress);

@@ -1,7 +1,10 @@
 // onnx-crypt lock-batch: many models, and per-customer variants, in one run.
 #include <chrono>
 #include <iostream>
+#include <utility>
+#include <vector>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
@@ -21,7 +24,7 @@ constexpr char kHelp[] =
                        [--max-values N] [--target-accuracy A] [--seed S] [--include-bias]
                        [--values-per-round K] [--candidates M] [--device cpu|cuda|auto]
                        [--threads N] [--harden [--stealth-quantile Q] [--repair-target R]]
-                       [--json]
+                       [--shard I/N] [--json]
 
 Locks every MODEL (and those listed in FILE, one path per line, # for comments) with the owner
 samples of FILE.npz. With --variants N, each model is locked N times with seeds S, S+1, ...
@@ -31,6 +34,10 @@ DIR/NAME-i.onnx and DIR/NAME-i.key. One engine per model serves all its variants
 written while the next variant is computed. A failing model is reported and skipped (nothing
 half-written is left); the exit status is 1 if any item failed. With --json the last line is
 one JSON object: items, failed, seconds, locks_per_second.
+--shard I/N (0 <= I < N) does only the I-th of N equal, contiguous slices of the items
+(models x variants, in the order above), with the outputs named as without it: N processes
+(a Slurm job array, a Kubernetes Indexed Job; see tools/launch/) together write exactly the
+files of one unsharded run, byte for byte, and never the same file.
 The lock options are those of `onnx-crypt lock` (see its --help), with the same defaults:
 --max-values N values at most, --target-accuracy A, --values-per-round K (at most K values
 per round, default 4) out of at most --candidates M (default 16), --include-bias, and --harden
@@ -68,10 +75,24 @@ absl::StatusOr<std::vector<std::string>> Models(const ParsedArgs& parsed) {
   return models;
 }
 
+// "I/N" with 0 <= I < N.
+absl::StatusOr<std::pair<int, int>> ParseShard(const std::string& text) {
+  const std::vector<std::string> parts = absl::StrSplit(text, '/');
+  int index = 0, count = 0;
+  if (parts.size() != 2 || !absl::SimpleAtoi(parts[0], &index) ||
+      !absl::SimpleAtoi(parts[1], &count) || count < 1 || index < 0 ||
+      index >= count) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--shard: '", text, "' is not I/N with 0 <= I < N (e.g. 0/4)"));
+  }
+  return std::make_pair(index, count);
+}
+
 int Run(const Args& args) {
   auto parsed = ParseArgs(
-      args, WithLockFlags({{"--data", "--output-dir", "--list", "--variants"},
-                           {"--json"}}));
+      args, WithLockFlags(
+                {{"--data", "--output-dir", "--list", "--variants", "--shard"},
+                 {"--json"}}));
   if (!parsed.ok()) return Usage(parsed.status().message(), kHelp);
   absl::StatusOr<std::vector<std::string>> models = Models(*parsed);
   if (!models.ok()) return Fail(models.status());
@@ -87,6 +108,13 @@ int Run(const Args& args) {
   absl::StatusOr<LockOptions> lock = ParseLockOptions(*parsed);
   if (!lock.ok()) return Usage(lock.status().message(), kHelp);
   BatchOptions options;
+  if (parsed->Has("--shard")) {
+    absl::StatusOr<std::pair<int, int>> shard =
+        ParseShard(parsed->Get("--shard"));
+    if (!shard.ok()) return Usage(shard.status().message(), kHelp);
+    options.shard_index = shard->first;
+    options.shard_count = shard->second;
+  }
   options.variants = static_cast<int>(*variants);
   options.output_dir = parsed->Get("--output-dir");
   options.lock = *std::move(lock);
@@ -113,6 +141,8 @@ int Run(const Args& args) {
     JsonWriter json;
     json.BeginObject()
         .Field("items", static_cast<int64_t>(items->size()))
+        .Field("shard",
+               absl::StrCat(options.shard_index, "/", options.shard_count))
         .Field("failed", failed)
         .Field("seconds", seconds, 4)
         .Field("locks_per_second", ok / seconds, 4)
