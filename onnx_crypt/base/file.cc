@@ -1,6 +1,7 @@
 #include "onnx_crypt/base/file.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -33,13 +34,26 @@ absl::StatusOr<std::string> ReadFile(const std::string& path) {
 }
 
 absl::StatusOr<std::string> WriteTemporaryFile(const std::string& path,
-                                               absl::string_view bytes) {
+                                               absl::string_view bytes,
+                                               int mode) {
   const std::string tmp = absl::StrCat(path, ".tmp.", getpid());
-  const int fd =
-      open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  const int fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
+                      static_cast<mode_t>(mode));
   if (fd < 0) {
     return absl::PermissionDeniedError(
         absl::StrCat(path, ": cannot create (", std::strerror(errno), ")"));
+  }
+  // A stale temporary file of the same name keeps its own bits through
+  // O_TRUNC: narrow them to `mode` before anything is written.
+  struct stat st;
+  if (fstat(fd, &st) != 0 ||
+      ((st.st_mode & 07777 & ~static_cast<mode_t>(mode)) != 0 &&
+       fchmod(fd, st.st_mode & 07777 & static_cast<mode_t>(mode)) != 0)) {
+    const std::string err = std::strerror(errno);
+    close(fd);
+    unlink(tmp.c_str());
+    return absl::PermissionDeniedError(
+        absl::StrCat(path, ": cannot set permissions (", err, ")"));
   }
   size_t done = 0;
   while (done < bytes.size()) {
@@ -75,8 +89,8 @@ absl::Status CommitTemporaryFile(const std::string& tmp,
 void DiscardTemporaryFile(const std::string& tmp) { unlink(tmp.c_str()); }
 
 absl::Status WriteFileAtomically(const std::string& path,
-                                 absl::string_view bytes) {
-  absl::StatusOr<std::string> tmp = WriteTemporaryFile(path, bytes);
+                                 absl::string_view bytes, int mode) {
+  absl::StatusOr<std::string> tmp = WriteTemporaryFile(path, bytes, mode);
   if (!tmp.ok()) return tmp.status();
   return CommitTemporaryFile(*tmp, path);
 }

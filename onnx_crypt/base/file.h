@@ -14,9 +14,10 @@ absl::StatusOr<std::string> ReadFile(const std::string& path);
 
 // Writes to "<path>.tmp.<pid>", fsyncs, renames over `path`: readers see the
 // old file or the whole new one, never a part. The temporary file is removed on
-// failure.
+// failure. The new file's permission bits are at most `mode` (less what the
+// umask removes): 0600 for secrets such as keys.
 absl::Status WriteFileAtomically(const std::string& path,
-                                 absl::string_view bytes);
+                                 absl::string_view bytes, int mode = 0644);
 
 // The two halves of WriteFileAtomically, for writing several outputs all or
 // none: WriteTemporaryFile writes and fsyncs "<path>.tmp.<pid>" and returns its
@@ -24,7 +25,8 @@ absl::Status WriteFileAtomically(const std::string& path,
 // writable); CommitTemporaryFile renames it over `path` (removing it on
 // failure); DiscardTemporaryFile removes it.
 absl::StatusOr<std::string> WriteTemporaryFile(const std::string& path,
-                                               absl::string_view bytes);
+                                               absl::string_view bytes,
+                                               int mode = 0644);
 absl::Status CommitTemporaryFile(const std::string& tmp,
                                  const std::string& path);
 void DiscardTemporaryFile(const std::string& tmp);
