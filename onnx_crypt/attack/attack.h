@@ -15,6 +15,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -179,12 +180,13 @@ struct AttackRequest {
   std::string data_path;       // the attacker's labelled data (npz x, y)
   std::string eval_data_path;  // held-out data (npz x, y)
   std::string key_path;        // outliers (required), repair (optional)
-  std::string output_path;     // optional: write the attacked model here
-  bool include_bias = false;   // which tensors prune/clip/repair/outliers see
-  int64_t limit = 0;           // use only the first N attacker samples (0 all)
-  int64_t eval_limit = 0;      // use only the first N eval samples (0 all)
-  double fraction = 0.5;       // prune
-  double percentile = 99.0;    // clip
+  std::optional<std::string> passphrase;  // for a wrapped key (key_wrap.h)
+  std::string output_path;    // optional: write the attacked model here
+  bool include_bias = false;  // which tensors prune/clip/repair/outliers see
+  int64_t limit = 0;          // use only the first N attacker samples (0 all)
+  int64_t eval_limit = 0;     // use only the first N eval samples (0 all)
+  double fraction = 0.5;      // prune
+  double percentile = 99.0;   // clip
   RepairOptions repair;
   FineTuneOptions finetune;   // trains weights and biases
   bool from_scratch = false;  // finetune: re-initialize first (the baseline)

@@ -14,6 +14,8 @@ namespace onnx_crypt {
 
 inline constexpr char kKeyMagic[] = "onnx-crypt-key";
 inline constexpr uint32_t kKeyFormatVersion = 1;
+// Permission bits of the key files we write (plain or wrapped): owner only.
+inline constexpr int kKeyFileMode = 0600;
 
 // Wraps `key` in a KeyFile with its checksum; deterministic bytes.
 std::string EncodeKey(const keyfile::LockKey& key);

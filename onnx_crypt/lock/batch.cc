@@ -14,6 +14,7 @@
 #include "onnx_crypt/data/npz.h"
 #include "onnx_crypt/engine/factory.h"
 #include "onnx_crypt/key/key.h"
+#include "onnx_crypt/key/key_wrap.h"
 #include "onnx_crypt/lock/model_lock.h"
 #include "onnx_crypt/onnx/model.h"
 
@@ -50,7 +51,7 @@ absl::Status WriteVariant(const OnnxModel& model,
                           const std::string& key_path,
                           const std::string& key_bytes) {
   absl::Status s = model.Save(locked_path);
-  if (s.ok()) s = WriteFileAtomically(key_path, key_bytes);
+  if (s.ok()) s = WriteFileAtomically(key_path, key_bytes, kKeyFileMode);
   if (!s.ok()) {
     std::error_code ec;
     std::filesystem::remove(locked_path, ec);
@@ -181,8 +182,15 @@ void LockModelVariants(absl::Span<BatchItem> items, const Dataset& data,
       report(item);
       continue;
     }
+    absl::StatusOr<std::string> key =
+        EncodeKeyWithPassphrase(locked->out.key, options.lock.passphrase);
+    if (!key.ok()) {
+      item.status = key.status();
+      report(item);
+      continue;
+    }
     item.result = std::move(locked->out.result);
-    writer.Start(item, std::move(locked->model), EncodeKey(locked->out.key));
+    writer.Start(item, std::move(locked->model), *std::move(key));
   }
 }
 
