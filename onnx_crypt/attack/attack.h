@@ -180,13 +180,12 @@ struct AttackRequest {
   std::string data_path;       // the attacker's labelled data (npz x, y)
   std::string eval_data_path;  // held-out data (npz x, y)
   std::string key_path;        // outliers (required), repair (optional)
-  std::optional<std::string> passphrase;  // for a wrapped key (key_wrap.h)
-  std::string output_path;    // optional: write the attacked model here
-  bool include_bias = false;  // which tensors prune/clip/repair/outliers see
-  int64_t limit = 0;          // use only the first N attacker samples (0 all)
-  int64_t eval_limit = 0;     // use only the first N eval samples (0 all)
-  double fraction = 0.5;      // prune
-  double percentile = 99.0;   // clip
+  std::string output_path;     // optional: write the attacked model here
+  bool include_bias = false;   // which tensors prune/clip/repair/outliers see
+  int64_t limit = 0;           // use only the first N attacker samples (0 all)
+  int64_t eval_limit = 0;      // use only the first N eval samples (0 all)
+  double fraction = 0.5;       // prune
+  double percentile = 99.0;    // clip
   RepairOptions repair;
   FineTuneOptions finetune;   // trains weights and biases
   bool from_scratch = false;  // finetune: re-initialize first (the baseline)
@@ -196,6 +195,9 @@ struct AttackRequest {
   int64_t batch_size = 256;  // evaluation
   std::string device = "cpu";
   int threads = 0;
+  // The passphrase of a wrapped key_path (key/key_wrap.h); a plain key needs
+  // none.
+  std::optional<std::string> passphrase;
 };
 struct AttackReport {
   std::string kind;
