@@ -17,6 +17,7 @@
 #include "onnx_crypt/engine/evaluate.h"
 #include "onnx_crypt/engine/factory.h"
 #include "onnx_crypt/key/key.h"
+#include "onnx_crypt/key/key_wrap.h"
 #include "onnx_crypt/lock/model_lock.h"
 #include "onnx_crypt/onnx/model.h"
 #include "onnx_crypt/ops/registry.h"
@@ -74,10 +75,18 @@ double Seconds(std::chrono::steady_clock::time_point since) {
 }
 
 absl::StatusOr<OnnxModel> UnlockedModel(OnnxModel locked,
-                                        absl::string_view key_bytes) {
-  OC_ASSIGN_OR_RETURN(keyfile::LockKey key, DecodeKey(key_bytes));
+                                        const keyfile::LockKey& key) {
   OC_RETURN_IF_ERROR(ApplyKey(locked, key));
   return locked;
+}
+
+// A passphrase, when given, must not be empty: refused before a lock spends
+// minutes.
+absl::Status CheckPassphrase(const std::optional<std::string>& passphrase) {
+  if (passphrase.has_value() && passphrase->empty()) {
+    return absl::InvalidArgumentError("the passphrase is empty");
+  }
+  return absl::OkStatus();
 }
 
 std::vector<RestoredTensor> RestoredFrom(const OnnxModel& unlocked,
@@ -104,6 +113,19 @@ std::vector<RestoredTensor> RestoredFrom(const OnnxModel& unlocked,
 absl::StatusOr<std::string> ContentOf(const FileOrBytes& input) {
   if (input.is_file) return ReadFile(input.path);
   return input.bytes;
+}
+
+const std::string& NameOf(const FileOrBytes& input) {
+  return input.is_file ? input.path : input.name;
+}
+
+// The key in a key argument, plain or wrapped; errors name the file or bytes.
+absl::StatusOr<keyfile::LockKey> OpenKeyInput(
+    const FileOrBytes& input, const std::optional<std::string>& passphrase) {
+  OC_ASSIGN_OR_RETURN(const std::string bytes, ContentOf(input));
+  absl::StatusOr<keyfile::LockKey> key = OpenKey(bytes, passphrase);
+  if (!key.ok()) return Annotate(key.status(), NameOf(input));
+  return key;
 }
 
 // A model argument, loaded; errors name the file or the bytes.
@@ -207,6 +229,7 @@ absl::StatusOr<LockSummary> LockFile(const std::string& model_path,
   }
   OC_RETURN_IF_ERROR(CheckOutputFolder(locked_path));
   OC_RETURN_IF_ERROR(CheckOutputFolder(key_path));
+  OC_RETURN_IF_ERROR(CheckPassphrase(options.passphrase));
   const auto t0 = std::chrono::steady_clock::now();
   OC_ASSIGN_OR_RETURN(OnnxModel model, OnnxModel::Load(model_path));
   OC_ASSIGN_OR_RETURN(Dataset data, LoadDataset(data_path));
@@ -217,12 +240,13 @@ absl::StatusOr<LockSummary> LockFile(const std::string& model_path,
   LockSummary summary;
   summary.result = std::move(out.result);
   summary.device = out.key.options().device();
-  summary.key_bytes = EncodeKey(out.key);
+  OC_ASSIGN_OR_RETURN(summary.key_bytes,
+                      EncodeKeyWithPassphrase(out.key, options.passphrase));
   // Both outputs or neither: the model's files and the key (owner-only mode)
   // go to temporaries, renamed into place only when all were written.
   OutputSet outputs;
   OC_RETURN_IF_ERROR(model.StageSave(locked_path, outputs));
-  OC_RETURN_IF_ERROR(outputs.Add(key_path, summary.key_bytes, kSecretFileMode));
+  OC_RETURN_IF_ERROR(outputs.Add(key_path, summary.key_bytes, kKeyFileMode));
   OC_RETURN_IF_ERROR(outputs.Commit());
   summary.seconds = Seconds(t0);
   return summary;
@@ -231,6 +255,7 @@ absl::StatusOr<LockSummary> LockFile(const std::string& model_path,
 absl::StatusOr<LockedBytes> LockBytes(std::string model_bytes, const Tensor& x,
                                       const std::vector<int64_t>& labels,
                                       const LockOptions& options) {
+  OC_RETURN_IF_ERROR(CheckPassphrase(options.passphrase));
   const auto t0 = std::chrono::steady_clock::now();
   OC_ASSIGN_OR_RETURN(OnnxModel model,
                       OnnxModel::LoadFromBytes(std::move(model_bytes)));
@@ -239,7 +264,8 @@ absl::StatusOr<LockedBytes> LockBytes(std::string model_bytes, const Tensor& x,
                                     options.device, options.threads));
   LockedBytes result;
   OC_ASSIGN_OR_RETURN(result.locked_model, model.SerializeToBytes());
-  result.key = EncodeKey(out.key);
+  OC_ASSIGN_OR_RETURN(result.key,
+                      EncodeKeyWithPassphrase(out.key, options.passphrase));
   result.summary.result = std::move(out.result);
   result.summary.device = out.key.options().device();
   result.summary.key_bytes = result.key;
@@ -251,6 +277,7 @@ absl::StatusOr<std::vector<BatchItem>> LockBatch(
     const std::vector<std::string>& models, const std::string& data_path,
     const BatchOptions& options,
     const std::function<void(const BatchItem&, int, int)>& progress) {
+  OC_RETURN_IF_ERROR(CheckPassphrase(options.lock.passphrase));
   return RunLockBatch(models, data_path, options, progress);
 }
 
@@ -264,16 +291,12 @@ std::string OldKeyNote(const keyfile::LockKey& key) {
 absl::Status UnlockFile(const std::string& locked_path,
                         const std::string& key_path,
                         const std::string& output_path,
+                        const std::optional<std::string>& passphrase,
                         std::vector<std::string>* notes) {
   OC_RETURN_IF_ERROR(RefuseSame(output_path, locked_path, "locked model"));
   OC_RETURN_IF_ERROR(RefuseSame(output_path, key_path, "key"));
-  OC_ASSIGN_OR_RETURN(const std::string key_bytes, ReadFile(key_path));
   OC_ASSIGN_OR_RETURN(keyfile::LockKey key,
-                      [&]() -> absl::StatusOr<keyfile::LockKey> {
-                        auto k = DecodeKey(key_bytes);
-                        if (!k.ok()) return Annotate(k.status(), key_path);
-                        return k;
-                      }());
+                      OpenKeyInput(FileOrBytes::File(key_path), passphrase));
   OC_ASSIGN_OR_RETURN(OnnxModel model, OnnxModel::Load(locked_path));
   OC_RETURN_IF_ERROR(Annotate(ApplyKey(model, key), locked_path));
   OC_RETURN_IF_ERROR(model.Save(output_path));
@@ -283,17 +306,20 @@ absl::Status UnlockFile(const std::string& locked_path,
   return absl::OkStatus();
 }
 
-absl::StatusOr<std::string> UnlockToBytes(absl::string_view locked_model,
-                                          absl::string_view key) {
+absl::StatusOr<std::string> UnlockToBytes(
+    absl::string_view locked_model, absl::string_view key_bytes,
+    const std::optional<std::string>& passphrase) {
   OC_ASSIGN_OR_RETURN(OnnxModel model,
                       OnnxModel::LoadFromBytes(std::string(locked_model)));
+  OC_ASSIGN_OR_RETURN(keyfile::LockKey key, OpenKey(key_bytes, passphrase));
   OC_ASSIGN_OR_RETURN(OnnxModel unlocked, UnlockedModel(std::move(model), key));
   return unlocked.SerializeToBytes();
 }
 
 absl::StatusOr<std::vector<RestoredTensor>> UnlockTensors(
-    absl::string_view locked_model, absl::string_view key_bytes) {
-  OC_ASSIGN_OR_RETURN(keyfile::LockKey key, DecodeKey(key_bytes));
+    absl::string_view locked_model, absl::string_view key_bytes,
+    const std::optional<std::string>& passphrase) {
+  OC_ASSIGN_OR_RETURN(keyfile::LockKey key, OpenKey(key_bytes, passphrase));
   OC_ASSIGN_OR_RETURN(OnnxModel model,
                       OnnxModel::LoadFromBytes(std::string(locked_model)));
   OC_RETURN_IF_ERROR(ApplyKey(model, key));
@@ -304,8 +330,9 @@ absl::StatusOr<std::vector<RestoredTensor>> UnlockTensors(
 }
 
 absl::StatusOr<std::vector<RestoredTensor>> UnlockTensorsFromFile(
-    const std::string& locked_path, absl::string_view key_bytes) {
-  OC_ASSIGN_OR_RETURN(keyfile::LockKey key, DecodeKey(key_bytes));
+    const std::string& locked_path, absl::string_view key_bytes,
+    const std::optional<std::string>& passphrase) {
+  OC_ASSIGN_OR_RETURN(keyfile::LockKey key, OpenKey(key_bytes, passphrase));
   OC_ASSIGN_OR_RETURN(OnnxModel model, OnnxModel::Load(locked_path));
   OC_RETURN_IF_ERROR(ApplyKey(model, key));
   absl::Status status;
@@ -330,14 +357,15 @@ FileOrBytes FileOrBytes::Bytes(std::string bytes, std::string name) {
 
 absl::Status Verify(const FileOrBytes& original_input,
                     const FileOrBytes& locked_input,
-                    const FileOrBytes& key_input) {
-  OC_ASSIGN_OR_RETURN(const std::string key_bytes, ContentOf(key_input));
+                    const FileOrBytes& key_input,
+                    const std::optional<std::string>& passphrase) {
+  OC_ASSIGN_OR_RETURN(const keyfile::LockKey key,
+                      OpenKeyInput(key_input, passphrase));
   OC_ASSIGN_OR_RETURN(OnnxModel original, LoadModel(original_input));
   OC_ASSIGN_OR_RETURN(OnnxModel locked, LoadModel(locked_input));
   OC_ASSIGN_OR_RETURN(OnnxModel unlocked,
-                      UnlockedModel(std::move(locked), key_bytes));
-  const std::string& original_name =
-      original_input.is_file ? original_input.path : original_input.name;
+                      UnlockedModel(std::move(locked), key));
+  const std::string& original_name = NameOf(original_input);
   std::string diff;
   google::protobuf::util::MessageDifferencer differ;
   differ.ReportDifferencesToString(&diff);
@@ -359,27 +387,48 @@ absl::Status Verify(const FileOrBytes& original_input,
 
 absl::Status VerifyFiles(const std::string& original_path,
                          const std::string& locked_path,
-                         const std::string& key_path) {
+                         const std::string& key_path,
+                         const std::optional<std::string>& passphrase) {
   return Verify(FileOrBytes::File(original_path),
-                FileOrBytes::File(locked_path), FileOrBytes::File(key_path));
+                FileOrBytes::File(locked_path), FileOrBytes::File(key_path),
+                passphrase);
 }
 
 absl::Status VerifyBytes(absl::string_view original_model,
-                         absl::string_view locked_model,
-                         absl::string_view key) {
+                         absl::string_view locked_model, absl::string_view key,
+                         const std::optional<std::string>& passphrase) {
   return Verify(
       FileOrBytes::Bytes(std::string(original_model), "<original.onnx bytes>"),
       FileOrBytes::Bytes(std::string(locked_model), "<locked.onnx bytes>"),
-      FileOrBytes::Bytes(std::string(key), "<key bytes>"));
+      FileOrBytes::Bytes(std::string(key), "<key bytes>"), passphrase);
 }
 
-absl::StatusOr<std::string> DescribeKey(absl::string_view key_bytes,
-                                        bool show_values) {
-  OC_ASSIGN_OR_RETURN(keyfile::LockKey key, DecodeKey(key_bytes));
+absl::StatusOr<std::string> UnwrappedKeyBytes(
+    const FileOrBytes& key, const std::optional<std::string>& passphrase) {
+  OC_ASSIGN_OR_RETURN(std::string bytes, ContentOf(key));
+  absl::StatusOr<std::string> plain = UnwrapKeyIfWrapped(bytes, passphrase);
+  if (!plain.ok()) return Annotate(plain.status(), NameOf(key));
+  return plain;
+}
+
+absl::StatusOr<std::string> DescribeKey(
+    absl::string_view key_bytes, bool show_values,
+    const std::optional<std::string>& passphrase) {
+  OC_ASSIGN_OR_RETURN(keyfile::LockKey key, OpenKey(key_bytes, passphrase));
   const keyfile::LockOptions& o = key.options();
   std::string s;
   absl::StrAppend(&s, "onnx-crypt key, format version ", kKeyFormatVersion,
                   " (written by ", key.tool_version(), ")\n");
+  if (IsWrappedKey(key_bytes)) {
+    OC_ASSIGN_OR_RETURN(const keyfile::WrappedKey w,
+                        ReadWrappedKeyHeader(key_bytes));
+    absl::StrAppend(&s, "wrapped with a passphrase: ", w.kdf(),
+                    " N=", w.scrypt_n(), " r=", w.scrypt_r(),
+                    " p=", w.scrypt_p(), ", ", w.cipher(),
+                    " (envelope version ", w.format_version(), ")\n");
+  } else {
+    absl::StrAppend(&s, "wrapped with a passphrase: no\n");
+  }
   absl::StrAppendFormat(
       &s,
       "options: max_values=%d target_accuracy=%.4f include_bias=%s "

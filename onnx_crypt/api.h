@@ -7,12 +7,23 @@
 // written atomically, and an output that names an input is refused. Functions
 // are independent and thread-compatible (no shared mutable state between
 // calls).
+//
+// Passphrases: a key may be wrapped with a passphrase at rest
+// (key/key_wrap.h). LockOptions::passphrase (also in BatchOptions::lock) wraps
+// the keys a lock writes or returns. Every function that reads a key takes an
+// optional `passphrase` last: a wrapped key needs it (without it: an
+// InvalidArgument saying the key is protected by a passphrase; with a wrong
+// one, or a wrapped key that was changed: InvalidArgument "wrong passphrase,
+// or the key file was changed"; nothing is written either way), a plain key
+// ignores it. Unwrapping runs scrypt, a fraction of a second by design: to use
+// one key many times, unwrap it once with UnwrappedKeyBytes.
 #ifndef ONNX_CRYPT_API_H_
 #define ONNX_CRYPT_API_H_
 
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -94,10 +105,11 @@ struct LockSummary {
   LockResult result;
   std::string device;
   double seconds = 0;
-  std::string key_bytes;
+  std::string key_bytes;  // as written: wrapped when options.passphrase is set
 };
 // Locks `model_path` with the samples of `data_path` (npz x[, y]); writes the
-// locked model to `locked_path` and the key to `key_path`.
+// locked model to `locked_path` and the key to `key_path` (owner-only, mode
+// 0600; wrapped with options.passphrase when set).
 absl::StatusOr<LockSummary> LockFile(const std::string& model_path,
                                      const std::string& data_path,
                                      const std::string& locked_path,
@@ -106,7 +118,7 @@ absl::StatusOr<LockSummary> LockFile(const std::string& model_path,
 
 struct LockedBytes {
   std::string locked_model;
-  std::string key;
+  std::string key;  // wrapped when options.passphrase is set
   LockSummary summary;
 };
 // The same in memory (models with external data must go through LockFile).
@@ -120,8 +132,9 @@ absl::StatusOr<LockedBytes> LockBytes(std::string model_bytes, const Tensor& x,
 // Locks every model (and `variants` variants of each) with the samples of
 // `data_path`. One engine per model is reused for all its variants; each
 // variant's files are written in the background while the next variant is
-// computed. Keeps going past a failing model: the returned items say what
-// failed. `progress` is called after each item.
+// computed. Keys are written owner-only (0600), each wrapped with
+// options.lock.passphrase when set. Keeps going past a failing model: the
+// returned items say what failed. `progress` is called after each item.
 absl::StatusOr<std::vector<BatchItem>> LockBatch(
     const std::vector<std::string>& models, const std::string& data_path,
     const BatchOptions& options,
@@ -135,10 +148,11 @@ absl::StatusOr<std::vector<BatchItem>> LockBatch(
 // changed since locking.
 // `notes`, when given, receives remarks for the user that are not errors
 // (a key too old to fingerprint the graph, so only the tensors were checked).
-absl::Status UnlockFile(const std::string& locked_path,
-                        const std::string& key_path,
-                        const std::string& output_path,
-                        std::vector<std::string>* notes = nullptr);
+absl::Status UnlockFile(
+    const std::string& locked_path, const std::string& key_path,
+    const std::string& output_path,
+    const std::optional<std::string>& passphrase = std::nullopt,
+    std::vector<std::string>* notes = nullptr);
 
 // The note for a key without the whole-model fingerprint (empty for one with
 // it): such keys still unlock, but a change to the locked model's graph goes
@@ -147,8 +161,9 @@ std::string OldKeyNote(const keyfile::LockKey& key);
 
 // The original model, serialized, for ONNX Runtime's session-from-array:
 // nothing touches the disk. `locked_model` must not use external data.
-absl::StatusOr<std::string> UnlockToBytes(absl::string_view locked_model,
-                                          absl::string_view key);
+absl::StatusOr<std::string> UnlockToBytes(
+    absl::string_view locked_model, absl::string_view key,
+    const std::optional<std::string>& passphrase = std::nullopt);
 
 struct RestoredTensor {
   std::string name;
@@ -161,9 +176,11 @@ struct RestoredTensor {
 // `locked_model` is the locked model's bytes (external data not supported here;
 // use the file form below).
 absl::StatusOr<std::vector<RestoredTensor>> UnlockTensors(
-    absl::string_view locked_model, absl::string_view key);
+    absl::string_view locked_model, absl::string_view key,
+    const std::optional<std::string>& passphrase = std::nullopt);
 absl::StatusOr<std::vector<RestoredTensor>> UnlockTensorsFromFile(
-    const std::string& locked_path, absl::string_view key);
+    const std::string& locked_path, absl::string_view key,
+    const std::optional<std::string>& passphrase = std::nullopt);
 
 // A model or key argument: a file (a model's external data is found beside
 // it) or its content in memory, which messages call `name`.
@@ -179,21 +196,36 @@ struct FileOrBytes {
 // OK only when `key` unlocks `locked` into exactly `original` (every field and
 // every bit); otherwise an error that says what differs, naming the original
 // by its path or name. Touches no file beyond reading those given as files.
-absl::Status Verify(const FileOrBytes& original, const FileOrBytes& locked,
-                    const FileOrBytes& key);
+absl::Status Verify(
+    const FileOrBytes& original, const FileOrBytes& locked,
+    const FileOrBytes& key,
+    const std::optional<std::string>& passphrase = std::nullopt);
 // The same for three files.
-absl::Status VerifyFiles(const std::string& original_path,
-                         const std::string& locked_path,
-                         const std::string& key_path);
+absl::Status VerifyFiles(
+    const std::string& original_path, const std::string& locked_path,
+    const std::string& key_path,
+    const std::optional<std::string>& passphrase = std::nullopt);
 // The same for contents in memory (no external data), named in messages
 // "<original.onnx bytes>", "<locked.onnx bytes>" and "<key bytes>".
-absl::Status VerifyBytes(absl::string_view original_model,
-                         absl::string_view locked_model, absl::string_view key);
+absl::Status VerifyBytes(
+    absl::string_view original_model, absl::string_view locked_model,
+    absl::string_view key,
+    const std::optional<std::string>& passphrase = std::nullopt);
 
-// A readable summary of a key file: format, options, seed, values, touched
-// tensors; the values themselves when `show_values`.
-absl::StatusOr<std::string> DescribeKey(absl::string_view key_bytes,
-                                        bool show_values);
+// The plain key file bytes of `key`: unwrapped with `passphrase` when it is a
+// wrapped key, as they are otherwise (not checked further). Errors name the
+// file or the bytes. Lets a caller that unlocks many times pay for scrypt
+// once.
+absl::StatusOr<std::string> UnwrappedKeyBytes(
+    const FileOrBytes& key,
+    const std::optional<std::string>& passphrase = std::nullopt);
+
+// A readable summary of a key file: format, whether and how it is wrapped,
+// options, seed, values, touched tensors; the values themselves when
+// `show_values`.
+absl::StatusOr<std::string> DescribeKey(
+    absl::string_view key_bytes, bool show_values,
+    const std::optional<std::string>& passphrase = std::nullopt);
 
 }  // namespace onnx_crypt
 

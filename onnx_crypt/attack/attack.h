@@ -15,6 +15,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -194,6 +195,9 @@ struct AttackRequest {
   int64_t batch_size = 256;  // evaluation
   std::string device = "cpu";
   int threads = 0;
+  // The passphrase of a wrapped key_path (key/key_wrap.h); a plain key needs
+  // none.
+  std::optional<std::string> passphrase;
 };
 struct AttackReport {
   std::string kind;

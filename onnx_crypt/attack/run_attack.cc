@@ -15,6 +15,7 @@
 #include "onnx_crypt/engine/evaluate.h"
 #include "onnx_crypt/engine/factory.h"
 #include "onnx_crypt/key/key.h"
+#include "onnx_crypt/key/key_wrap.h"
 #include "onnx_crypt/onnx/model.h"
 
 namespace onnx_crypt {
@@ -60,9 +61,11 @@ std::string Str(const std::string& s) {
 }
 
 absl::StatusOr<std::vector<ValuePosition>> LockedPositions(
-    const std::string& key_path) {
+    const std::string& key_path, const std::optional<std::string>& passphrase) {
   OC_ASSIGN_OR_RETURN(std::string bytes, ReadFile(key_path));
-  OC_ASSIGN_OR_RETURN(keyfile::LockKey key, DecodeKey(bytes));
+  absl::StatusOr<keyfile::LockKey> opened = OpenKey(bytes, passphrase);
+  if (!opened.ok()) return Annotate(opened.status(), key_path);
+  const keyfile::LockKey& key = *opened;
   std::vector<ValuePosition> out;
   for (const keyfile::LockedValue& v : key.values())
     out.emplace_back(v.tensor(), v.index());
@@ -99,7 +102,8 @@ absl::StatusOr<AttackReport> RunAttack(const AttackRequest& request) {
 
   std::vector<ValuePosition> locked;
   if (!request.key_path.empty()) {
-    OC_ASSIGN_OR_RETURN(locked, LockedPositions(request.key_path));
+    OC_ASSIGN_OR_RETURN(locked,
+                        LockedPositions(request.key_path, request.passphrase));
   }
   const bool bias = request.include_bias || request.kind == "finetune";
   const std::vector<std::string> tensors = AttackTensors(engine->graph(), bias);

@@ -6,6 +6,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "onnx_crypt/base/file.h"
 #include "onnx_crypt/ir/graph.h"
 #include "onnx_crypt/ir/tensor.h"
 #include "onnx_crypt/key/key.pb.h"
@@ -14,6 +15,8 @@ namespace onnx_crypt {
 
 inline constexpr char kKeyMagic[] = "onnx-crypt-key";
 inline constexpr uint32_t kKeyFormatVersion = 1;
+// Permission bits of the key files we write (plain or wrapped): owner only.
+inline constexpr mode_t kKeyFileMode = kSecretFileMode;
 
 // Wraps `key` in a KeyFile with its checksum; deterministic bytes.
 std::string EncodeKey(const keyfile::LockKey& key);

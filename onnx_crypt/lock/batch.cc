@@ -14,6 +14,7 @@
 #include "onnx_crypt/data/npz.h"
 #include "onnx_crypt/engine/factory.h"
 #include "onnx_crypt/key/key.h"
+#include "onnx_crypt/key/key_wrap.h"
 #include "onnx_crypt/lock/model_lock.h"
 #include "onnx_crypt/onnx/model.h"
 
@@ -50,7 +51,7 @@ absl::Status WriteVariant(const OnnxModel& model,
                           const std::string& key_bytes) {
   OutputSet outputs;
   OC_RETURN_IF_ERROR(model.StageSave(locked_path, outputs));
-  OC_RETURN_IF_ERROR(outputs.Add(key_path, key_bytes, kSecretFileMode));
+  OC_RETURN_IF_ERROR(outputs.Add(key_path, key_bytes, kKeyFileMode));
   return outputs.Commit();
 }
 
@@ -184,8 +185,15 @@ void LockModelVariants(absl::Span<BatchItem> items, const Dataset& data,
       report(item);
       continue;
     }
+    absl::StatusOr<std::string> key =
+        EncodeKeyWithPassphrase(locked->out.key, options.lock.passphrase);
+    if (!key.ok()) {
+      item.status = key.status();
+      report(item);
+      continue;
+    }
     item.result = std::move(locked->out.result);
-    writer.Start(item, std::move(locked->model), EncodeKey(locked->out.key));
+    writer.Start(item, std::move(locked->model), *std::move(key));
   }
 }
 

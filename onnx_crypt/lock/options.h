@@ -5,6 +5,7 @@
 #ifndef ONNX_CRYPT_LOCK_OPTIONS_H_
 #define ONNX_CRYPT_LOCK_OPTIONS_H_
 
+#include <optional>
 #include <string>
 
 #include "onnx_crypt/lock/locker.h"
@@ -17,6 +18,10 @@ struct LockOptions {
   LockConfig config;
   std::string device = "cpu";  // cpu | cuda | auto
   int threads = 0;             // BLAS threads for the CPU engine (0 = default)
+  // When set, every key written or returned is wrapped with this passphrase
+  // (key/key_wrap.h: scrypt + AES-256-GCM, a fresh salt and nonce per key);
+  // the locked model and the key inside do not change. Must not be empty.
+  std::optional<std::string> passphrase;
 };
 
 }  // namespace onnx_crypt

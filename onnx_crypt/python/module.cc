@@ -7,6 +7,8 @@
 // from the matching built-in (ValueError for invalid arguments and corrupted
 // keys, FileNotFoundError for missing files, NotImplementedError for
 // unsupported ops). Each exception carries the status code name in `.code`.
+// A `passphrase` (str, encoded as UTF-8, or bytes) wraps the key a lock
+// returns and opens a passphrase-wrapped key wherever one is read.
 // The GIL is released while the library works, so Python threads may run
 // other calls (including other locks) concurrently.
 #include <pybind11/numpy.h>
@@ -14,6 +16,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -139,6 +142,39 @@ py::bytes ToPyBytes(const std::string& s) {
   return py::bytes(s.data(), s.size());
 }
 
+// A passphrase argument: None, a str (its UTF-8 bytes: the same passphrase as
+// a passphrase file holding that text) or any bytes-like object. An empty one
+// is the library's error.
+std::optional<std::string> ToPassphrase(py::handle obj) {
+  if (obj.is_none()) return std::nullopt;
+  if (PyUnicode_Check(obj.ptr())) {
+    Py_ssize_t size = 0;
+    const char* utf8 = PyUnicode_AsUTF8AndSize(obj.ptr(), &size);
+    if (utf8 == nullptr) throw py::error_already_set();
+    return std::string(utf8, static_cast<size_t>(size));
+  }
+  if (PyObject_CheckBuffer(obj.ptr())) {
+    py::bytes copy =
+        py::reinterpret_steal<py::bytes>(PyBytes_FromObject(obj.ptr()));
+    if (!copy) throw py::error_already_set();
+    return std::string(copy);
+  }
+  throw py::type_error(
+      absl::StrCat("passphrase must be str, bytes or None, not ",
+                   std::string(py::str(py::type::of(obj).attr("__name__")))));
+}
+
+// The plain key file bytes of a key argument: read when it is a path, and
+// unwrapped with `passphrase` when it is a wrapped key; errors about the
+// wrapping name the file (or "<key bytes>"). Call without the GIL.
+absl::StatusOr<std::string> PlainKey(
+    const Source& key, const std::optional<std::string>& passphrase) {
+  return UnwrappedKeyBytes(key.is_path
+                               ? FileOrBytes::File(key.path)
+                               : FileOrBytes::Bytes(key.bytes, "<key bytes>"),
+                           passphrase);
+}
+
 // ---------------------------------------------------------------- lock
 
 // x as a float32 tensor (batch first); any numeric array is converted.
@@ -228,7 +264,8 @@ py::tuple Lock(py::object model, py::object data, py::object labels,
                int max_values, double target_accuracy, uint64_t seed,
                bool include_bias, const std::string& device,
                int values_per_round, int candidates, int threads, bool harden,
-               double stealth_quantile, double repair_target) {
+               double stealth_quantile, double repair_target,
+               py::object passphrase) {
   if (max_values < 1) throw py::value_error("max_values must be >= 1");
   if (target_accuracy > 1.0) {
     throw py::value_error(
@@ -268,6 +305,7 @@ py::tuple Lock(py::object model, py::object data, py::object labels,
   options.config.repair_target = repair_target;
   options.device = device;
   options.threads = threads;
+  options.passphrase = ToPassphrase(passphrase);
 
   absl::StatusOr<LockedBytes> locked;
   {
@@ -289,14 +327,17 @@ py::tuple Lock(py::object model, py::object data, py::object labels,
 
 // ---------------------------------------------------------------- unlock
 
-py::bytes UnlockToBytesPy(py::object locked_model, py::object key) {
+py::bytes UnlockToBytesPy(py::object locked_model, py::object key,
+                          py::object passphrase) {
   const Source model = ToSource(locked_model, "locked_model");
   const Source key_source = ToSource(key, "key");
+  const std::optional<std::string> pass = ToPassphrase(passphrase);
   absl::StatusOr<std::string> out;
   {
     py::gil_scoped_release release;
     out = [&]() -> absl::StatusOr<std::string> {
-      OC_ASSIGN_OR_RETURN(const std::string key_bytes, ContentOf(key_source));
+      OC_ASSIGN_OR_RETURN(const std::string key_bytes,
+                          PlainKey(key_source, pass));
       OC_ASSIGN_OR_RETURN(const std::string model_bytes, ContentOf(model));
       return UnlockToBytes(model_bytes, key_bytes);
     }();
@@ -305,21 +346,24 @@ py::bytes UnlockToBytesPy(py::object locked_model, py::object key) {
 }
 
 py::object Unlock(py::object locked_model, py::object key,
-                  py::object output_path) {
-  if (output_path.is_none()) return UnlockToBytesPy(locked_model, key);
+                  py::object output_path, py::object passphrase) {
+  if (output_path.is_none()) {
+    return UnlockToBytesPy(locked_model, key, passphrase);
+  }
   if (!IsPathLike(output_path)) {
     throw py::type_error("output_path must be a str or os.PathLike, or None");
   }
   const std::string out = FsPath(output_path);
   const Source model = ToSource(locked_model, "locked_model");
   const Source key_source = ToSource(key, "key");
+  const std::optional<std::string> pass = ToPassphrase(passphrase);
   absl::Status status;
   {
     py::gil_scoped_release release;
     status = [&]() -> absl::Status {
       // Both files: the library's own path (external data, overwrite checks).
       if (model.is_path && key_source.is_path) {
-        return UnlockFile(model.path, key_source.path, out);
+        return UnlockFile(model.path, key_source.path, out, pass);
       }
       for (const Source* s : {&model, &key_source}) {
         if (s->is_path && SamePath(out, s->path)) {
@@ -327,7 +371,8 @@ py::object Unlock(py::object locked_model, py::object key,
               "refusing to overwrite ", s->path, " with an output"));
         }
       }
-      OC_ASSIGN_OR_RETURN(const std::string key_bytes, ContentOf(key_source));
+      OC_ASSIGN_OR_RETURN(const std::string key_bytes,
+                          PlainKey(key_source, pass));
       OC_ASSIGN_OR_RETURN(const std::string model_bytes, ContentOf(model));
       OC_ASSIGN_OR_RETURN(const std::string original,
                           UnlockToBytes(model_bytes, key_bytes));
@@ -371,14 +416,17 @@ py::dtype NumpyDType(DType dtype, const std::string& name) {
   }
 }
 
-py::dict UnlockTensorsPy(py::object locked_model, py::object key) {
+py::dict UnlockTensorsPy(py::object locked_model, py::object key,
+                         py::object passphrase) {
   const Source model = ToSource(locked_model, "locked_model");
   const Source key_source = ToSource(key, "key");
+  const std::optional<std::string> pass = ToPassphrase(passphrase);
   absl::StatusOr<std::vector<RestoredTensor>> tensors;
   {
     py::gil_scoped_release release;
     tensors = [&]() -> absl::StatusOr<std::vector<RestoredTensor>> {
-      OC_ASSIGN_OR_RETURN(const std::string key_bytes, ContentOf(key_source));
+      OC_ASSIGN_OR_RETURN(const std::string key_bytes,
+                          PlainKey(key_source, pass));
       // From a file, external data is supported too.
       if (model.is_path) return UnlockTensorsFromFile(model.path, key_bytes);
       return UnlockTensors(model.bytes, key_bytes);
@@ -409,28 +457,31 @@ FileOrBytes ToFileOrBytes(Source s, absl::string_view name) {
                             absl::StrCat("<", name, " bytes>"));
 }
 
-void VerifyPy(py::object original, py::object locked_model, py::object key) {
+void VerifyPy(py::object original, py::object locked_model, py::object key,
+              py::object passphrase) {
   // Nothing is written: files are read, bytes are checked in memory.
   const FileOrBytes inputs[] = {
       ToFileOrBytes(ToSource(original, "original"), "original.onnx"),
       ToFileOrBytes(ToSource(locked_model, "locked_model"), "locked.onnx"),
       ToFileOrBytes(ToSource(key, "key"), "key")};
+  const std::optional<std::string> pass = ToPassphrase(passphrase);
   absl::Status status;
   {
     py::gil_scoped_release release;
-    status = onnx_crypt::Verify(inputs[0], inputs[1], inputs[2]);
+    status = onnx_crypt::Verify(inputs[0], inputs[1], inputs[2], pass);
   }
   RaiseIfError(status);
 }
 
-std::string DescribeKeyPy(py::object key, bool values) {
+std::string DescribeKeyPy(py::object key, bool values, py::object passphrase) {
   const Source source = ToSource(key, "key");
+  const std::optional<std::string> pass = ToPassphrase(passphrase);
   absl::StatusOr<std::string> text;
   {
     py::gil_scoped_release release;
     text = [&]() -> absl::StatusOr<std::string> {
       OC_ASSIGN_OR_RETURN(const std::string bytes, ContentOf(source));
-      absl::StatusOr<std::string> t = DescribeKey(bytes, values);
+      absl::StatusOr<std::string> t = DescribeKey(bytes, values, pass);
       if (!t.ok() && source.is_path) return Annotate(t.status(), source.path);
       return t;
     }();
@@ -456,7 +507,14 @@ and unlock them exactly, in memory, for ONNX Runtime.
 Model and key arguments are bytes or a path (str / os.PathLike). Errors raise
 onnx_crypt.Error (a RuntimeError) or a subclass: InvalidArgumentError and
 DataLossError (also ValueError), NotFoundError (also FileNotFoundError),
-UnimplementedError (also NotImplementedError); `.code` holds the status code.)";
+UnimplementedError (also NotImplementedError); `.code` holds the status code.
+
+passphrase= (str or bytes) on lock wraps the key it returns (scrypt +
+AES-256-GCM; a fresh salt and nonce each time, so the wrapped key differs
+from run to run while the locked model does not); on unlock, unlock_to_bytes,
+unlock_tensors, verify and describe_key it opens such a key. A wrapped key
+without it, or with the wrong one, raises InvalidArgumentError. A plain key
+ignores it.)";
 
   g_error = NewErrorType(
       m, "Error", py::handle(PyExc_RuntimeError),
@@ -486,7 +544,7 @@ UnimplementedError (also NotImplementedError); `.code` holds the status code.)";
         arg("values_per_round") = LockConfig().values_per_round,
         arg("candidates") = LockConfig().candidates, arg("threads") = 0,
         arg("harden") = false, arg("stealth_quantile") = 0.999,
-        arg("repair_target") = -1.0,
+        arg("repair_target") = -1.0, arg("passphrase") = py::none(),
         R"(Locks a model; returns (locked_model_bytes, key_bytes, summary).
 
 model: the model's bytes or path (no external data).
@@ -504,19 +562,27 @@ simulated saliency repair stays at or below repair_target (negative: chance +
 0.05). The same inputs and seed give byte-identical results. summary is a dict
 (locked_values, total_parameters, sample_accuracy_before/after, stop_reason,
 seconds, harden, reset_zero/median_accuracy, repair_accuracy, changes, ...).
+passphrase (str or bytes, not empty): key_bytes come wrapped with it (a
+fresh salt and nonce every call: they differ from run to run; the locked
+model and the key inside do not).
 The GIL is released while locking.)");
   m.def("unlock", &Unlock, arg("locked_model"), arg("key"),
-        arg("output_path") = py::none(),
+        arg("output_path") = py::none(), py::kw_only(),
+        arg("passphrase") = py::none(),
         R"(Restores the original model exactly.
 
 Returns its bytes, or writes it to output_path (atomically) and returns None.
 Raises, writing nothing, when the key is wrong, corrupted or truncated, or the
-locked model changed since locking.)");
+locked model changed since locking. passphrase (str or bytes) opens a
+passphrase-wrapped key: without it, or with a wrong one, InvalidArgumentError.)");
   m.def("unlock_to_bytes", &UnlockToBytesPy, arg("locked_model"), arg("key"),
+        py::kw_only(), arg("passphrase") = py::none(),
         R"(The original model's bytes, for onnxruntime.InferenceSession(bytes).
 
-Nothing touches the disk. The locked model must not use external data.)");
+Nothing touches the disk. The locked model must not use external data.
+passphrase (str or bytes) opens a passphrase-wrapped key.)");
   m.def("unlock_tensors", &UnlockTensorsPy, arg("locked_model"), arg("key"),
+        py::kw_only(), arg("passphrase") = py::none(),
         R"(Only the tensors the key restores: a dict name -> numpy array.
 
 For ONNX Runtime's SessionOptions.add_initializer on the locked model. Keep
@@ -524,14 +590,18 @@ the arrays (and the OrtValues made from them) alive as long as the session,
 and set graph_optimization_level to ORT_ENABLE_EXTENDED or lower: at
 ORT_ENABLE_ALL, ONNX Runtime's NCHWc layout transformer (x86) reorders Conv
 weights from the model's own initializers and ignores overrides of them.
-A locked model given as a path may use external data.)");
+A locked model given as a path may use external data. passphrase (str or
+bytes) opens a passphrase-wrapped key.)");
   m.def("verify", &VerifyPy, arg("original"), arg("locked_model"), arg("key"),
+        py::kw_only(), arg("passphrase") = py::none(),
         R"(Returns None when key unlocks locked_model into exactly original
 (every field and every bit); raises onnx_crypt.Error saying what differs
-otherwise.)");
+otherwise. passphrase (str or bytes) opens a passphrase-wrapped key.)");
   m.def("describe_key", &DescribeKeyPy, arg("key"), arg("values") = false,
-        R"(A readable summary of a key: format, options, seed, values, touched
-tensors; the values themselves when values=True.)");
+        py::kw_only(), arg("passphrase") = py::none(),
+        R"(A readable summary of a key: format, whether it is wrapped with a
+passphrase, options, seed, values, touched tensors; the values themselves
+when values=True. passphrase (str or bytes) opens a passphrase-wrapped key.)");
   m.def(
       "set_max_memory",
       [](const py::object& size) {

@@ -1,4 +1,10 @@
-// The CLI's one parser for the lock flags (lock and lock-batch share it).
+// The CLI's one parser for the lock flags (lock and lock-batch share it), and
+// the passphrase flag every key-reading or key-writing command takes.
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
 #include <string>
 #include <vector>
 
@@ -80,6 +86,66 @@ TEST(LockFlagsTest, BadValuesNameTheFlag) {
     EXPECT_EQ(o.status().code(), absl::StatusCode::kInvalidArgument);
     EXPECT_NE(o.status().message().find(flag), std::string::npos) << o.status();
   }
+}
+
+// --passphrase-file F first, then the file ONNX_CRYPT_PASSPHRASE_FILE names
+// (empty counts as unset), else no passphrase.
+TEST(PassphraseFlagTest, FlagThenEnvironmentThenNone) {
+  namespace fs = std::filesystem;
+  const fs::path dir =
+      fs::temp_directory_path() / ("oc_pass_flag_" + std::to_string(getpid()));
+  fs::create_directories(dir);
+  const std::string flag_file = (dir / "flag").string();
+  const std::string env_file = (dir / "env").string();
+  const std::string empty_file = (dir / "empty").string();
+  std::ofstream(flag_file) << "from the flag\n";
+  std::ofstream(env_file) << "from the environment";
+  std::ofstream(empty_file) << "\n";
+  const char* saved = std::getenv(kPassphraseFileEnv);
+  const std::string saved_value = saved ? saved : "";
+
+  auto read = [](const std::vector<std::string>& args)
+      -> absl::StatusOr<std::optional<std::string>> {
+    absl::StatusOr<ParsedArgs> parsed =
+        ParseArgs(args, WithLockFlags({{"--data"}, {"--json"}}));
+    if (!parsed.ok()) return parsed.status();
+    return ReadPassphraseFlag(*parsed);
+  };
+  unsetenv(kPassphraseFileEnv);
+  ASSERT_TRUE(read({"m.onnx"}).ok());
+  EXPECT_FALSE(read({"m.onnx"})->has_value());
+  EXPECT_EQ(**read({"--passphrase-file", flag_file}), "from the flag");
+  EXPECT_EQ(**read({"--passphrase-file=" + flag_file}), "from the flag");
+
+  setenv(kPassphraseFileEnv, env_file.c_str(), 1);
+  EXPECT_EQ(**read({"m.onnx"}), "from the environment");
+  EXPECT_EQ(**read({"--passphrase-file", flag_file}), "from the flag");
+  setenv(kPassphraseFileEnv, "", 1);
+  EXPECT_FALSE(read({"m.onnx"})->has_value());
+
+  // Errors name the file, and the variable when it named the file.
+  setenv(kPassphraseFileEnv, (dir / "missing").string().c_str(), 1);
+  absl::StatusOr<std::optional<std::string>> r = read({"m.onnx"});
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kNotFound) << r.status();
+  EXPECT_NE(r.status().message().find("missing"), std::string::npos);
+  EXPECT_NE(r.status().message().find(kPassphraseFileEnv), std::string::npos);
+  unsetenv(kPassphraseFileEnv);
+  r = read({"--passphrase-file", empty_file});
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(r.status().message().find("empty"), std::string::npos);
+  r = read({"--passphrase-file", dir.string()});
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_FALSE(read({"--passphrase-file"}).ok());  // needs a value
+
+  // The commands that only read keys take the flag too.
+  absl::StatusOr<ParsedArgs> unlock =
+      ParseArgs({"l.onnx", "--key", "k", "--passphrase-file", flag_file},
+                WithPassphraseFlag({{"--key"}, {}}));
+  ASSERT_TRUE(unlock.ok()) << unlock.status();
+  EXPECT_EQ(**ReadPassphraseFlag(*unlock), "from the flag");
+
+  if (saved != nullptr) setenv(kPassphraseFileEnv, saved_value.c_str(), 1);
+  fs::remove_all(dir);
 }
 
 }  // namespace

@@ -1,14 +1,18 @@
 // lock-batch on the CPU engine: variants differ, each key unlocks only its own
 // variant, a failing model is reported without stopping the batch and leaves no
 // file behind.
+#include <sys/stat.h>
+
 #include <algorithm>
 #include <filesystem>
+#include <set>
 #include <string>
 #include <vector>
 
 #include "gtest/gtest.h"
 #include "onnx_crypt/api.h"
 #include "onnx_crypt/base/file.h"
+#include "onnx_crypt/key/key_wrap.h"
 #include "tests/support/paths.h"
 
 namespace onnx_crypt {
@@ -111,6 +115,50 @@ TEST(LockBatchTest, EachItemIsWrittenAllOrNothing) {
   EXPECT_EQ(names, (std::vector<std::string>{"lenet5-0.key", "lenet5-0.onnx",
                                              "lenet5-1.key", "lenet5-2.key",
                                              "lenet5-2.onnx"}));
+  fs::remove_all(dir);
+}
+
+// With a passphrase, every key of the batch is wrapped (each with its own
+// salt and nonce), owner-only, and opens only with that passphrase.
+TEST(LockBatchTest, PassphraseWrapsEveryKey) {
+  const fs::path dir =
+      fs::temp_directory_path() / ("oc_batch_pw_" + std::to_string(getpid()));
+  fs::remove_all(dir);
+  const std::string model = testing::ModelsDir() + "/lenet5.onnx";
+  BatchOptions options;
+  options.variants = 2;
+  options.output_dir = dir.string();
+  options.lock.config.max_values = 4;
+  options.lock.config.target_accuracy = 0.0;
+  options.lock.passphrase = "batch secret";
+  absl::StatusOr<std::vector<BatchItem>> items =
+      LockBatch({model}, testing::DataDir() + "/fmnist_owner256.npz", options);
+  ASSERT_TRUE(items.ok()) << items.status();
+  ASSERT_EQ(items->size(), 2u);
+  std::set<std::string> salts;
+  for (const BatchItem& item : *items) {
+    ASSERT_TRUE(item.status.ok()) << item.status;
+    const std::string key = *ReadFile(item.key_path);
+    EXPECT_TRUE(IsWrappedKey(key)) << item.key_path;
+    salts.insert(ReadWrappedKeyHeader(key)->salt());
+    struct stat st;
+    ASSERT_EQ(stat(item.key_path.c_str(), &st), 0);
+    EXPECT_EQ(st.st_mode & 0777, 0600u) << item.key_path;
+    EXPECT_TRUE(VerifyFiles(model, item.locked_path, item.key_path,
+                            std::string("batch secret"))
+                    .ok());
+    EXPECT_FALSE(VerifyFiles(model, item.locked_path, item.key_path).ok());
+  }
+  EXPECT_EQ(salts.size(), 2u);
+  // An empty passphrase fails the batch before anything is locked.
+  options.lock.passphrase = "";
+  options.output_dir = (dir / "empty").string();
+  EXPECT_EQ(
+      LockBatch({model}, testing::DataDir() + "/fmnist_owner256.npz", options)
+          .status()
+          .code(),
+      absl::StatusCode::kInvalidArgument);
+  EXPECT_FALSE(fs::exists(dir / "empty"));
   fs::remove_all(dir);
 }
 

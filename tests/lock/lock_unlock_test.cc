@@ -2,6 +2,8 @@
 // owner samples: determinism, bit-exact unlock, what the locked model may and
 // may not differ in, and every way a key or a locked model can be wrong
 // (nothing is written then).
+#include <sys/stat.h>
+
 #include <filesystem>
 #include <functional>
 #include <set>
@@ -14,6 +16,7 @@
 #include "onnx_crypt/base/file.h"
 #include "onnx_crypt/data/npz.h"
 #include "onnx_crypt/key/key.h"
+#include "onnx_crypt/key/key_wrap.h"
 #include "onnx_crypt/onnx/model.h"
 #include "tests/support/paths.h"
 
@@ -50,15 +53,22 @@ class LockUnlockTest : public ::testing::Test {
     o.config.seed = seed;
     return o;
   }
-  void Lock(const std::string& tag, uint64_t seed) {
+  void Lock(const std::string& tag, uint64_t seed,
+            std::optional<std::string> passphrase = std::nullopt) {
     ASSERT_TRUE(fs::exists(Model())) << Model() << " missing";
     ASSERT_TRUE(fs::exists(Data())) << Data() << " missing: run tools/setup.sh";
-    absl::StatusOr<LockSummary> s =
-        LockFile(Model(), Data(), Path(tag + ".onnx"), Path(tag + ".key"),
-                 Options(seed));
+    LockOptions options = Options(seed);
+    options.passphrase = std::move(passphrase);
+    absl::StatusOr<LockSummary> s = LockFile(
+        Model(), Data(), Path(tag + ".onnx"), Path(tag + ".key"), options);
     ASSERT_TRUE(s.ok()) << s.status();
     EXPECT_EQ(s->result.changes.size(), 4u);
     EXPECT_EQ(s->result.stop_reason, "budget");
+  }
+  static int Mode(const std::string& path) {
+    struct stat st;
+    if (stat(path.c_str(), &st) != 0) return -1;
+    return static_cast<int>(st.st_mode & 0777);
   }
   static fs::path* dir_;
 };
@@ -299,7 +309,7 @@ TEST_F(LockUnlockTest, ChangedGraphOrMetadataIsRejected) {
   ASSERT_TRUE(locked.SerializeToString(&bytes));
   ASSERT_TRUE(WriteFileAtomically(Path("g.same.onnx"), bytes).ok());
   std::vector<std::string> notes;
-  ASSERT_TRUE(UnlockFile(Path("g.same.onnx"), Path("g.key"), out, &notes).ok());
+  ASSERT_TRUE(UnlockFile(Path("g.same.onnx"), Path("g.key"), out, std::nullopt, &notes).ok());
   EXPECT_TRUE(notes.empty());
   EXPECT_EQ(*ReadFile(out), *ReadFile(Model()));
 }
@@ -315,7 +325,7 @@ TEST_F(LockUnlockTest, OldKeysWithoutTheWholeModelFingerprintStillUnlock) {
   ASSERT_TRUE(WriteFileAtomically(Path("old1.key"), EncodeKey(*key)).ok());
   std::vector<std::string> notes;
   ASSERT_TRUE(UnlockFile(Path("old.onnx"), Path("old1.key"),
-                         Path("old.unlocked.onnx"), &notes)
+                         Path("old.unlocked.onnx"), std::nullopt, &notes)
                   .ok());
   EXPECT_EQ(*ReadFile(Path("old.unlocked.onnx")), *ReadFile(Model()));
   ASSERT_EQ(notes.size(), 1u);
@@ -330,13 +340,6 @@ TEST_F(LockUnlockTest, OldKeysWithoutTheWholeModelFingerprintStillUnlock) {
             absl::StatusCode::kDataLoss);
 }
 
-// Keys are secrets: written owner-only.
-TEST_F(LockUnlockTest, KeyFilesAreOwnerOnly) {
-  Lock("mode", 14);
-  EXPECT_EQ(fs::status(Path("mode.key")).permissions() & fs::perms::all,
-            fs::perms::owner_read | fs::perms::owner_write);
-}
-
 TEST_F(LockUnlockTest, OutputsThatNameAnInputAreRefused) {
   Lock("o", 4);
   const std::string before = *ReadFile(Path("o.onnx"));
@@ -348,6 +351,142 @@ TEST_F(LockUnlockTest, OutputsThatNameAnInputAreRefused) {
   EXPECT_FALSE(
       LockFile(Model(), Data(), Path("x.onnx"), Data(), Options(0)).ok());
   EXPECT_FALSE(fs::exists(Path("x.key")));
+}
+
+// A passphrase wraps the key at rest; the locked model and the key inside are
+// those of the same lock without one, and unlock restores the original bit for
+// bit through every entry point.
+TEST_F(LockUnlockTest, PassphraseWrappedKeyUnlocksBitForBit) {
+  const std::string pass = "correct horse battery staple";
+  Lock("w", 21, pass);
+  Lock("w2", 21, pass);
+  Lock("wp", 21);
+  const std::string wrapped = *ReadFile(Path("w.key"));
+  ASSERT_TRUE(IsWrappedKey(wrapped));
+  EXPECT_FALSE(IsWrappedKey(*ReadFile(Path("wp.key"))));
+  // Deterministic where it matters: the model and the key inside; the wrapped
+  // bytes differ (fresh salt and nonce).
+  EXPECT_EQ(*ReadFile(Path("w.onnx")), *ReadFile(Path("wp.onnx")));
+  EXPECT_EQ(*ReadFile(Path("w.onnx")), *ReadFile(Path("w2.onnx")));
+  EXPECT_NE(wrapped, *ReadFile(Path("w2.key")));
+  EXPECT_EQ(*UnwrapKey(wrapped, pass), *ReadFile(Path("wp.key")));
+  EXPECT_EQ(*UnwrapKey(*ReadFile(Path("w2.key")), pass),
+            *ReadFile(Path("wp.key")));
+
+  ASSERT_TRUE(
+      UnlockFile(Path("w.onnx"), Path("w.key"), Path("w.unlocked.onnx"), pass)
+          .ok());
+  EXPECT_EQ(*ReadFile(Path("w.unlocked.onnx")), *ReadFile(Model()));
+  EXPECT_TRUE(VerifyFiles(Model(), Path("w.onnx"), Path("w.key"), pass).ok());
+  const std::string locked = *ReadFile(Path("w.onnx"));
+  absl::StatusOr<std::string> bytes = UnlockToBytes(locked, wrapped, pass);
+  ASSERT_TRUE(bytes.ok()) << bytes.status();
+  EXPECT_EQ(*bytes, *ReadFile(Model()));
+  absl::StatusOr<std::vector<RestoredTensor>> tensors =
+      UnlockTensors(locked, wrapped, pass);
+  ASSERT_TRUE(tensors.ok()) << tensors.status();
+  EXPECT_EQ(tensors->size(),
+            UnlockTensors(locked, *ReadFile(Path("wp.key")))->size());
+  EXPECT_TRUE(UnlockTensorsFromFile(Path("w.onnx"), wrapped, pass).ok());
+  absl::StatusOr<std::string> plain =
+      UnwrappedKeyBytes(FileOrBytes::File(Path("w.key")), pass);
+  ASSERT_TRUE(plain.ok()) << plain.status();
+  EXPECT_EQ(*plain, *ReadFile(Path("wp.key")));
+  EXPECT_TRUE(UnlockToBytes(locked, *plain).ok());
+  absl::StatusOr<std::string> text = DescribeKey(wrapped, false, pass);
+  ASSERT_TRUE(text.ok()) << text.status();
+  EXPECT_NE(text->find("wrapped with a passphrase: scrypt N=65536 r=8 p=1"),
+            std::string::npos)
+      << *text;
+  EXPECT_NE(DescribeKey(*ReadFile(Path("wp.key")), false)
+                ->find("wrapped with a passphrase: no"),
+            std::string::npos);
+
+  // In memory too.
+  LockOptions o = Options(21);
+  o.passphrase = pass;
+  absl::StatusOr<LockedBytes> lb =
+      LockBytes(*ReadFile(Model()), LoadDataset(Data())->x,
+                LoadDataset(Data())->y.ToInt64Vector(), o);
+  ASSERT_TRUE(lb.ok()) << lb.status();
+  EXPECT_EQ(lb->locked_model, locked);
+  EXPECT_TRUE(IsWrappedKey(lb->key));
+  EXPECT_EQ(lb->summary.key_bytes, lb->key);
+  EXPECT_EQ(*UnwrapKey(lb->key, pass), *ReadFile(Path("wp.key")));
+}
+
+TEST_F(LockUnlockTest, WrappedKeyWithoutTheRightPassphraseWritesNothing) {
+  const std::string pass = "open sesame";
+  Lock("n", 22, pass);
+  const std::string out = Path("n.unlocked.onnx");
+  // No passphrase: says the key is protected and how to give one.
+  absl::Status s = UnlockFile(Path("n.onnx"), Path("n.key"), out);
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << s;
+  EXPECT_NE(s.message().find(Path("n.key")), std::string::npos) << s;
+  EXPECT_NE(s.message().find("protected by a passphrase"), std::string::npos);
+  EXPECT_FALSE(fs::exists(out));
+  // A wrong one: names the key file.
+  s = UnlockFile(Path("n.onnx"), Path("n.key"), out, std::string("open sesam"));
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << s;
+  EXPECT_NE(s.message().find(Path("n.key") +
+                             ": wrong passphrase, or the key file was changed"),
+            std::string::npos)
+      << s;
+  EXPECT_FALSE(fs::exists(out));
+  s = VerifyFiles(Model(), Path("n.onnx"), Path("n.key"), std::string("x"));
+  EXPECT_NE(s.message().find(Path("n.key")), std::string::npos) << s;
+  EXPECT_FALSE(VerifyFiles(Model(), Path("n.onnx"), Path("n.key")).ok());
+  EXPECT_FALSE(DescribeKey(*ReadFile(Path("n.key")), false).ok());
+  // Truncated or changed on disk: refused, nothing written.
+  const std::string key = *ReadFile(Path("n.key"));
+  for (size_t n : {size_t{0}, size_t{10}, key.size() / 2, key.size() - 17,
+                   key.size() - 1}) {
+    ASSERT_TRUE(WriteFileAtomically(Path("bad.key"), key.substr(0, n)).ok());
+    s = UnlockFile(Path("n.onnx"), Path("bad.key"), out, pass);
+    EXPECT_FALSE(s.ok()) << "truncated to " << n;
+    EXPECT_NE(s.message().find("bad.key"), std::string::npos) << s;
+    EXPECT_FALSE(fs::exists(out));
+  }
+  std::string changed = key;
+  changed[key.size() - 20] ^= 0x01;  // inside the ciphertext
+  ASSERT_TRUE(WriteFileAtomically(Path("bad.key"), changed).ok());
+  s = UnlockFile(Path("n.onnx"), Path("bad.key"), out, pass);
+  EXPECT_NE(s.message().find("wrong passphrase, or the key file was changed"),
+            std::string::npos)
+      << s;
+  EXPECT_FALSE(fs::exists(out));
+  // An empty passphrase is refused before locking; nothing is written.
+  LockOptions o = Options(0);
+  o.passphrase = "";
+  s = LockFile(Model(), Data(), Path("e.onnx"), Path("e.key"), o).status();
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << s;
+  EXPECT_FALSE(fs::exists(Path("e.onnx")));
+  EXPECT_FALSE(fs::exists(Path("e.key")));
+}
+
+// Plain keys keep working as before, with or without a passphrase configured.
+TEST_F(LockUnlockTest, PlainKeysIgnoreAPassphrase) {
+  Lock("q", 23);
+  ASSERT_TRUE(UnlockFile(Path("q.onnx"), Path("q.key"), Path("q.unlocked.onnx"),
+                         std::string("unused"))
+                  .ok());
+  EXPECT_EQ(*ReadFile(Path("q.unlocked.onnx")), *ReadFile(Model()));
+  EXPECT_TRUE(
+      VerifyFiles(Model(), Path("q.onnx"), Path("q.key"), std::string("u"))
+          .ok());
+}
+
+TEST_F(LockUnlockTest, KeyFilesAreOwnerOnly) {
+  Lock("perm", 24);
+  Lock("permw", 24, std::string("pw"));
+  EXPECT_EQ(Mode(Path("perm.key")), 0600);
+  EXPECT_EQ(Mode(Path("permw.key")), 0600);
+  // Overwriting a world-readable key file leaves an owner-only one.
+  ASSERT_EQ(chmod(Path("perm.key").c_str(), 0644), 0);
+  Lock("perm", 24);
+  EXPECT_EQ(Mode(Path("perm.key")), 0600);
+  // The locked model is an ordinary file.
+  EXPECT_NE(Mode(Path("perm.onnx")) & 0044, 0);
 }
 
 TEST_F(LockUnlockTest, PseudoLabelsWhenTheDataHasNoLabels) {

@@ -29,6 +29,8 @@ TEST.npz before and after. KIND:
             [--key KEY] (only to count how many locked values the reset hit)
   outliers  where the locked values rank by magnitude, z-score and row statistics among
             all weights: --key KEY (needs the key: it measures stealth)
+A passphrase-wrapped KEY needs --passphrase-file F (whole file, one trailing newline removed)
+or, without the flag, the file the environment variable ONNX_CRYPT_PASSPHRASE_FILE names.
 Common: [--limit N] first N training samples, [--eval-limit N] first N test samples,
 [--include-bias] (prune/clip/repair/outliers also see biases), [-o OUT.onnx] write the
 attacked model, [--device cpu|cuda|auto] [--threads N] [--json]. With --json the last line
@@ -36,13 +38,14 @@ of stdout is one JSON object: accuracy (after), accuracy_before, and the attack'
 )";
 
 FlagSpec Flags() {
-  return {{"--data",       "--eval-data", "--key",        "-o",
-           "--output",     "--limit",     "--eval-limit", "--fraction",
-           "--percentile", "--k",         "--score",      "--reset",
-           "--epochs",     "--lr",        "--optimizer",  "--momentum",
-           "--batch-size", "--seed",      "--device",     "--threads",
-           "--reinit"},
-          {"--json", "--from-scratch", "--include-bias"}};
+  return WithPassphraseFlag(
+      {{"--data",       "--eval-data", "--key",        "-o",
+        "--output",     "--limit",     "--eval-limit", "--fraction",
+        "--percentile", "--k",         "--score",      "--reset",
+        "--epochs",     "--lr",        "--optimizer",  "--momentum",
+        "--batch-size", "--seed",      "--device",     "--threads",
+        "--reinit"},
+       {"--json", "--from-scratch", "--include-bias"}});
 }
 
 // The request the flags describe; any error is a usage error.
@@ -136,6 +139,12 @@ int Run(const Args& args) {
     std::cerr << absl::StrFormat("finetune: epoch %d, train loss %.4f\n", epoch,
                                  loss);
   };
+  if (parsed->Has("--key")) {  // only a key needs a passphrase
+    absl::StatusOr<std::optional<std::string>> passphrase =
+        ReadPassphraseFlag(*parsed);
+    if (!passphrase.ok()) return Fail(passphrase.status());
+    request->passphrase = *std::move(passphrase);
+  }
   auto report = RunAttack(*request);
   if (!report.ok()) return Fail(report.status());
   std::cout << absl::StrFormat("attack %s: accuracy %.4f -> %.4f (%.2f s)\n",

@@ -10,20 +10,29 @@
 namespace onnx_crypt::cli {
 namespace {
 
-constexpr char kHelp[] = R"(usage: onnx-crypt key KEY [--values]
+constexpr char kHelp[] =
+    R"(usage: onnx-crypt key KEY [--values] [--passphrase-file F]
 
-Prints a summary of a key: format version, options, seed, number of values, tensors touched;
-the values themselves with --values.
+Prints a summary of a key: format version, whether it is wrapped with a passphrase (and the
+scrypt parameters), options, seed, number of values, tensors touched; the values themselves
+with --values.
+--passphrase-file F: the passphrase of a passphrase-wrapped KEY (whole file, one trailing newline
+removed); without the flag, the file that ONNX_CRYPT_PASSPHRASE_FILE names. A plain KEY needs
+none.
 )";
 
 int Run(const Args& args) {
-  auto parsed = ParseArgs(args, {{}, {"--values"}});
+  auto parsed = ParseArgs(args, WithPassphraseFlag({{}, {"--values"}}));
   if (!parsed.ok()) return Usage(parsed.status().message(), kHelp);
   if (parsed->positionals.size() != 1)
     return Usage("key takes one KEY file", kHelp);
+  absl::StatusOr<std::optional<std::string>> passphrase =
+      ReadPassphraseFlag(*parsed);
+  if (!passphrase.ok()) return Fail(passphrase.status());
   auto bytes = ReadFile(parsed->positionals[0]);
   if (!bytes.ok()) return Fail(bytes.status());
-  auto text = DescribeKey(*bytes, parsed->switches.count("--values") > 0);
+  auto text =
+      DescribeKey(*bytes, parsed->switches.count("--values") > 0, *passphrase);
   if (!text.ok()) {
     return Fail(absl::Status(
         text.status().code(),

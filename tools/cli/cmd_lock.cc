@@ -16,7 +16,7 @@ constexpr char kHelp[] =
                        [--max-values N] [--target-accuracy A] [--seed S] [--include-bias]
                        [--values-per-round K] [--candidates M] [--device cpu|cuda|auto]
                        [--threads N] [--harden [--stealth-quantile Q] [--repair-target R]]
-                       [--json]
+                       [--passphrase-file F] [--json]
 
 Locks MODEL.onnx with the owner samples of FILE.npz (x, and y if present; without y the
 model's own predictions are the labels). Each round computes gradients on the samples, tries
@@ -35,10 +35,16 @@ are chosen so that resetting them to 0 or to the tensor median leaves the model 
 locking goes on until a simulated saliency repair (|g*w|, |g|; k up to 10x the locked count)
 on the owner samples stays at or below R (default chance + 0.05). Usually locks more values
 and takes longer than the default lock; see tools/bench/results/robustness/REPORT.md.
+--passphrase-file F: wrap KEY with the passphrase in F (the whole file, one trailing newline
+removed; empty is an error): scrypt (N=2^16, r=8, p=1) and AES-256-GCM, a fresh random salt and
+nonce per key. Without the flag, the file the environment variable ONNX_CRYPT_PASSPHRASE_FILE
+names, if set. unlock, verify, key and attack then need the same passphrase. A wrapped KEY
+differs from run to run; LOCKED.onnx and the key inside stay byte-identical. KEY is written
+owner-only (mode 0600), wrapped or not.
 )";
 
 std::string LockJson(const LockSummary& summary, const LockConfig& config,
-                     double pct) {
+                     double pct, bool wrapped) {
   const LockResult& r = summary.result;
   JsonWriter json;
   json.BeginObject()
@@ -60,6 +66,7 @@ std::string LockJson(const LockSummary& summary, const LockConfig& config,
       .Field("reset_zero_accuracy", r.reset_zero_accuracy, 6)
       .Field("reset_median_accuracy", r.reset_median_accuracy, 6)
       .Field("repair_accuracy", r.repair_accuracy, 6)
+      .Field("key_wrapped", wrapped)
       .EndObject();
   return json.str();
 }
@@ -77,6 +84,10 @@ int Run(const Args& args) {
   }
   absl::StatusOr<LockOptions> options = ParseLockOptions(*parsed);
   if (!options.ok()) return Usage(options.status().message(), kHelp);
+  absl::StatusOr<std::optional<std::string>> passphrase =
+      ReadPassphraseFlag(*parsed);
+  if (!passphrase.ok()) return Fail(passphrase.status());
+  options->passphrase = *std::move(passphrase);
   options->config.progress = [](const LockRound& r) {
     std::cerr << absl::StrFormat(
         "lock: round %d: %d values locked, sample accuracy %.4f, loss %.4f\n",
@@ -94,9 +105,11 @@ int Run(const Args& args) {
       r.changes.size(), r.total_parameters, pct, r.rounds,
       r.sample_accuracy_before, r.sample_accuracy_after, r.target_accuracy,
       r.stop_reason, summary->seconds, summary->device);
-  std::cout << "wrote " << out << " and " << parsed->Get("--key") << "\n";
+  const bool wrapped = options->passphrase.has_value();
+  std::cout << "wrote " << out << " and " << parsed->Get("--key")
+            << (wrapped ? " (wrapped with the passphrase)" : "") << "\n";
   if (parsed->switches.count("--json")) {
-    std::cout << LockJson(*summary, options->config, pct) << "\n";
+    std::cout << LockJson(*summary, options->config, pct, wrapped) << "\n";
   }
   return kExitOk;
 }

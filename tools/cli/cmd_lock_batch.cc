@@ -24,7 +24,7 @@ constexpr char kHelp[] =
                        [--max-values N] [--target-accuracy A] [--seed S] [--include-bias]
                        [--values-per-round K] [--candidates M] [--device cpu|cuda|auto]
                        [--threads N] [--harden [--stealth-quantile Q] [--repair-target R]]
-                       [--shard I/N] [--json]
+                       [--passphrase-file F] [--shard I/N] [--json]
 
 Locks every MODEL (and those listed in FILE, one path per line, # for comments) with the owner
 samples of FILE.npz. With --variants N, each model is locked N times with seeds S, S+1, ...
@@ -43,6 +43,9 @@ The lock options are those of `onnx-crypt lock` (see its --help), with the same 
 per round, default 4) out of at most --candidates M (default 16), --include-bias, and --harden
 for the hardened lock
 (--stealth-quantile Q, --repair-target R).
+--passphrase-file F (or the file the environment variable ONNX_CRYPT_PASSPHRASE_FILE names):
+wrap every key with that passphrase, each with its own random salt and nonce (see
+`onnx-crypt lock --help`). Keys are written owner-only (mode 0600), wrapped or not.
 )";
 
 void PrintItem(const BatchItem& item, int done, int total) {
@@ -107,6 +110,10 @@ int Run(const Args& args) {
   if (*variants < 1) return Usage("--variants must be >= 1", kHelp);
   absl::StatusOr<LockOptions> lock = ParseLockOptions(*parsed);
   if (!lock.ok()) return Usage(lock.status().message(), kHelp);
+  absl::StatusOr<std::optional<std::string>> passphrase =
+      ReadPassphraseFlag(*parsed);
+  if (!passphrase.ok()) return Fail(passphrase.status());
+  lock->passphrase = *std::move(passphrase);
   BatchOptions options;
   if (parsed->Has("--shard")) {
     absl::StatusOr<std::pair<int, int>> shard =

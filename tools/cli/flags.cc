@@ -2,11 +2,13 @@
 
 #include <climits>
 #include <cmath>
+#include <cstdlib>
 #include <utility>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "onnx_crypt/base/status.h"
+#include "onnx_crypt/key/key_wrap.h"
 
 namespace onnx_crypt::cli {
 
@@ -92,6 +94,29 @@ absl::StatusOr<int> ParseThreadsFlag(const ParsedArgs& args) {
   return static_cast<int>(*threads);
 }
 
+FlagSpec WithPassphraseFlag(FlagSpec spec) {
+  spec.with_value.insert("--passphrase-file");
+  return spec;
+}
+
+absl::StatusOr<std::optional<std::string>> ReadPassphraseFlag(
+    const ParsedArgs& args) {
+  if (args.Has("--passphrase-file")) {
+    OC_ASSIGN_OR_RETURN(std::string passphrase,
+                        ReadPassphraseFile(args.Get("--passphrase-file")));
+    return passphrase;
+  }
+  const char* env = std::getenv(kPassphraseFileEnv);
+  if (env == nullptr || *env == '\0') return std::nullopt;
+  absl::StatusOr<std::string> passphrase = ReadPassphraseFile(env);
+  if (!passphrase.ok()) {
+    return absl::Status(passphrase.status().code(),
+                        absl::StrCat(passphrase.status().message(),
+                                     " (named by ", kPassphraseFileEnv, ")"));
+  }
+  return *std::move(passphrase);
+}
+
 FlagSpec WithLockFlags(FlagSpec spec) {
   for (const char* f : {"--max-values", "--target-accuracy", "--seed",
                         "--values-per-round", "--candidates", "--device",
@@ -100,7 +125,7 @@ FlagSpec WithLockFlags(FlagSpec spec) {
   }
   spec.boolean.insert("--include-bias");
   spec.boolean.insert("--harden");
-  return spec;
+  return WithPassphraseFlag(std::move(spec));
 }
 
 absl::StatusOr<LockOptions> ParseLockOptions(const ParsedArgs& args) {

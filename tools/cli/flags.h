@@ -5,6 +5,7 @@
 #define ONNX_CRYPT_TOOLS_CLI_FLAGS_H_
 
 #include <map>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -45,12 +46,32 @@ absl::StatusOr<std::string> ParseDeviceFlag(const ParsedArgs& args,
                                             const std::string& fallback);
 absl::StatusOr<int> ParseThreadsFlag(const ParsedArgs& args);
 
+// ---------------------------------------------------------------- passphrase
+// --passphrase-file F names a file holding the passphrase of a wrapped key
+// (onnx_crypt/key/key_wrap.h: the whole file, one trailing line end removed).
+// Without the flag, the environment variable ONNX_CRYPT_PASSPHRASE_FILE names
+// one; set but empty, it counts as unset. Commands that write keys wrap them
+// with it; commands that read keys unwrap with it (a plain key needs none).
+inline constexpr char kPassphraseFileEnv[] = "ONNX_CRYPT_PASSPHRASE_FILE";
+
+// `spec` plus --passphrase-file.
+FlagSpec WithPassphraseFlag(FlagSpec spec);
+
+// The passphrase that --passphrase-file or, without it,
+// ONNX_CRYPT_PASSPHRASE_FILE gives; nullopt when neither is set. The errors of
+// ReadPassphraseFile (NotFound; InvalidArgument for an empty passphrase or a
+// file that is not a regular one), naming the file and, when it came from the
+// environment, the variable.
+absl::StatusOr<std::optional<std::string>> ReadPassphraseFlag(
+    const ParsedArgs& args);
+
 // ---------------------------------------------------------------- lock flags
 // One parser for the options of a lock, so that `lock` and `lock-batch` accept
 // the same set: --max-values N, --target-accuracy A, --seed S,
 // --values-per-round K, --candidates M, --device D, --threads N,
 // --stealth-quantile Q, --repair-target R, and the switches --include-bias,
-// --harden.
+// --harden; also --passphrase-file F, which ReadPassphraseFlag reads (not
+// ParseLockOptions: reading a file is not parsing).
 
 // A safety budget: the lock stops at the accuracy target first (about a dozen
 // values on the bundled CNNs); fully-connected models, with no weight sharing,
