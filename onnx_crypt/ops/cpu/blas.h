@@ -1,5 +1,8 @@
-// Thin typed wrappers over OpenBLAS's CBLAS GEMM for the CPU reference ops
-// (row-major only).
+// Thin typed wrappers over the CPU GEMM (row-major only): float32 runs
+// oneDNN's SGEMM when the fast kernels are on (fast_kernels.h: it dispatches
+// on the CPU itself, so no OPENBLAS_CORETYPE is needed in a process that
+// loaded OpenBLAS before us), OpenBLAS's CBLAS otherwise; float64 always runs
+// OpenBLAS.
 //
 //   C (m x n) = alpha * op(A) (m x k) * op(B) (k x n) + beta * C
 //
@@ -17,6 +20,8 @@
 
 #include <cstdint>
 
+#include "onnx_crypt/ops/cpu/fast_kernels.h"
+
 namespace onnx_crypt::cpu {
 
 namespace blas_internal {
@@ -24,6 +29,10 @@ namespace blas_internal {
 inline void Call(CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int m, int n, int k,
                  float alpha, const float* a, int lda, const float* b, int ldb,
                  float beta, float* c, int ldc) {
+  if (FastSgemm(ta == CblasTrans, tb == CblasTrans, m, n, k, alpha, a, lda, b,
+                ldb, beta, c, ldc)) {
+    return;
+  }
   cblas_sgemm(CblasRowMajor, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c,
               ldc);
 }

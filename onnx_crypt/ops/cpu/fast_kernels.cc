@@ -11,6 +11,8 @@
 
 #if defined(ONNX_CRYPT_HAVE_DNNL)
 #include <omp.h>
+
+#include "oneapi/dnnl/dnnl.h"
 #endif
 
 namespace onnx_crypt::cpu {
@@ -42,6 +44,18 @@ bool FastKernelsEnabled() { return Enabled().load(std::memory_order_relaxed); }
 
 void SetFastKernelsEnabled(bool enabled) {
   Enabled().store(enabled && FastKernelsAvailable());
+}
+
+bool FastSgemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k,
+               float alpha, const float* a, int64_t lda, const float* b,
+               int64_t ldb, float beta, float* c, int64_t ldc) {
+#if defined(ONNX_CRYPT_HAVE_DNNL)
+  if (!FastKernelsEnabled()) return false;
+  return dnnl_sgemm(trans_a ? 'T' : 'N', trans_b ? 'T' : 'N', m, n, k, alpha, a,
+                    lda, b, ldb, beta, c, ldc) == dnnl_success;
+#else
+  return false;
+#endif
 }
 
 void SetKernelThreads(int n) {

@@ -11,6 +11,8 @@
 #ifndef ONNX_CRYPT_OPS_CPU_FAST_KERNELS_H_
 #define ONNX_CRYPT_OPS_CPU_FAST_KERNELS_H_
 
+#include <cstdint>
+
 namespace onnx_crypt::cpu {
 
 // True when a fast path is compiled in.
@@ -21,6 +23,15 @@ bool FastKernelsEnabled();
 
 // Overrides the environment variable (no effect when none is compiled in).
 void SetFastKernelsEnabled(bool enabled);
+
+// C = alpha * op(A) op(B) + beta * C, row-major, through oneDNN's SGEMM when
+// the fast kernels are enabled (its own CPU dispatch: no OPENBLAS_CORETYPE
+// needed, which a library imported into a process that already loaded
+// OpenBLAS cannot set). Returns false, doing nothing, when it did not run: the
+// caller then uses OpenBLAS.
+bool FastSgemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k,
+               float alpha, const float* a, int64_t lda, const float* b,
+               int64_t ldb, float beta, float* c, int64_t ldc);
 
 // Sets the thread count of every CPU kernel runtime: OpenBLAS and oneDNN's
 // OpenMP. n <= 0 leaves the defaults. OpenBLAS's count is process-wide; the
