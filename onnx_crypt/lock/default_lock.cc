@@ -222,7 +222,7 @@ absl::StatusOr<LockResult> DefaultLock(LockContext& ctx, SampleMeasure start,
     }
     // The chosen set's trial measured exactly this state.
     current = choice.measure;
-    ReportRound(ctx.config, result, current);
+    OC_RETURN_IF_ERROR(ReportRound(ctx.config, result, current));
   }
   result.sample_accuracy_after = current.accuracy;
   result.loss_after = current.loss;

@@ -481,7 +481,7 @@ absl::StatusOr<LockResult> HardenedLock(LockContext& ctx, SampleMeasure start,
       return absl::InternalError("the hardened lock could not lock its choice");
     }
     now = after;  // the trials measured exactly these states
-    ReportRound(config, result, now[0]);
+    OC_RETURN_IF_ERROR(ReportRound(config, result, now[0]));
   }
   result.sample_accuracy_after = now[0].accuracy;
   result.loss_after = now[0].loss;

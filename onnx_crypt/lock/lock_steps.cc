@@ -219,12 +219,14 @@ absl::StatusOr<int> LockBest(const LockContext& ctx,
   return taken;
 }
 
-void ReportRound(const LockConfig& config, const LockResult& result,
-                 const SampleMeasure& current) {
-  if (!config.progress) return;
-  config.progress(LockRound{result.rounds,
-                            static_cast<int>(result.changes.size()),
-                            current.accuracy, current.loss});
+absl::Status ReportRound(const LockConfig& config, const LockResult& result,
+                         const SampleMeasure& current) {
+  if (config.progress) {
+    config.progress(LockRound{result.rounds,
+                              static_cast<int>(result.changes.size()),
+                              current.accuracy, current.loss});
+  }
+  return config.interrupt ? config.interrupt() : absl::OkStatus();
 }
 
 }  // namespace onnx_crypt

@@ -234,9 +234,10 @@ inline bool BudgetSpent(const LockConfig& config,
   return static_cast<int>(changes.size()) >= config.max_values;
 }
 
-// Calls the config's progress callback, if any, after round `result.rounds`.
-void ReportRound(const LockConfig& config, const LockResult& result,
-                 const SampleMeasure& current);
+// Calls the config's progress callback, if any, after round `result.rounds`,
+// then its interrupt check: a non-OK status from it ends the lock.
+absl::Status ReportRound(const LockConfig& config, const LockResult& result,
+                         const SampleMeasure& current);
 
 // The two loops. Each starts from the unlocked engine, whose owner-sample
 // measure is `start`, and from `result` with the fields that LockModel fills

@@ -47,6 +47,10 @@ struct LockConfig {
   // different positions and diffing two variants reveals nothing shared.
   bool diversify_positions = false;
   std::function<void(const LockRound&)> progress;  // called after each round
+  // Called after each round, after `progress`: a non-OK status (Cancelled
+  // for a user's interrupt) stops the lock with that status, and the engine's
+  // values are set back as for any error. Empty: never interrupted.
+  std::function<absl::Status()> interrupt;
 
   // The hardened lock (hardened_lock.cc). Its locked values stay inside the
   // bulk of the weight distribution: below the `stealth_quantile`, over all

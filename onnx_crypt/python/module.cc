@@ -260,12 +260,59 @@ py::dict SummaryDict(const LockSummary& s, const LockConfig& config) {
   return d;
 }
 
-py::tuple Lock(py::object model, py::object data, py::object labels,
-               int max_values, double target_accuracy, uint64_t seed,
-               bool include_bias, const std::string& device,
-               int values_per_round, int candidates, int threads, bool harden,
-               double stealth_quantile, double repair_target,
-               py::object passphrase) {
+// Progress and Ctrl-C for long calls made without the GIL: `progress` (a
+// Python callable or None) is called with the GIL held; after each round
+// Interrupt() runs Python's signal handlers, so Ctrl-C raises
+// KeyboardInterrupt in the caller once the round ends. An exception raised by
+// the callback or a handler stops the work (Cancelled) and is re-raised by
+// RethrowIfFailed once the GIL is back.
+class PythonHooks {
+ public:
+  explicit PythonHooks(py::object progress) : progress_(std::move(progress)) {}
+  void Call(const py::dict& info) {
+    if (failed_ || progress_.is_none()) return;
+    try {
+      progress_(info);
+    } catch (py::error_already_set& e) {
+      e.restore();
+      failed_ = true;
+    }
+  }
+  absl::Status Interrupt() {
+    py::gil_scoped_acquire gil;
+    if (!failed_ && PyErr_CheckSignals() != 0) failed_ = true;
+    return failed_ ? absl::CancelledError("interrupted") : absl::OkStatus();
+  }
+  // With the GIL held.
+  void RethrowIfFailed() {
+    if (failed_ && PyErr_Occurred()) throw py::error_already_set();
+  }
+  LockConfig Hook(LockConfig config) {
+    config.progress = [this](const LockRound& r) {
+      py::gil_scoped_acquire gil;
+      py::dict info;
+      info["round"] = r.round;
+      info["locked"] = r.locked;
+      info["sample_accuracy"] = r.sample_accuracy;
+      info["loss"] = r.loss;
+      Call(info);
+    };
+    config.interrupt = [this]() { return Interrupt(); };
+    return config;
+  }
+
+ private:
+  py::object progress_;
+  bool failed_ = false;
+};
+
+// The lock options of lock() and lock_batch(), checked.
+LockOptions MakeLockOptions(int max_values, double target_accuracy,
+                            uint64_t seed, bool include_bias,
+                            const std::string& device, int values_per_round,
+                            int candidates, int threads, bool harden,
+                            double stealth_quantile, double repair_target,
+                            const py::object& passphrase) {
   if (max_values < 1) throw py::value_error("max_values must be >= 1");
   if (target_accuracy > 1.0) {
     throw py::value_error(
@@ -277,6 +324,32 @@ py::tuple Lock(py::object model, py::object data, py::object labels,
   if (!(stealth_quantile > 0 && stealth_quantile <= 1)) {
     throw py::value_error("stealth_quantile must be in (0, 1]");
   }
+  if (threads < 0) throw py::value_error("threads must be >= 0");
+  LockOptions options;
+  options.config.max_values = max_values;
+  options.config.target_accuracy = target_accuracy;
+  options.config.seed = seed;
+  options.config.include_bias = include_bias;
+  options.config.values_per_round = values_per_round;
+  options.config.candidates = candidates;
+  options.config.harden = harden;
+  options.config.stealth_quantile = stealth_quantile;
+  options.config.repair_target = repair_target;
+  options.device = device;
+  options.threads = threads;
+  options.passphrase = ToPassphrase(passphrase);
+  return options;
+}
+
+py::tuple Lock(py::object model, py::object data, py::object labels,
+               int max_values, double target_accuracy, uint64_t seed,
+               bool include_bias, const std::string& device,
+               int values_per_round, int candidates, int threads, bool harden,
+               double stealth_quantile, double repair_target,
+               py::object passphrase, py::object progress) {
+  LockOptions options = MakeLockOptions(
+      max_values, target_accuracy, seed, include_bias, device, values_per_round,
+      candidates, threads, harden, stealth_quantile, repair_target, passphrase);
   const Source model_source = ToSource(model, "model");
   Tensor x;
   std::vector<int64_t> y;
@@ -293,19 +366,8 @@ py::tuple Lock(py::object model, py::object data, py::object labels,
     if (!labels.is_none()) y = LabelsFromArray(labels, x.dim(0));
   }
 
-  LockOptions options;
-  options.config.max_values = max_values;
-  options.config.target_accuracy = target_accuracy;
-  options.config.seed = seed;
-  options.config.include_bias = include_bias;
-  options.config.values_per_round = values_per_round;
-  options.config.candidates = candidates;
-  options.config.harden = harden;
-  options.config.stealth_quantile = stealth_quantile;
-  options.config.repair_target = repair_target;
-  options.device = device;
-  options.threads = threads;
-  options.passphrase = ToPassphrase(passphrase);
+  PythonHooks hooks(progress);
+  options.config = hooks.Hook(options.config);
 
   absl::StatusOr<LockedBytes> locked;
   {
@@ -320,9 +382,71 @@ py::tuple Lock(py::object model, py::object data, py::object labels,
       return LockBytes(std::move(bytes), x, y, options);
     }();
   }
+  hooks.RethrowIfFailed();
   LockedBytes result = ValueOrRaise(std::move(locked));
   return py::make_tuple(ToPyBytes(result.locked_model), ToPyBytes(result.key),
                         SummaryDict(result.summary, options.config));
+}
+
+// ---------------------------------------------------------------- batch
+
+py::dict BatchItemDict(const BatchItem& item) {
+  py::dict d;
+  d["model"] = item.model;
+  d["variant"] = item.variant;
+  d["locked_path"] = item.locked_path;
+  d["key_path"] = item.key_path;
+  d["ok"] = item.status.ok();
+  d["error"] = item.status.ok()
+                   ? py::object(py::none())
+                   : py::object(py::str(std::string(item.status.message())));
+  d["seconds"] = item.seconds;
+  d["locked_values"] = item.result.changes.size();
+  d["sample_accuracy_before"] = item.result.sample_accuracy_before;
+  d["sample_accuracy_after"] = item.result.sample_accuracy_after;
+  d["stop_reason"] = item.result.stop_reason;
+  return d;
+}
+
+py::list LockBatchPy(const py::iterable& models, py::object data,
+                     py::object output_dir, int variants, int shard_index,
+                     int shard_count, int max_values, double target_accuracy,
+                     uint64_t seed, bool include_bias,
+                     const std::string& device, int values_per_round,
+                     int candidates, int threads, bool harden,
+                     double stealth_quantile, double repair_target,
+                     py::object passphrase, py::object progress) {
+  BatchOptions options;
+  options.lock = MakeLockOptions(
+      max_values, target_accuracy, seed, include_bias, device, values_per_round,
+      candidates, threads, harden, stealth_quantile, repair_target, passphrase);
+  options.variants = variants;
+  options.shard_index = shard_index;
+  options.shard_count = shard_count;
+  options.output_dir = FsPath(output_dir);
+  std::vector<std::string> paths;
+  for (py::handle m : models) paths.push_back(FsPath(m));
+  const std::string data_path = FsPath(data);
+  PythonHooks hooks(progress);
+  options.lock.config.interrupt = [&hooks]() { return hooks.Interrupt(); };
+  absl::StatusOr<std::vector<BatchItem>> items;
+  {
+    py::gil_scoped_release release;
+    items = LockBatch(paths, data_path, options,
+                      [&hooks](const BatchItem& item, int done, int total) {
+                        py::gil_scoped_acquire gil;
+                        py::dict info = BatchItemDict(item);
+                        info["done"] = done;
+                        info["total"] = total;
+                        hooks.Call(info);
+                      });
+  }
+  hooks.RethrowIfFailed();
+  py::list out;
+  for (const BatchItem& item : ValueOrRaise(std::move(items))) {
+    out.append(BatchItemDict(item));
+  }
+  return out;
 }
 
 // ---------------------------------------------------------------- unlock
@@ -492,7 +616,7 @@ std::string DescribeKeyPy(py::object key, bool values, py::object passphrase) {
 }  // namespace
 }  // namespace onnx_crypt
 
-PYBIND11_MODULE(onnx_crypt, m) {
+PYBIND11_MODULE(_core, m) {
   using namespace onnx_crypt;
   namespace py = pybind11;
   using py::arg;
@@ -545,7 +669,10 @@ ignores it.)";
         arg("candidates") = LockConfig().candidates, arg("threads") = 0,
         arg("harden") = false, arg("stealth_quantile") = 0.999,
         arg("repair_target") = -1.0, arg("passphrase") = py::none(),
+        arg("progress") = py::none(),
         R"(Locks a model; returns (locked_model_bytes, key_bytes, summary).
+The package's onnx_crypt.lock wraps this with more data forms and a result
+object.
 
 model: the model's bytes or path (no external data).
 data: a path to an .npz with x (float32, batch first) and optional y (labels),
@@ -566,6 +693,21 @@ passphrase (str or bytes, not empty): key_bytes come wrapped with it (a
 fresh salt and nonce every call: they differ from run to run; the locked
 model and the key inside do not).
 The GIL is released while locking.)");
+  m.def("lock_batch", &LockBatchPy, arg("models"), arg("data"),
+        arg("output_dir"), py::kw_only(), arg("variants") = 1,
+        arg("shard_index") = 0, arg("shard_count") = 1, arg("max_values") = 256,
+        arg("target_accuracy") = -1.0, arg("seed") = 0,
+        arg("include_bias") = false, arg("device") = "cpu",
+        arg("values_per_round") = LockConfig().values_per_round,
+        arg("candidates") = LockConfig().candidates, arg("threads") = 0,
+        arg("harden") = false, arg("stealth_quantile") = 0.999,
+        arg("repair_target") = -1.0, arg("passphrase") = py::none(),
+        arg("progress") = py::none(),
+        R"(Locks every model (paths), `variants` times each, with the samples of
+the .npz `data`, into output_dir/NAME-i.onnx and NAME-i.key (as
+`onnx-crypt lock-batch`); only the items of shard shard_index of
+shard_count. Returns one dict per item (ok, error, paths, values, accuracy).
+The package's onnx_crypt.lock_batch wraps this.)");
   m.def("unlock", &Unlock, arg("locked_model"), arg("key"),
         arg("output_path") = py::none(), py::kw_only(),
         arg("passphrase") = py::none(),
