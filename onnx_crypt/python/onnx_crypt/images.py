@@ -20,7 +20,8 @@ Which files, in which order
     Extensions are matched case-insensitively; the default list is ImageFolder's (.jpg .jpeg .png
     .ppm .bmp .pgm .tif .tiff .webp). Other files are skipped and counted. Unlike ImageFolder,
     hidden files and folders (names starting with '.', e.g. .ipynb_checkpoints, macOS ._x.jpg) are
-    skipped, and symbolic links to folders below a class folder are not followed (no cycles).
+    skipped, and symbolic links to folders are not followed below the top level (no cycles; a
+    class folder itself may be a link).
     Names are sorted as Python sorts str (by code point), so the order does not depend on the
     file system or the locale.
 
@@ -48,8 +49,8 @@ Preprocessing of each image, in this order
          crop=(W, H), or crop=N for N x N: then a center crop, the box's left edge at
            int(round((width - W) / 2)) and its top at int(round((height - H) / 2)) (Python's
            round, halves to even). A crop larger than the image is an error (torchvision pads).
-       Without size or resize, every image must come out of step 3 with the same width and
-       height, or it is an error naming two files that differ.
+       Every image must come out of step 3 with the same width and height (always so with size,
+       or with a crop that each image can hold), or it is an error naming two files that differ.
     4. x = pixel / scale (scale=255: values in [0, 1]).
     5. With mean and std: x = (x - mean[c]) / std[c]. Both have 1 value (for every channel) or
        one per channel, given in RGB order even for channels "BGR".
