@@ -1,0 +1,793 @@
+"""A folder of images -> the .npz data file that onnx-crypt reads (x float32, batch first; y int64).
+
+    python -m onnx_crypt.images FOLDER -o OWNER.npz --preset imagenet [--per-class 26]
+
+    x, y, class_names = folder_to_arrays("photos/", preset="imagenet")
+    summary = folder_to_npz("photos/", "owner.npz", preset="imagenet", per_class=26)
+
+This module needs only the standard library, numpy and Pillow (Debian: python3-pil); it does not
+load the compiled onnx_crypt module, so it also runs where that is not built.
+
+Which files, in which order
+    Labeled folder (one subfolder per class; the default when FOLDER has subfolders): the classes
+    are the subfolders in sorted name order, and class i gets label i, as in
+    torchvision.datasets.ImageFolder's class_to_idx. The images of a class are all the files below
+    its subfolder with an image extension, ordered as ImageFolder orders them: folders by their
+    path (sorted), the files of one folder by name. An image directly in FOLDER, or a class
+    subfolder without images, is an error.
+    Unlabeled folder (no subfolders, or labeled=False): every image below FOLDER, in the same
+    order; y is None.
+    Extensions are matched case-insensitively; the default list is ImageFolder's (.jpg .jpeg .png
+    .ppm .bmp .pgm .tif .tiff .webp). Other files are skipped and counted. Unlike ImageFolder,
+    hidden files and folders (names starting with '.', e.g. .ipynb_checkpoints, macOS ._x.jpg) are
+    skipped, and symbolic links to folders are not followed below the top level (no cycles; a
+    class folder itself may be a link).
+    Names are sorted as Python sorts str (by code point), so the order does not depend on the
+    file system or the locale.
+
+Choosing a subset (deterministic)
+    per_class=K keeps K images of each class (all of a class that has fewer; the summary says
+    so), limit=N then keeps N images in all. Both choose by a seeded shuffle: the images are
+    ranked by SHA-256 of "<seed>:<path relative to FOLDER, '/'-separated>", and the first K (or N)
+    in that ranking are kept; the kept images stay in the order above. The ranking is written
+    out here rather than taken from random.shuffle because Python does not promise shuffle's
+    sequence across versions; this one is the same everywhere, and adding or removing a file
+    does not reorder the others.
+
+Preprocessing of each image, in this order
+    1. Decode with Pillow (the first frame of a multi-frame file). With exif_transpose=True, the
+       EXIF orientation is applied first (ImageOps.exif_transpose); by default it is ignored, as
+       torchvision ignores it.
+    2. Convert with Image.convert to "RGB" (channels "RGB" or "BGR") or "L" (channels "L"):
+       alpha is dropped (not composited), palettes are expanded, grayscale is repeated in three
+       channels, and RGB -> L is Pillow's ITU-R 601-2 luma, L = (299 R + 587 G + 114 B) / 1000.
+       16-bit images are clipped to 0..255 by this conversion, not rescaled.
+    3. Geometry (bilinear resampling, Pillow's, which filters when it shrinks):
+         size=(W, H), or size=N for N x N: resize to exactly W x H; the aspect ratio is not kept.
+         resize=N: the shorter side becomes N and the longer side int(N * longer / shorter)
+           (truncated); the aspect ratio is kept. Exclusive with size.
+         crop=(W, H), or crop=N for N x N: then a center crop, the box's left edge at
+           int(round((width - W) / 2)) and its top at int(round((height - H) / 2)) (Python's
+           round, halves to even). A crop larger than the image is an error (torchvision pads).
+       Every image must come out of step 3 with the same width and height (always so with size,
+       or with a crop that each image can hold), or it is an error naming two files that differ.
+    4. x = pixel / scale (scale=255: values in [0, 1]).
+    5. With mean and std: x = (x - mean[c]) / std[c]. Both have 1 value (for every channel) or
+       one per channel, given in RGB order even for channels "BGR".
+    6. channels "BGR": the channel order is reversed (after step 5).
+    7. layout "NCHW": each sample is [C, H, W]; "NHWC": [H, W, C]. C is 3, or 1 for "L".
+    x is float32 [N, C, H, W] or [N, H, W, C]; y is int64 [N].
+
+    Decoding and resampling are Pillow's: the same Pillow build gives the same arrays, but
+    another Pillow or libjpeg version may decode a JPEG slightly differently.
+
+The same in torchvision (checked against torchvision 0.14 with Pillow 9.4 by
+tests/deploy/images_test.py, which finds the arrays equal bit for bit)
+    resize=256, crop=224, mean=m, std=s, channels "RGB", layout "NCHW" is
+        datasets.ImageFolder(FOLDER, transform=T.Compose([
+            T.Resize(256),                   # PIL input: bilinear, antialiased
+            T.CenterCrop(224),
+            T.ToTensor(),                    # = scale 255
+            T.Normalize(m, s)]))             # loader: Image.open(path).convert("RGB")
+    size=(W, H)            T.Resize((H, W))  (torchvision takes height first; this module and
+                           the command line take width first, as Pillow does: --size WxH)
+    crop=(W, H)            T.CenterCrop((H, W))
+    channels "L"           the loader converts with .convert("L") instead of .convert("RGB")
+    channels "BGR"         T.Lambda(lambda t: t.flip(0)) after Normalize
+    layout "NHWC"          T.Lambda(lambda t: t.permute(1, 2, 0)) at the end
+    scale other than 255   T.ToTensor() then T.Lambda(lambda t: t * 255 / scale) (equal to
+                           rounding, not bit for bit; this module divides once)
+    torchvision_equivalent(**options) writes this out for a given set of options.
+
+Presets (PRESETS; options given as well replace the preset's, and size or resize replaces both
+of the preset's size and resize)
+    "imagenet"       resize=256, crop=224, mean=(0.485, 0.456, 0.406), std=(0.229, 0.224, 0.225),
+                     channels "RGB", layout "NCHW": torchvision's ImageNet classifiers.
+    "fashion-mnist"  size=28 (28 x 28), channels "L", layout "NCHW", scale 255, mean=0.2860,
+                     std=0.3530: the normalization every bundled model (tools/models) was trained
+                     with (tools/make_data.py). Add mean=0, std=1 (--mean 0 --std 1) for
+                     plain [0, 1] pixels.
+
+The .npz file (folder_to_npz) holds exactly x and, for a labeled folder, y. The class names are
+not stored in it: the onnx-crypt reader parses every array of an .npz, and a numpy string array
+is a dtype it refuses; they are in the returned summary and printed by the command line, label
+by label. The file is written to a temporary file in the output's folder and renamed over the
+output only when complete; an output that is one of the input images is refused. Zip entries
+have a fixed date, so the same inputs give the same bytes.
+
+Errors: ImageFolderError (a ValueError) for the data (an unreadable or corrupt image, an empty
+folder, images that differ in size, a crop too large), naming the file; ValueError for bad
+options (a mean of the wrong length, size with resize); FileNotFoundError for a missing folder.
+The command line exits 0 on success, 1 when the data is at fault, 2 on a usage error.
+"""
+
+import argparse
+import dataclasses
+import hashlib
+import json
+import math
+import os
+import secrets
+import sys
+import zipfile
+
+import numpy as np
+from PIL import Image, ImageOps
+
+__all__ = [
+    "DEFAULT_EXTENSIONS",
+    "ImageFolderError",
+    "PRESETS",
+    "folder_to_arrays",
+    "folder_to_npz",
+    "list_images",
+    "main",
+    "torchvision_equivalent",
+]
+
+# torchvision.datasets.folder.IMG_EXTENSIONS, so that the same files count as images.
+DEFAULT_EXTENSIONS = (".jpg", ".jpeg", ".png", ".ppm", ".bmp", ".pgm", ".tif", ".tiff", ".webp")
+
+PRESETS = {
+    "imagenet": dict(resize=256, crop=224, mean=(0.485, 0.456, 0.406),
+                     std=(0.229, 0.224, 0.225), channels="RGB", layout="NCHW", scale=255.0),
+    "fashion-mnist": dict(size=28, channels="L", layout="NCHW", scale=255.0,
+                          mean=(0.2860,), std=(0.3530,)),
+}
+
+CHANNELS = ("RGB", "BGR", "L")
+LAYOUTS = ("NCHW", "NHWC")
+
+_BILINEAR = getattr(Image, "Resampling", Image).BILINEAR
+_ZIP_DATE = (1980, 1, 1, 0, 0, 0)  # fixed member timestamps: the same arrays give the same bytes
+
+
+class ImageFolderError(ValueError):
+    """The images cannot become a data set; the message names the file or folder."""
+
+
+@dataclasses.dataclass(frozen=True)
+class _Options:
+    size: tuple = None      # (W, H) or None
+    resize: int = None
+    crop: tuple = None      # (W, H) or None
+    mean: tuple = None      # floats, 1 or C of them, RGB order
+    std: tuple = None
+    channels: str = "RGB"
+    layout: str = "NCHW"
+    scale: float = 255.0
+    exif_transpose: bool = False
+
+    @property
+    def num_channels(self):
+        return 1 if self.channels == "L" else 3
+
+
+def _positive_int(value, what):
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
+        raise ValueError(f"{what} must be a positive integer, not {value!r}")
+    return int(value)
+
+
+def _width_height(value, what):
+    """N -> (N, N); (W, H) -> (W, H); None -> None."""
+    if value is None:
+        return None
+    if isinstance(value, (tuple, list)):
+        if len(value) != 2:
+            raise ValueError(f"{what} must be N or (width, height), not {value!r}")
+        return (_positive_int(value[0], f"{what} width"), _positive_int(value[1], f"{what} height"))
+    n = _positive_int(value, what)
+    return (n, n)
+
+
+def _floats(value, what):
+    if value is None:
+        return None
+    if isinstance(value, (int, float, np.number)):
+        value = (value,)
+    try:
+        values = tuple(float(v) for v in value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{what} must be a number or a sequence of numbers, not {value!r}")
+    if not values or not all(math.isfinite(v) for v in values):
+        raise ValueError(f"{what} must be finite numbers, not {value!r}")
+    return values
+
+
+def _resolve_options(preset=None, size=None, resize=None, crop=None, mean=None, std=None,
+                     channels=None, layout=None, scale=None, exif_transpose=False):
+    """Merges the preset with the options given (not None) and checks them; ValueError if bad."""
+    merged = {}
+    if preset is not None:
+        if preset not in PRESETS:
+            raise ValueError(f"unknown preset {preset!r}; known: {', '.join(sorted(PRESETS))}")
+        merged.update(PRESETS[preset])
+    if size is not None or resize is not None:  # the geometry given replaces the preset's
+        merged.pop("size", None)
+        merged.pop("resize", None)
+    given = dict(size=size, resize=resize, crop=crop, mean=mean, std=std, channels=channels,
+                 layout=layout, scale=scale)
+    merged.update({k: v for k, v in given.items() if v is not None})
+
+    if merged.get("size") is not None and merged.get("resize") is not None:
+        raise ValueError("give size (an exact width x height) or resize (the shorter side), "
+                         "not both")
+    opts = _Options(
+        size=_width_height(merged.get("size"), "size"),
+        resize=(None if merged.get("resize") is None
+                else _positive_int(merged["resize"], "resize")),
+        crop=_width_height(merged.get("crop"), "crop"),
+        mean=_floats(merged.get("mean"), "mean"),
+        std=_floats(merged.get("std"), "std"),
+        channels=str(merged.get("channels", "RGB")).upper(),
+        layout=str(merged.get("layout", "NCHW")).upper(),
+        scale=float(merged.get("scale", 255.0)),
+        exif_transpose=bool(exif_transpose),
+    )
+    if opts.channels not in CHANNELS:
+        raise ValueError(f"channels must be one of {', '.join(CHANNELS)}, not {opts.channels!r}")
+    if opts.layout not in LAYOUTS:
+        raise ValueError(f"layout must be one of {', '.join(LAYOUTS)}, not {opts.layout!r}")
+    if not (math.isfinite(opts.scale) and opts.scale > 0):
+        raise ValueError(f"scale must be a positive number, not {opts.scale!r}")
+    if (opts.mean is None) != (opts.std is None):
+        raise ValueError("give mean and std together")
+    if opts.mean is not None:
+        c = opts.num_channels
+        for name, values in (("mean", opts.mean), ("std", opts.std)):
+            if len(values) not in (1, c):
+                raise ValueError(
+                    f"{name} has {len(values)} values; channels {opts.channels} needs 1 or {c}")
+        if any(s == 0 for s in opts.std):
+            raise ValueError(f"std must not be 0: {opts.std}")
+    return opts
+
+
+def _normalized_extensions(extensions):
+    if isinstance(extensions, str):
+        extensions = extensions.split(",")
+    out = []
+    for e in extensions:
+        e = e.strip().lower()
+        if e:
+            out.append(e if e.startswith(".") else "." + e)
+    if not out:
+        raise ValueError("extensions is empty")
+    return tuple(out)
+
+
+def _walk_images(top, extensions):
+    """Images below `top`, ImageFolder's order: folders by sorted path, files by name.
+
+    Returns (paths, skipped): hidden entries are left out, files of other extensions counted.
+    """
+    found, skipped = [], 0
+
+    def fail(error):
+        raise ImageFolderError(f"{error.filename}: cannot list the folder: {error.strerror}")
+
+    walk = []
+    for root, dirs, files in os.walk(top, onerror=fail):
+        dirs[:] = [d for d in dirs if not d.startswith(".")]
+        walk.append((root, files))
+    walk.sort(key=lambda item: item[0])
+    for root, files in walk:
+        for name in sorted(files):
+            if name.startswith("."):
+                continue
+            if name.lower().endswith(extensions):
+                found.append(os.path.join(root, name))
+            else:
+                skipped += 1
+    return found, skipped
+
+
+def _scan(folder, labeled, extensions):
+    """-> (paths, labels or None, class_names, skipped)."""
+    if not os.path.isdir(folder):
+        if not os.path.exists(folder):
+            raise FileNotFoundError(f"{folder}: no such folder")
+        raise ImageFolderError(f"{folder}: not a folder")
+    extensions = _normalized_extensions(extensions)
+    try:
+        entries = sorted(os.listdir(folder))
+    except OSError as e:
+        raise ImageFolderError(f"{folder}: cannot list the folder: {e.strerror}")
+    visible = [e for e in entries if not e.startswith(".")]
+    subdirs = [e for e in visible if os.path.isdir(os.path.join(folder, e))]
+    if labeled is None:
+        labeled = bool(subdirs)
+    ext_text = " ".join(extensions)
+
+    if not labeled:
+        paths, skipped = _walk_images(folder, extensions)
+        if not paths:
+            raise ImageFolderError(f"{folder}: no images (files ending in {ext_text}; "
+                                   f"{skipped} other files skipped)")
+        return paths, None, [], skipped
+
+    if not subdirs:
+        raise ImageFolderError(f"{folder}: no class subfolders (labeled=True needs one folder of "
+                               "images per class)")
+    loose = [e for e in visible if e not in subdirs and e.lower().endswith(extensions)]
+    if loose:
+        raise ImageFolderError(
+            f"{os.path.join(folder, loose[0])}: an image directly in a class-per-subfolder "
+            f"folder ({len(loose)} such); move it into a class folder, or pass labeled=False "
+            "(--unlabeled) to read every image without labels")
+    paths, labels, skipped = [], [], sum(
+        1 for e in visible if e not in subdirs)
+    for index, name in enumerate(subdirs):
+        class_paths, class_skipped = _walk_images(os.path.join(folder, name), extensions)
+        if not class_paths:
+            raise ImageFolderError(f"{os.path.join(folder, name)}: class folder without images "
+                                   f"(files ending in {ext_text})")
+        paths += class_paths
+        labels += [index] * len(class_paths)
+        skipped += class_skipped
+    return paths, labels, subdirs, skipped
+
+
+def _rank_key(seed, folder, path):
+    rel = os.path.relpath(path, folder).replace(os.sep, "/")
+    return hashlib.sha256(f"{seed}:{rel}".encode("utf-8", "surrogateescape")).digest()
+
+
+def _select(folder, paths, labels, per_class, limit, seed):
+    """Indices of the kept images (ascending), chosen by the seeded ranking."""
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
+        raise ValueError(f"seed must be an integer, not {seed!r}")
+    keep = list(range(len(paths)))
+
+    def first_ranked(indices, n):
+        ranked = sorted(indices, key=lambda i: _rank_key(seed, folder, paths[i]))
+        return sorted(ranked[:n])
+
+    if per_class is not None:
+        per_class = _positive_int(per_class, "per_class")
+        if labels is None:
+            raise ValueError("per_class needs a labeled folder (one subfolder per class)")
+        by_class = {}
+        for i in keep:
+            by_class.setdefault(labels[i], []).append(i)
+        keep = sorted(i for members in by_class.values() for i in first_ranked(members, per_class))
+    if limit is not None:
+        limit = _positive_int(limit, "limit")
+        if len(keep) > limit:
+            keep = first_ranked(keep, limit)
+    return keep
+
+
+def _load(path, opts):
+    """Steps 1-3 of the module docstring: a PIL image of the final size and mode."""
+    mode = "L" if opts.channels == "L" else "RGB"
+    try:
+        with Image.open(path) as im:
+            im.load()  # decode now, so that a corrupt or truncated file fails here, by name
+            if opts.exif_transpose:
+                im = ImageOps.exif_transpose(im)
+            im = im.convert(mode)
+    except Image.DecompressionBombError as e:
+        raise ImageFolderError(f"{path}: refused by Pillow: {e}")
+    except (OSError, SyntaxError, ValueError, EOFError) as e:
+        raise ImageFolderError(f"{path}: not a readable image: {e}")
+    original = im.size
+    w, h = im.size
+    if opts.size is not None:
+        target = opts.size
+    elif opts.resize is not None:
+        n = opts.resize
+        if w <= h:
+            target = (n, int(n * h / w))
+        else:
+            target = (int(n * w / h), n)
+    else:
+        target = (w, h)
+    if target != (w, h):
+        im = im.resize(target, _BILINEAR)
+        w, h = target
+    if opts.crop is not None:
+        cw, ch = opts.crop
+        if cw > w or ch > h:
+            raise ImageFolderError(
+                f"{path}: crop {cw}x{ch} is larger than the image ({original[0]}x{original[1]}, "
+                f"{w}x{h} after resizing); resize it first (resize=, --resize)")
+        left = int(round((w - cw) / 2.0))
+        top = int(round((h - ch) / 2.0))
+        im = im.crop((left, top, left + cw, top + ch))
+    return im, original
+
+
+def _to_array(im, opts):
+    """Steps 4-7: one float32 sample, [C, H, W] or [H, W, C]."""
+    a = np.asarray(im, dtype=np.uint8)
+    if a.ndim == 2:
+        a = a[:, :, None]
+    x = a.astype(np.float32) / np.float32(opts.scale)
+    if opts.mean is not None:
+        x = (x - np.asarray(opts.mean, np.float32)) / np.asarray(opts.std, np.float32)
+    if opts.channels == "BGR":
+        x = x[:, :, ::-1]
+    if opts.layout == "NCHW":
+        x = x.transpose(2, 0, 1)
+    return x
+
+
+@dataclasses.dataclass
+class _Result:
+    x: np.ndarray
+    y: np.ndarray
+    class_names: list
+    paths: list
+    skipped: int
+    opts: _Options
+
+
+def _build(folder, *, preset=None, size=None, resize=None, crop=None, mean=None, std=None,
+           channels=None, layout=None, scale=None, labeled=None, extensions=DEFAULT_EXTENSIONS,
+           limit=None, per_class=None, seed=0, exif_transpose=False, _before_decode=None):
+    opts = _resolve_options(preset, size, resize, crop, mean, std, channels, layout, scale,
+                            exif_transpose)
+    folder = os.fspath(folder)
+    paths, labels, class_names, skipped = _scan(folder, labeled, extensions)
+    keep = _select(folder, paths, labels, per_class, limit, seed)
+    paths = [paths[i] for i in keep]
+    if _before_decode is not None:
+        _before_decode(paths)
+    x = None
+    first = None
+    for i, path in enumerate(paths):
+        im, original = _load(path, opts)
+        sample = _to_array(im, opts)
+        if first is None:
+            first = (path, original, im.size)
+            x = np.empty((len(paths),) + sample.shape, np.float32)
+        elif im.size != first[2]:
+            raise ImageFolderError(
+                f"{path}: {_size_text(original, im.size)}, but {first[0]} is "
+                f"{_size_text(first[1], first[2])}; images of different sizes need size= or "
+                "resize= (--size WxH, --resize N; with crop=, --crop, for a fixed center)")
+        x[i] = sample
+    y = None if labels is None else np.asarray([labels[i] for i in keep], np.int64)
+    return _Result(x, y, list(class_names), paths, skipped, opts)
+
+
+def _size_text(original, final):
+    if original == final:
+        return f"{final[0]}x{final[1]}"
+    return f"{final[0]}x{final[1]} (from {original[0]}x{original[1]})"
+
+
+def list_images(folder, *, labeled=None, extensions=DEFAULT_EXTENSIONS):
+    """The images folder_to_arrays would read, in its order: (paths, labels or None, class_names).
+
+    Nothing is decoded. Raises as folder_to_arrays does for the folder itself.
+    """
+    paths, labels, class_names, _ = _scan(os.fspath(folder), labeled, extensions)
+    return paths, labels, list(class_names)
+
+
+def folder_to_arrays(folder, *, preset=None, size=None, resize=None, crop=None, mean=None,
+                     std=None, channels=None, layout=None, scale=None, labeled=None,
+                     extensions=DEFAULT_EXTENSIONS, limit=None, per_class=None, seed=0,
+                     exif_transpose=False):
+    """Reads a folder of images into (x, y, class_names); see the module docstring for details.
+
+    folder          a class-per-subfolder folder, or a folder of unlabeled images.
+    preset          "imagenet" or "fashion-mnist" (PRESETS); the options below replace its values.
+    size            N or (W, H): resize to exactly W x H (bilinear).
+    resize          N: resize the shorter side to N (bilinear, aspect kept). Not with size.
+    crop            N or (W, H): center crop after resizing.
+    mean, std       1 value or one per channel (RGB order): x = (pixel / scale - mean) / std.
+    channels        "RGB" (default), "BGR" or "L" (grayscale, 1 channel).
+    layout          "NCHW" (default) or "NHWC".
+    scale           pixels are divided by it first (default 255.0: [0, 1]).
+    labeled         None: labeled when the folder has subfolders; True or False to say so.
+    extensions      file name endings that are images (case-insensitive).
+    per_class       keep K images per class (seeded), limit: then keep N in all (seeded).
+    seed            the seed of that choice (default 0).
+    exif_transpose  apply the EXIF orientation (default False, like torchvision).
+
+    Returns x (float32, [N, C, H, W] or [N, H, W, C]), y (int64 [N], label i = class_names[i];
+    None for an unlabeled folder) and class_names (sorted subfolder names; [] when unlabeled).
+    Raises ImageFolderError naming the file for bad data, ValueError for bad options,
+    FileNotFoundError when the folder does not exist.
+    """
+    r = _build(folder, preset=preset, size=size, resize=resize, crop=crop, mean=mean, std=std,
+               channels=channels, layout=layout, scale=scale, labeled=labeled,
+               extensions=extensions, limit=limit, per_class=per_class, seed=seed,
+               exif_transpose=exif_transpose)
+    return r.x, r.y, r.class_names
+
+
+def _check_output(output, paths):
+    out = os.path.abspath(os.fspath(output))
+    parent = os.path.dirname(out)
+    if os.path.isdir(out):
+        raise ImageFolderError(f"{output}: is a folder; name the .npz file to write")
+    if not os.path.isdir(parent):
+        raise ImageFolderError(f"{output}: the folder {parent} does not exist")
+    real = os.path.realpath(out)
+    if os.path.exists(out):
+        for p in paths:
+            if os.path.realpath(p) == real:
+                raise ImageFolderError(f"{output}: is one of the input images; refusing to "
+                                       "overwrite it")
+    return out
+
+
+def _write_npz(path, arrays, compress):
+    """Writes arrays to path through a temporary file in the same folder and os.replace."""
+    folder, base = os.path.split(path)
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0) | getattr(
+        os, "O_CLOEXEC", 0)
+    for _ in range(100):
+        tmp = os.path.join(folder, f".{base}.{secrets.token_hex(6)}.tmp")
+        try:
+            fd = os.open(tmp, flags, 0o666)  # the umask applies, as for any new file
+            break
+        except FileExistsError:
+            continue
+    else:
+        raise ImageFolderError(f"{path}: cannot create a temporary file in {folder}")
+    method = zipfile.ZIP_DEFLATED if compress else zipfile.ZIP_STORED
+    try:
+        with os.fdopen(fd, "wb") as f:
+            with zipfile.ZipFile(f, "w", compression=method) as zf:
+                for name in sorted(arrays):
+                    info = zipfile.ZipInfo(name + ".npy", date_time=_ZIP_DATE)
+                    info.compress_type = method
+                    info.external_attr = 0o644 << 16
+                    array = np.ascontiguousarray(arrays[name])
+                    # force_zip64: the size is not known before streaming (numpy does the same).
+                    with zf.open(info, "w", force_zip64=True) as member:
+                        np.lib.format.write_array(member, array, allow_pickle=False)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+
+
+def _summary(folder, output, r, per_class):
+    counts = ([int(n) for n in np.bincount(r.y, minlength=len(r.class_names))]
+              if r.y is not None else [])
+    o = r.opts
+    summary = {
+        "folder": os.fspath(folder),
+        "output": None if output is None else os.fspath(output),
+        "samples": int(r.x.shape[0]),
+        "x_shape": list(r.x.shape),
+        "labeled": r.y is not None,
+        "class_names": r.class_names,
+        "class_counts": counts,
+        "skipped_files": r.skipped,
+        "options": {
+            "size": list(o.size) if o.size else None,
+            "resize": o.resize,
+            "crop": list(o.crop) if o.crop else None,
+            "mean": list(o.mean) if o.mean else None,
+            "std": list(o.std) if o.std else None,
+            "channels": o.channels,
+            "layout": o.layout,
+            "scale": o.scale,
+            "exif_transpose": o.exif_transpose,
+        },
+        "torchvision": _torchvision_text(o),
+        "short_classes": ([name for name, n in zip(r.class_names, counts) if n < per_class]
+                          if per_class is not None and r.y is not None else []),
+        "files": [os.path.relpath(p, folder) for p in r.paths],
+    }
+    return summary
+
+
+def folder_to_npz(folder, output, *, compress=False, **options):
+    """folder_to_arrays(folder, **options), written to `output` as an .npz (x, and y if labeled).
+
+    compress=True deflates the arrays (the onnx-crypt reader accepts both). The write is atomic
+    (a temporary file in output's folder, then os.replace); on any error nothing is written and
+    an existing output is left as it was. An output that is an input image is refused
+    (ImageFolderError) before anything is decoded.
+
+    Returns a summary dict: folder, output, samples, x_shape, labeled, class_names and
+    class_counts (label i = class_names[i]), skipped_files (files that are not images), options
+    (the resolved preprocessing), torchvision (the equivalent transform, as text), short_classes
+    (classes with fewer than per_class images) and files (the images read, relative to folder,
+    in the order of the rows of x).
+    """
+    folder = os.fspath(folder)
+    holder = {}
+
+    def check(paths):
+        holder["out"] = _check_output(output, paths)
+
+    r = _build(folder, _before_decode=check, **options)
+    arrays = {"x": r.x}
+    if r.y is not None:
+        arrays["y"] = r.y
+    _write_npz(holder["out"], arrays, compress)
+    return _summary(folder, output, r, options.get("per_class"))
+
+
+def _torchvision_text(o):
+    steps = []
+    if o.exif_transpose:
+        steps.append("T.Lambda(ImageOps.exif_transpose)")
+    if o.size is not None:
+        steps.append(f"T.Resize(({o.size[1]}, {o.size[0]}))")
+    elif o.resize is not None:
+        steps.append(f"T.Resize({o.resize})")
+    if o.crop is not None:
+        steps.append(f"T.CenterCrop(({o.crop[1]}, {o.crop[0]}))")
+    steps.append("T.ToTensor()")
+    if o.scale != 255.0:
+        steps.append(f"T.Lambda(lambda t: t * 255 / {o.scale!r})")
+    if o.mean is not None:
+        steps.append(f"T.Normalize({list(o.mean)}, {list(o.std)})")
+    if o.channels == "BGR":
+        steps.append("T.Lambda(lambda t: t.flip(0))")
+    if o.layout == "NHWC":
+        steps.append("T.Lambda(lambda t: t.permute(1, 2, 0))")
+    mode = "L" if o.channels == "L" else "RGB"
+    return (f"loader: Image.open(path).convert({mode!r}); transform: "
+            f"T.Compose([{', '.join(steps)}])")
+
+
+def torchvision_equivalent(**options):
+    """The torchvision loader and transform that give the same arrays as these options, as text."""
+    return _torchvision_text(_resolve_options(**options))
+
+
+# --- command line -------------------------------------------------------------------------------
+
+def _parse_wh(text):
+    parts = text.lower().replace(",", "x").split("x")
+    try:
+        values = [int(p) for p in parts]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected N or WxH, not {text!r}")
+    if len(values) == 1:
+        return values[0]
+    if len(values) == 2:
+        return tuple(values)
+    raise argparse.ArgumentTypeError(f"expected N or WxH, not {text!r}")
+
+
+def _parse_floats(text):
+    try:
+        return tuple(float(p) for p in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated numbers, not {text!r}")
+
+
+def _parser():
+    p = argparse.ArgumentParser(
+        prog="python -m onnx_crypt.images",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description=(
+            "Turns a folder of images into the .npz data file onnx-crypt reads (x: float32, batch\n"
+            "first; y: int64 labels). FOLDER holds one subfolder per class (labels 0, 1, ... in\n"
+            "sorted folder order) or, without subfolders, unlabeled images. Files are read in\n"
+            "sorted order. Each image: convert to RGB or L, resize, center crop, divide by\n"
+            "--scale, subtract --mean and divide by --std, reorder channels, lay out.\n"
+            "The module docstring (help(onnx_crypt.images)) states each step and its torchvision\n"
+            "equivalent."),
+        epilog=(
+            "presets (options given as well replace the preset's):\n"
+            "  imagenet       --resize 256 --crop 224 --mean 0.485,0.456,0.406\n"
+            "                 --std 0.229,0.224,0.225 --channels RGB --layout NCHW\n"
+            "  fashion-mnist  --size 28 --channels L --layout NCHW --mean 0.2860 --std 0.3530\n"
+            "                 (the normalization of the bundled models in tools/models;\n"
+            "                 add --mean 0 --std 1 for plain [0, 1] pixels)\n"
+            "\n"
+            "examples:\n"
+            "  python -m onnx_crypt.images photos/ -o owner.npz --preset imagenet --per-class 26\n"
+            "  python -m onnx_crypt.images scans/ -o owner.npz --size 64x48 --channels L\n"
+            "  onnx-crypt lock model.onnx --data owner.npz -o locked.onnx --key model.key\n"
+            "\n"
+            "exit status: 0 written, 1 the data is at fault (the message names the file),\n"
+            "2 a usage error."))
+    p.add_argument("folder", metavar="FOLDER", help="the folder of images")
+    p.add_argument("-o", "--output", required=True, metavar="OUT.npz",
+                   help="the .npz file to write (atomically; never one of the inputs)")
+    p.add_argument("--preset", choices=sorted(PRESETS), help="a set of the options below")
+    g = p.add_argument_group("geometry (bilinear)")
+    x = g.add_mutually_exclusive_group()
+    x.add_argument("--size", type=_parse_wh, metavar="N|WxH",
+                   help="resize to exactly W x H (N: N x N); the aspect ratio is not kept")
+    x.add_argument("--resize", type=int, metavar="N",
+                   help="resize the shorter side to N, keeping the aspect ratio")
+    g.add_argument("--crop", type=_parse_wh, metavar="N|WxH",
+                   help="then center crop to W x H (N: N x N)")
+    v = p.add_argument_group("values")
+    v.add_argument("--scale", type=float, metavar="S",
+                   help="divide the pixels (0..255) by S first (default 255: [0, 1])")
+    v.add_argument("--mean", type=_parse_floats, metavar="M[,M,M]",
+                   help="subtract, per channel in RGB order (one value: every channel)")
+    v.add_argument("--std", type=_parse_floats, metavar="S[,S,S]",
+                   help="then divide, per channel in RGB order")
+    v.add_argument("--channels", type=str.upper, choices=CHANNELS,
+                   help="RGB (default), BGR (reversed after normalizing) or L (grayscale)")
+    v.add_argument("--layout", type=str.upper, choices=LAYOUTS, help="NCHW (default) or NHWC")
+    v.add_argument("--exif-transpose", action="store_true",
+                   help="apply the EXIF orientation (default: ignore it, as torchvision does)")
+    s = p.add_argument_group("which images")
+    lab = s.add_mutually_exclusive_group()
+    lab.add_argument("--labeled", dest="labeled", action="store_true", default=None,
+                     help="FOLDER holds one subfolder per class (default when it has subfolders)")
+    lab.add_argument("--unlabeled", dest="labeled", action="store_false",
+                     help="every image below FOLDER, without labels (no y)")
+    s.add_argument("--extensions", metavar="EXT[,EXT]", default=",".join(DEFAULT_EXTENSIONS),
+                   help="image file endings, case-insensitive (default: %(default)s)")
+    s.add_argument("--per-class", type=int, metavar="K",
+                   help="keep K images of each class, chosen by a seeded shuffle")
+    s.add_argument("--limit", type=int, metavar="N",
+                   help="keep at most N images in all, chosen by a seeded shuffle")
+    s.add_argument("--seed", type=int, default=0, help="the seed of that choice (default 0)")
+    p.add_argument("--compress", action="store_true", help="deflate the arrays")
+    p.add_argument("--json", action="store_true",
+                   help="print the summary as one JSON object (without the file list)")
+    return p
+
+
+def _print_summary(summary, out):
+    shape = ", ".join(str(d) for d in summary["x_shape"])
+    n = summary["samples"]
+    line = f"wrote {summary['output']}: x float32 [{shape}]"
+    if summary["labeled"]:
+        line += f", y int64 [{n}], {len(summary['class_names'])} classes"
+    else:
+        line += ", no labels"
+    print(line, file=out)
+    if summary["labeled"]:
+        print("label  samples  class", file=out)
+        for i, (name, count) in enumerate(zip(summary["class_names"], summary["class_counts"])):
+            print(f"{i:5d}  {count:7d}  {name}", file=out)
+    print(f"as torchvision: {summary['torchvision']}", file=out)
+    if summary["skipped_files"]:
+        print(f"skipped {summary['skipped_files']} files that are not images", file=out)
+
+
+def main(argv=None):
+    """The command line; returns the exit status (0 written, 1 data error, 2 usage error)."""
+    parser = _parser()
+    args = parser.parse_args(argv)
+    options = dict(preset=args.preset, size=args.size, resize=args.resize, crop=args.crop,
+                   mean=args.mean, std=args.std, channels=args.channels, layout=args.layout,
+                   scale=args.scale, labeled=args.labeled, extensions=args.extensions,
+                   limit=args.limit, per_class=args.per_class, seed=args.seed,
+                   exif_transpose=args.exif_transpose)
+    try:  # the options alone: a usage error (2), before any file is read
+        _resolve_options(args.preset, args.size, args.resize, args.crop, args.mean, args.std,
+                         args.channels, args.layout, args.scale)
+        _normalized_extensions(args.extensions)
+        for name in ("per_class", "limit"):
+            if options[name] is not None:
+                _positive_int(options[name], "--" + name.replace("_", "-"))
+        if args.per_class is not None and args.labeled is False:
+            raise ValueError("--per-class needs labeled data, not --unlabeled")
+    except ValueError as e:
+        parser.error(str(e))
+    try:
+        summary = folder_to_npz(args.folder, args.output, compress=args.compress, **options)
+    except (ImageFolderError, OSError, ValueError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    for name in summary["short_classes"]:
+        count = summary["class_counts"][summary["class_names"].index(name)]
+        print(f"note: class {name!r} has {count} images, fewer than --per-class "
+              f"{args.per_class}", file=sys.stderr)
+    if args.json:
+        print(json.dumps({k: v for k, v in summary.items() if k != "files"}))
+    else:
+        _print_summary(summary, sys.stdout)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
