@@ -222,9 +222,9 @@ absl::StatusOr<int> LockBest(const LockContext& ctx,
 void ReportRound(const LockConfig& config, const LockResult& result,
                  const SampleMeasure& current) {
   if (!config.progress) return;
-  config.progress(LockRound{result.rounds,
-                            static_cast<int>(result.changes.size()),
-                            current.accuracy, current.loss});
+  config.progress(LockRound{
+      result.rounds, static_cast<int>(result.changes.size()), current.accuracy,
+      current.loss, result.sample_accuracy_before, result.target_accuracy});
 }
 
 }  // namespace onnx_crypt
