@@ -183,6 +183,31 @@ TEST(ProgressTest, BarDrawsAtOnceThenEstimatesAnEta) {
   EXPECT_EQ(t.out.str(), before);
 }
 
+TEST(ProgressTest, HundredPercentOnlyWhenFinished) {
+  FakeTerminal t;
+  Progress p("lock", ProgressMode::kBar, t.terminal());
+  t.now = 4;
+  p.Update(1.0, "round 3");  // the estimate says done; the command is not
+  EXPECT_NE(t.LastBar().find(" 99% round 3  0:04 ETA --"), std::string::npos)
+      << t.LastBar();
+  t.now = 5;
+  p.Finish();
+  EXPECT_NE(t.LastBar().find("100% round 3  0:05"), std::string::npos)
+      << t.LastBar();
+}
+
+TEST(ProgressTest, AnEtaThatRanOutIsUnknown) {
+  FakeTerminal t;
+  Progress p("lock", ProgressMode::kBar, t.terminal());
+  t.now = 1;
+  p.Update(0.5, "round 1");  // 1 s to go
+  EXPECT_NE(t.LastBar().find("0:01 ETA 0:01"), std::string::npos)
+      << t.LastBar();
+  t.now = 3;
+  p.Tick();
+  EXPECT_NE(t.LastBar().find("0:03 ETA --"), std::string::npos) << t.LastBar();
+}
+
 TEST(ProgressTest, NoEtaUntilSomethingIsDone) {
   FakeTerminal t;
   Progress p("lock", ProgressMode::kBar, t.terminal());

@@ -22,6 +22,10 @@ namespace {
 constexpr double kMinRedrawSeconds = 0.1;
 constexpr double kClockRedrawSeconds = 1.0;
 constexpr int kMinBarCells = 10;
+// Until Finish, the bar shows at most 99 %: an estimate can reach 100 % while
+// the command still works (the hardened lock goes on past the target; files
+// are still being written), and 100 % should mean done.
+constexpr double kLiveCap = 0.99;
 constexpr int kFallbackColumns = 80;
 // "\x1b[K" (EL, erase to the end of the line) clears what a longer earlier
 // line left; every terminal emulator in use and the Linux console have it.
@@ -162,11 +166,14 @@ void Progress::Update(double fraction, const std::string& status,
     return;
   }
   const double now = terminal_.seconds();
-  fraction_ = std::max(fraction_, Clamp01(fraction));
+  fraction_ = std::max(fraction_, std::min(Clamp01(fraction), kLiveCap));
   status_ = status;
-  // Rate so far = fraction / elapsed, so remaining = elapsed (1 - f) / f.
+  // Rate so far = fraction / elapsed, so remaining = elapsed (1 - f) / f. At
+  // the cap the estimate has nothing left to say.
   const double elapsed = now - start_;
-  if (fraction_ > 0 && elapsed > 0) {
+  if (fraction_ >= kLiveCap) {
+    remaining_.reset();
+  } else if (fraction_ > 0 && elapsed > 0) {
     remaining_ = elapsed * (1 - fraction_) / fraction_;
     remaining_at_ = now;
   }
@@ -217,7 +224,10 @@ void Progress::Finish(bool complete) {
 void Progress::DrawLocked(bool finished) {
   const double now = terminal_.seconds();
   std::optional<double> eta;
-  if (remaining_) eta = std::max(*remaining_ - (now - remaining_at_), 0.0);
+  // Counting down; once run out with the command still running, unknown.
+  if (remaining_ && *remaining_ - (now - remaining_at_) > 0) {
+    eta = *remaining_ - (now - remaining_at_);
+  }
   const int columns =
       terminal_.columns ? terminal_.columns() : kFallbackColumns;
   *terminal_.out << "\r"

@@ -96,7 +96,9 @@ class Progress {
   // below an earlier one keeps the earlier one, so the bar never moves back)
   // and is at `status` (the bar's text). Plain mode prints `plain_line` and a
   // newline, unless it is empty; bar mode redraws unless it did less than
-  // 0.1 s ago (the ticker or the next update or Finish draws it then).
+  // 0.1 s ago (the ticker or the next update or Finish draws it then). The
+  // bar shows at most 99 % until Finish(true), with "ETA --" at 99 % or once
+  // the ETA has counted down to nothing while the command still runs.
   void Update(double fraction, const std::string& status,
               const std::string& plain_line = "");
   // A line that stays in the log in both modes (a failed item of a batch):
