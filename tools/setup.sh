@@ -22,7 +22,7 @@ DEBIAN_PACKAGES=(
   libopenblas-dev libdnnl-dev libssl-dev zlib1g-dev pybind11-dev python3-dev
   dataset-fashion-mnist libonnx-testdata
   python3-torch python3-torchvision python3-onnx python3-numpy python3-venv python3-pip
-  python3-matplotlib python3-yaml
+  python3-matplotlib python3-yaml python3-pil patchelf
 )
 
 # --- 1. Debian packages ------------------------------------------------------------------------

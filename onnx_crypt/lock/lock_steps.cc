@@ -224,7 +224,9 @@ absl::Status ReportRound(const LockConfig& config, const LockResult& result,
   if (config.progress) {
     config.progress(LockRound{result.rounds,
                               static_cast<int>(result.changes.size()),
-                              current.accuracy, current.loss});
+                              current.accuracy, current.loss,
+                              result.sample_accuracy_before,
+                              result.target_accuracy});
   }
   return config.interrupt ? config.interrupt() : absl::OkStatus();
 }

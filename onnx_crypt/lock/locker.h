@@ -22,6 +22,11 @@ struct LockRound {
   double sample_accuracy = 0;  // on the owner samples, after this round
   // The mean cross-entropy on the owner samples, after this round.
   double loss = 0;
+  // The same for every round of one lock: the accuracy on the owner samples
+  // before it, and the target it stops at (what a progress display needs to
+  // estimate how far the lock has come).
+  double sample_accuracy_before = 0;
+  double target_accuracy = 0;
 };
 
 struct LockConfig {

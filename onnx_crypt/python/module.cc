@@ -295,6 +295,8 @@ class PythonHooks {
       info["locked"] = r.locked;
       info["sample_accuracy"] = r.sample_accuracy;
       info["loss"] = r.loss;
+      info["sample_accuracy_before"] = r.sample_accuracy_before;
+      info["target_accuracy"] = r.target_accuracy;
       Call(info);
     };
     config.interrupt = [this]() { return Interrupt(); };

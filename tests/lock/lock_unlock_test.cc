@@ -103,6 +103,28 @@ TEST_F(LockUnlockTest, FullLockWithTwoThreadsIsByteIdenticalTwice) {
   EXPECT_EQ(*ReadFile(Path("t1.key")), *ReadFile(Path("t2.key")));
 }
 
+// The progress callback gets every round, each with the lock's starting
+// accuracy and its target (what the CLI's progress bar estimates from).
+TEST_F(LockUnlockTest, ProgressRoundsCarryTheStartAndTheTarget) {
+  LockOptions o = Options(3);
+  o.config.target_accuracy = -1;  // chance + 0.02: budget first
+  std::vector<LockRound> rounds;
+  o.config.progress = [&](const LockRound& r) { rounds.push_back(r); };
+  absl::StatusOr<LockSummary> s =
+      LockFile(Model(), Data(), Path("p.onnx"), Path("p.key"), o);
+  ASSERT_TRUE(s.ok()) << s.status();
+  ASSERT_EQ(static_cast<int>(rounds.size()), s->result.rounds);
+  for (size_t i = 0; i < rounds.size(); ++i) {
+    EXPECT_EQ(rounds[i].round, static_cast<int>(i) + 1);
+    EXPECT_EQ(rounds[i].sample_accuracy_before,
+              s->result.sample_accuracy_before);
+    EXPECT_EQ(rounds[i].target_accuracy, s->result.target_accuracy);
+  }
+  EXPECT_DOUBLE_EQ(s->result.target_accuracy, 0.1 + 0.02);
+  EXPECT_EQ(rounds.back().locked, 4);
+  EXPECT_EQ(rounds.back().sample_accuracy, s->result.sample_accuracy_after);
+}
+
 TEST_F(LockUnlockTest, UnlockRestoresTheOriginalBitForBit) {
   Lock("u", 1);
   ASSERT_TRUE(

@@ -1,6 +1,7 @@
 // onnx-crypt attack: attacks a locked model as an infringer without the key
 // would, and reports the accuracy before and after.
 #include <iostream>
+#include <memory>
 
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
@@ -9,6 +10,7 @@
 #include "tools/cli/commands.h"
 #include "tools/cli/flags.h"
 #include "tools/cli/json.h"
+#include "tools/cli/progress.h"
 
 namespace onnx_crypt::cli {
 namespace {
@@ -33,19 +35,25 @@ A passphrase-wrapped KEY needs --passphrase-file F (whole file, one trailing new
 or, without the flag, the file the environment variable ONNX_CRYPT_PASSPHRASE_FILE names.
 Common: [--limit N] first N training samples, [--eval-limit N] first N test samples,
 [--include-bias] (prune/clip/repair/outliers also see biases), [-o OUT.onnx] write the
-attacked model, [--device cpu|cuda|auto] [--threads N] [--json]. With --json the last line
-of stdout is one JSON object: accuracy (after), accuracy_before, and the attack's parameters.
+attacked model, [--device cpu|cuda|auto] [--threads N] [--json] [--quiet]. With --json the
+last line of stdout is one JSON object: accuracy (after), accuracy_before, and the attack's
+parameters.
+finetune reports its progress on stderr: on a terminal, one line redrawn in place with a bar
+over the epochs, the epoch, its training loss, the time so far and an ETA; otherwise (a file,
+a pipe) one line per epoch, "finetune: epoch E, train loss L". ONNX_CRYPT_PROGRESS=bar, plain
+or none overrides the choice. --quiet (-q): no progress; errors still print. Outputs and
+stdout are the same in every mode.
 )";
 
 FlagSpec Flags() {
-  return WithPassphraseFlag(
+  return WithQuietFlag(WithPassphraseFlag(
       {{"--data",       "--eval-data", "--key",        "-o",
         "--output",     "--limit",     "--eval-limit", "--fraction",
         "--percentile", "--k",         "--score",      "--reset",
         "--epochs",     "--lr",        "--optimizer",  "--momentum",
         "--batch-size", "--seed",      "--device",     "--threads",
         "--reinit"},
-       {"--json", "--from-scratch", "--include-bias"}});
+       {"--json", "--from-scratch", "--include-bias"}}));
 }
 
 // The request the flags describe; any error is a usage error.
@@ -135,17 +143,29 @@ int Run(const Args& args) {
     return Usage("attack needs --eval-data TEST.npz", kHelp);
   absl::StatusOr<AttackRequest> request = ParseRequest(*parsed);
   if (!request.ok()) return Usage(request.status().message(), kHelp);
-  request->finetune.progress = [](int epoch, double loss) {
-    std::cerr << absl::StrFormat("finetune: epoch %d, train loss %.4f\n", epoch,
-                                 loss);
-  };
   if (parsed->Has("--key")) {  // only a key needs a passphrase
     absl::StatusOr<std::optional<std::string>> passphrase =
         ReadPassphraseFlag(*parsed);
     if (!passphrase.ok()) return Fail(passphrase.status());
     request->passphrase = *std::move(passphrase);
   }
+  // Only finetune reports progress (one call per epoch); the other attacks
+  // are a single pass.
+  std::unique_ptr<Progress> progress;
+  if (request->kind == "finetune" && request->finetune.epochs > 0) {
+    progress = std::make_unique<Progress>(
+        "finetune", DetectProgressMode(QuietFlag(*parsed)), StderrTerminal());
+    const int epochs = request->finetune.epochs;
+    request->finetune.progress = [p = progress.get(), epochs](int epoch,
+                                                              double loss) {
+      p->Update(
+          static_cast<double>(epoch) / epochs,
+          absl::StrFormat("epoch %d/%d, train loss %.4f", epoch, epochs, loss),
+          absl::StrFormat("finetune: epoch %d, train loss %.4f", epoch, loss));
+    };
+  }
   auto report = RunAttack(*request);
+  if (progress) progress->Finish(report.ok());
   if (!report.ok()) return Fail(report.status());
   std::cout << absl::StrFormat("attack %s: accuracy %.4f -> %.4f (%.2f s)\n",
                                report->kind, report->accuracy_before,

@@ -6,24 +6,28 @@
 #include "tools/cli/commands.h"
 #include "tools/cli/flags.h"
 #include "tools/cli/json.h"
+#include "tools/cli/progress.h"
 
 namespace onnx_crypt::cli {
 namespace {
 
 constexpr char kHelp[] =
     R"(usage: onnx-crypt eval MODEL.onnx --data FILE.npz [--batch-size N] [--device cpu|cuda|auto]
-                       [--threads N] [--dump-outputs OUT.npz] [--json]
+                       [--threads N] [--dump-outputs OUT.npz] [--json] [--quiet]
 
 Runs the model on the samples of FILE.npz (array x, float32, batch first; optional y, int64
 labels) and prints top-1 accuracy (when y is present) and samples per second. With --json the
 last line of stdout is one JSON object: accuracy, samples, seconds, samples_per_second, device.
 --dump-outputs writes the first output of every sample ("out") and its argmax ("pred").
+Progress goes to stderr: a bar on a terminal, otherwise "eval: DONE/TOTAL samples" about every
+10 % (ONNX_CRYPT_PROGRESS=bar, plain or none overrides the choice); --quiet (-q): none.
 )";
 
 int Run(const Args& args) {
-  auto parsed = ParseArgs(args, {{"--data", "--batch-size", "--device",
-                                  "--threads", "--dump-outputs"},
-                                 {"--json"}});
+  auto parsed =
+      ParseArgs(args, WithQuietFlag({{"--data", "--batch-size", "--device",
+                                      "--threads", "--dump-outputs"},
+                                     {"--json"}}));
   if (!parsed.ok()) return Usage(parsed.status().message(), kHelp);
   if (parsed->positionals.size() != 1)
     return Usage("eval takes one MODEL.onnx", kHelp);
@@ -39,10 +43,13 @@ int Run(const Args& args) {
   options.batch_size = *bs;
   options.threads = *threads;
   options.device = *device;
-  options.progress = SampleProgress("eval");
+  Progress progress("eval", DetectProgressMode(QuietFlag(*parsed)),
+                    StderrTerminal());
+  options.progress = SampleProgress(progress, "eval");
   options.dump_outputs = parsed->Get("--dump-outputs");
   auto report =
       EvaluateFile(parsed->positionals[0], parsed->Get("--data"), options);
+  progress.Finish(report.ok());
   if (!report.ok()) return Fail(report.status());
   const double sps =
       report->seconds > 0 ? report->samples / report->seconds : 0;

@@ -7,6 +7,7 @@
 #include "tools/cli/commands.h"
 #include "tools/cli/flags.h"
 #include "tools/cli/json.h"
+#include "tools/cli/progress.h"
 
 namespace onnx_crypt::cli {
 namespace {
@@ -16,7 +17,7 @@ constexpr char kHelp[] =
                        [--max-values N] [--target-accuracy A] [--seed S] [--include-bias]
                        [--values-per-round K] [--candidates M] [--device cpu|cuda|auto]
                        [--threads N] [--harden [--stealth-quantile Q] [--repair-target R]]
-                       [--passphrase-file F] [--json]
+                       [--passphrase-file F] [--json] [--quiet]
 
 Locks MODEL.onnx with the owner samples of FILE.npz (x, and y if present; without y the
 model's own predictions are the labels). Each round computes gradients on the samples, tries
@@ -41,6 +42,12 @@ nonce per key. Without the flag, the file the environment variable ONNX_CRYPT_PA
 names, if set. unlock, verify, key and attack then need the same passphrase. A wrapped KEY
 differs from run to run; LOCKED.onnx and the key inside stay byte-identical. KEY is written
 owner-only (mode 0600), wrapped or not.
+Progress goes to stderr. On a terminal: one line redrawn in place with a bar, the percent done
+(the larger of the budget N spent and the accuracy lost on the way to A), the round, values
+locked, sample accuracy, the time so far and an ETA. Otherwise (a file, a pipe) one line per
+round: "lock: round R: V values locked, sample accuracy X, loss L". ONNX_CRYPT_PROGRESS=bar,
+plain or none overrides the choice. --quiet (-q): no progress; errors still print. Outputs
+and stdout are the same in every mode.
 )";
 
 std::string LockJson(const LockSummary& summary, const LockConfig& config,
@@ -73,7 +80,8 @@ std::string LockJson(const LockSummary& summary, const LockConfig& config,
 
 int Run(const Args& args) {
   auto parsed = ParseArgs(
-      args, WithLockFlags({{"--data", "-o", "--output", "--key"}, {"--json"}}));
+      args, WithQuietFlag(WithLockFlags(
+                {{"--data", "-o", "--output", "--key"}, {"--json"}})));
   if (!parsed.ok()) return Usage(parsed.status().message(), kHelp);
   if (parsed->positionals.size() != 1)
     return Usage("lock takes one MODEL.onnx", kHelp);
@@ -88,13 +96,21 @@ int Run(const Args& args) {
       ReadPassphraseFlag(*parsed);
   if (!passphrase.ok()) return Fail(passphrase.status());
   options->passphrase = *std::move(passphrase);
-  options->config.progress = [](const LockRound& r) {
-    std::cerr << absl::StrFormat(
-        "lock: round %d: %d values locked, sample accuracy %.4f, loss %.4f\n",
-        r.round, r.locked, r.sample_accuracy, r.loss);
+  Progress progress("lock", DetectProgressMode(QuietFlag(*parsed)),
+                    StderrTerminal());
+  const int max_values = options->config.max_values;
+  options->config.progress = [&progress, max_values](const LockRound& r) {
+    progress.Update(
+        LockFraction(r, max_values),
+        absl::StrFormat("round %d: %d values, accuracy %.4f", r.round, r.locked,
+                        r.sample_accuracy),
+        absl::StrFormat(
+            "lock: round %d: %d values locked, sample accuracy %.4f, loss %.4f",
+            r.round, r.locked, r.sample_accuracy, r.loss));
   };
   auto summary = LockFile(parsed->positionals[0], parsed->Get("--data"), out,
                           parsed->Get("--key"), *options);
+  progress.Finish(summary.ok());
   if (!summary.ok()) return Fail(summary.status());
   const LockResult& r = summary->result;
   const double pct =

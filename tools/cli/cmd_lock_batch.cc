@@ -14,6 +14,7 @@
 #include "tools/cli/commands.h"
 #include "tools/cli/flags.h"
 #include "tools/cli/json.h"
+#include "tools/cli/progress.h"
 
 namespace onnx_crypt::cli {
 namespace {
@@ -24,7 +25,7 @@ constexpr char kHelp[] =
                        [--max-values N] [--target-accuracy A] [--seed S] [--include-bias]
                        [--values-per-round K] [--candidates M] [--device cpu|cuda|auto]
                        [--threads N] [--harden [--stealth-quantile Q] [--repair-target R]]
-                       [--passphrase-file F] [--shard I/N] [--json]
+                       [--passphrase-file F] [--shard I/N] [--json] [--quiet]
 
 Locks every MODEL (and those listed in FILE, one path per line, # for comments) with the owner
 samples of FILE.npz. With --variants N, each model is locked N times with seeds S, S+1, ...
@@ -46,22 +47,72 @@ for the hardened lock
 --passphrase-file F (or the file the environment variable ONNX_CRYPT_PASSPHRASE_FILE names):
 wrap every key with that passphrase, each with its own random salt and nonce (see
 `onnx-crypt lock --help`). Keys are written owner-only (mode 0600), wrapped or not.
+Progress goes to stderr. On a terminal: one line redrawn in place with a bar over the items
+(with the running lock's own progress), the items failed, the running item with its round
+and values locked (or the items done), the time so far and an ETA; a failed item also gets
+its own line above the bar. Otherwise (a file, a pipe) one line per item:
+"lock-batch: [DONE/TOTAL] DIR/NAME-i.onnx: V values, sample accuracy X -> Y, S s", or
+"lock-batch: [DONE/TOTAL] FAILED DIR/NAME-i.onnx: WHY". ONNX_CRYPT_PROGRESS=bar, plain or
+none overrides the choice. --quiet (-q): no progress; errors and the summary on stdout (which
+names every failed item) still print. Outputs and stdout are the same in every mode.
 )";
 
-void PrintItem(const BatchItem& item, int done, int total) {
+// The plain progress line of a finished item.
+std::string ItemLine(const BatchItem& item, int done, int total) {
   if (item.status.ok()) {
-    std::cerr << absl::StrFormat(
+    return absl::StrFormat(
         "lock-batch: [%d/%d] %s: %d values, sample accuracy %.4f -> %.4f, "
-        "%.2f s\n",
+        "%.2f s",
         done, total, item.locked_path, item.result.changes.size(),
         item.result.sample_accuracy_before, item.result.sample_accuracy_after,
         item.seconds);
-  } else {
-    std::cerr << absl::StrFormat("lock-batch: [%d/%d] FAILED %s: %s\n", done,
-                                 total, item.locked_path,
-                                 item.status.message());
   }
+  return absl::StrFormat("lock-batch: [%d/%d] FAILED %s: %s", done, total,
+                         item.locked_path, item.status.message());
 }
+
+// The batch's progress: a round of the running lock and each finished item
+// move the bar (BatchFraction); in plain mode each item is one line, and a
+// failed item is a line in bar mode too. Callbacks come on the calling thread.
+class BatchProgressView {
+ public:
+  BatchProgressView(Progress& progress, int total, int max_values)
+      : progress_(progress), total_(total), estimate_(total, max_values) {}
+
+  void OnRound(const LockRound& r) {
+    estimate_.OnRound(r);
+    round_ =
+        absl::StrFormat("item %d/%d round %d, %d values",
+                        estimate_.current_item(), total_, r.round, r.locked);
+    progress_.Update(estimate_.fraction(), Status());
+  }
+
+  void OnItem(const BatchItem& item, int done, int total) {
+    estimate_.OnItem(done);
+    done_ = done;
+    failed_ += !item.status.ok();
+    if (estimate_.current_item() == 0) round_.clear();
+    const std::string line = ItemLine(item, done, total);
+    progress_.Update(estimate_.fraction(), Status(),
+                     item.status.ok() ? line : "");
+    if (!item.status.ok()) progress_.Print(line);
+  }
+
+ private:
+  // "[F failed; ]item K/T round R, V values" while item K locks, else
+  // "[F failed; ]D/T done": what a narrow terminal cuts comes last.
+  std::string Status() const {
+    return absl::StrCat(
+        failed_ ? absl::StrCat(failed_, " failed; ") : "",
+        round_.empty() ? absl::StrCat(done_, "/", total_, " done") : round_);
+  }
+
+  Progress& progress_;
+  const int total_;
+  BatchFraction estimate_;
+  int done_ = 0, failed_ = 0;
+  std::string round_;
+};
 
 // The models named on the command line, then those of --list.
 absl::StatusOr<std::vector<std::string>> Models(const ParsedArgs& parsed) {
@@ -93,9 +144,9 @@ absl::StatusOr<std::pair<int, int>> ParseShard(const std::string& text) {
 
 int Run(const Args& args) {
   auto parsed = ParseArgs(
-      args, WithLockFlags(
+      args, WithQuietFlag(WithLockFlags(
                 {{"--data", "--output-dir", "--list", "--variants", "--shard"},
-                 {"--json"}}));
+                 {"--json"}})));
   if (!parsed.ok()) return Usage(parsed.status().message(), kHelp);
   absl::StatusOr<std::vector<std::string>> models = Models(*parsed);
   if (!models.ok()) return Fail(models.status());
@@ -125,8 +176,21 @@ int Run(const Args& args) {
   options.variants = static_cast<int>(*variants);
   options.output_dir = parsed->Get("--output-dir");
   options.lock = *std::move(lock);
+  const ShardRange shard = ShardOf(models->size() * options.variants,
+                                   options.shard_index, options.shard_count);
+  Progress progress("lock-batch", DetectProgressMode(QuietFlag(*parsed)),
+                    StderrTerminal());
+  BatchProgressView view(progress, static_cast<int>(shard.end - shard.begin),
+                         options.lock.config.max_values);
+  options.lock.config.progress = [&view](const LockRound& r) {
+    view.OnRound(r);
+  };
   const auto t0 = std::chrono::steady_clock::now();
-  auto items = LockBatch(*models, parsed->Get("--data"), options, PrintItem);
+  auto items = LockBatch(*models, parsed->Get("--data"), options,
+                         [&view](const BatchItem& item, int done, int total) {
+                           view.OnItem(item, done, total);
+                         });
+  progress.Finish(items.ok());
   if (!items.ok()) return Fail(items.status());
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - t0)

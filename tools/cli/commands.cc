@@ -1,7 +1,6 @@
 #include "tools/cli/commands.h"
 
 #include <iostream>
-#include <memory>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -60,16 +59,6 @@ bool WantsHelp(const Args& args) {
     if (a == "--help" || a == "-h") return true;
   }
   return false;
-}
-
-std::function<void(int64_t, int64_t)> SampleProgress(const std::string& label) {
-  auto last = std::make_shared<int64_t>(-1);
-  return [label, last](int64_t done, int64_t total) {
-    const int64_t decile = total > 0 ? done * 10 / total : 10;
-    if (decile == *last) return;
-    *last = decile;
-    std::cerr << label << ": " << done << "/" << total << " samples\n";
-  };
 }
 
 }  // namespace onnx_crypt::cli

@@ -6,7 +6,6 @@
 #define ONNX_CRYPT_TOOLS_CLI_COMMANDS_H_
 
 #include <cstdint>
-#include <functional>
 #include <string>
 #include <vector>
 
@@ -57,8 +56,6 @@ int Fail(const absl::Status& status);
 int Usage(absl::string_view message, const char* help);
 // Whether `args` ask for help (--help or -h anywhere).
 bool WantsHelp(const Args& args);
-// Prints "label: done/total samples" lines to stderr, about every 10 %.
-std::function<void(int64_t, int64_t)> SampleProgress(const std::string& label);
 
 }  // namespace onnx_crypt::cli
 

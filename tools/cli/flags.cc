@@ -94,6 +94,16 @@ absl::StatusOr<int> ParseThreadsFlag(const ParsedArgs& args) {
   return static_cast<int>(*threads);
 }
 
+FlagSpec WithQuietFlag(FlagSpec spec) {
+  spec.boolean.insert("--quiet");
+  spec.boolean.insert("-q");
+  return spec;
+}
+
+bool QuietFlag(const ParsedArgs& args) {
+  return args.switches.count("--quiet") > 0 || args.switches.count("-q") > 0;
+}
+
 FlagSpec WithPassphraseFlag(FlagSpec spec) {
   spec.with_value.insert("--passphrase-file");
   return spec;

@@ -46,6 +46,11 @@ absl::StatusOr<std::string> ParseDeviceFlag(const ParsedArgs& args,
                                             const std::string& fallback);
 absl::StatusOr<int> ParseThreadsFlag(const ParsedArgs& args);
 
+// --quiet / -q: no progress on stderr (progress.h); errors still print and
+// stdout is unchanged. Taken by the commands that report progress.
+FlagSpec WithQuietFlag(FlagSpec spec);
+bool QuietFlag(const ParsedArgs& args);
+
 // ---------------------------------------------------------------- passphrase
 // --passphrase-file F names a file holding the passphrase of a wrapped key
 // (onnx_crypt/key/key_wrap.h: the whole file, one trailing line end removed).

@@ -275,14 +275,10 @@ def _lock_progress(progress, max_values, target_accuracy):
     if progress is not True:
         raise TypeError("progress must be None, True or a callable")
     bar = _Bar("lock")
-    # The stop rule's target; the default (chance + 0.02) is not known here:
-    # 0.12 (ten classes) stands in for the estimate.
-    target = target_accuracy if target_accuracy is not None and target_accuracy >= 0 else 0.12
-    first = {}
 
     def update(info):
-        acc = info["sample_accuracy"]
-        start = first.setdefault("accuracy", max(acc, 1.0))
+        acc, start, target = (info["sample_accuracy"], info["sample_accuracy_before"],
+                              info["target_accuracy"])
         by_accuracy = (start - acc) / max(1e-9, start - target)
         by_budget = info["locked"] / max(1, max_values)
         bar.update(max(by_accuracy, by_budget),
@@ -326,7 +322,8 @@ def lock(model, data, labels=None, *, max_values: int = _DEFAULT_MAX_VALUES,
     passphrase: str or bytes; the key comes wrapped with it (scrypt +
         AES-256-GCM, a fresh salt each call).
     progress: None; True for a progress bar on stderr; or a callable that gets
-        a dict (round, locked, sample_accuracy, loss) after each round.
+        a dict (round, locked, sample_accuracy, loss, sample_accuracy_before,
+        target_accuracy) after each round.
 
     The GIL is released while locking; Ctrl-C raises KeyboardInterrupt at the
     end of the current round. Errors raise onnx_crypt.Error subclasses.
