@@ -4,7 +4,7 @@
 #
 #   1. Debian packages (apt-get, only the ones `dpkg -s` reports as not installed).
 #   2. The project virtual environment .venv (from /usr/bin/python3, --system-site-packages so
-#      Debian's torch/onnx/numpy are visible) with tools/requirements.txt pip-installed into it.
+#      Debian's torch/onnx/numpy are visible) with third_party/python/requirements.txt pip-installed into it.
 #   3. The Fashion-MNIST arrays in tools/data/ (tools/make_data.py), when any is missing.
 #
 # Usage: tools/setup.sh        (as root, or as a user who may sudo)
@@ -12,7 +12,7 @@ set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VENV="${ROOT}/.venv"
-REQS="${ROOT}/tools/requirements.txt"
+REQS="${ROOT}/third_party/python/requirements.txt"
 
 log() { printf '[setup] %s\n' "$*"; }
 
@@ -22,7 +22,7 @@ DEBIAN_PACKAGES=(
   libopenblas-dev libdnnl-dev libssl-dev zlib1g-dev pybind11-dev python3-dev
   dataset-fashion-mnist libonnx-testdata
   python3-torch python3-torchvision python3-onnx python3-numpy python3-venv python3-pip
-  python3-matplotlib python3-yaml python3-pil patchelf
+  python3-matplotlib python3-yaml python3-pil
 )
 
 # --- 1. Debian packages ------------------------------------------------------------------------

@@ -9,3 +9,7 @@ BUILD="${ONNX_CRYPT_BUILD_DIR:-${ROOT}/build}"
 "${ROOT}/tools/build.sh"
 cd "${BUILD}"
 ctest --output-on-failure -j"${JOBS:-$(nproc)}" --timeout 1500
+# The pip package: wheel, auditwheel repair, fresh venv, lock -> unlock -> ONNX Runtime.
+if [[ "${ONNX_CRYPT_SKIP_WHEEL:-0}" != "1" ]]; then
+  "${ROOT}/tools/wheel_test.sh"
+fi
