@@ -259,10 +259,16 @@ absl::StatusOr<EvalReport> EvaluateFile(const std::string& model_path,
       std::unique_ptr<Engine> engine,
       CreateEngine(std::move(graph), report.device, options.threads));
   const std::vector<int64_t> labels = LabelsOf(data);
-  OC_ASSIGN_OR_RETURN(
-      EvalStats stats,
+  absl::StatusOr<EvalStats> evaluated =
       EvaluateDataset(*engine, data.x, labels, options.batch_size,
-                      options.progress, !options.dump_outputs.empty()));
+                      options.progress, !options.dump_outputs.empty());
+  // The model and the data are both suspects of what fails here (a label
+  // outside the classes, a shape the model does not take): name both.
+  if (!evaluated.ok()) {
+    return Annotate(evaluated.status(),
+                    absl::StrCat(model_path, " on ", data_path));
+  }
+  const EvalStats& stats = *evaluated;
   if (!options.dump_outputs.empty()) {
     OC_RETURN_IF_ERROR(RefuseSame(options.dump_outputs, model_path, "model"));
     OC_RETURN_IF_ERROR(
