@@ -214,6 +214,15 @@ absl::StatusOr<Tensor> ParseNpy(absl::string_view bytes,
       shape_it->second.kind != HeaderValue::Kind::kTuple) {
     return bad(".npy header lacks 'descr', 'fortran_order' or 'shape'");
   }
+  // numpy writes object arrays ('O', the elements pickled) only with
+  // allow_pickle; unpickling runs code, so they are refused as such, by name.
+  const std::string& d = descr->second.s;
+  if (!d.empty() && d.back() == 'O' && d.size() <= 2) {
+    return bad(absl::StrCat(
+        "dtype '", d,
+        "' holds pickled Python objects, which onnx-crypt never unpickles; "
+        "save a numeric array (e.g. np.asarray(a, np.float32))"));
+  }
   DType dtype = DType::kUndefined;
   for (const DescrInfo& info : kDescrs) {
     if (descr->second.s == info.descr) dtype = info.dtype;
