@@ -1275,7 +1275,7 @@ def integrity_cases():
         add(g, f"{name}: unlock", unlock, EXIT_FAILURE, err="t.onnx", absent="u.onnx",
             setup=tampered(edit), pending=pending)
     add(g, "Relu -> Sigmoid: verify", ["verify", "{lenet}", "t.onnx", "{key}"], EXIT_FAILURE,
-        err="lenet.onnx", setup=tampered(relu_to_sigmoid))
+        err=(("t.onnx", "lenet.onnx"),), setup=tampered(relu_to_sigmoid))
     add(g, "untouched copy: unlock", unlock, EXIT_OK, outputs="u.onnx",
         setup=tampered(lambda m: None))
     # Bit flips of the locked model: an error, or (a flip in text the key does not cover) a
