@@ -415,7 +415,9 @@ def usage_cases():
     lock = ["lock", "{lenet}", "--data", "{data}", "-o", "o.onnx", "--key", "o.key"]
     batch = ["lock-batch", "{lenet}", "--data", "{data}", "--output-dir", "out"]
     lock_out = ("o.onnx", "o.key")
+    # --threads 100000 used to reach libgomp, which crashed (SIGSEGV) creating the threads.
     for flag, value in (("--threads", "-5"), ("--threads", "abc"), ("--threads", "99999999999"),
+                        ("--threads", "100000"), ("--threads", "2147483647"),
                         ("--batch-size", "0"), ("--batch-size", "-1"), ("--batch-size", "x"),
                         ("--device", "gpu9"), ("--device", "")):
         add(g, f"eval {flag} {value!r}", ev + [flag, value], EXIT_USAGE, err=flag)
@@ -432,7 +434,7 @@ def usage_cases():
                         ("--candidates", "0"), ("--seed", "abc"), ("--stealth-quantile", "0"),
                         ("--stealth-quantile", "2"), ("--stealth-quantile", "nan"),
                         ("--repair-target", "nan"), ("--repair-target", "2"),
-                        ("--threads", "-5"), ("--device", "gpu9")):
+                        ("--threads", "-5"), ("--threads", "5000"), ("--device", "gpu9")):
         add(g, f"lock {flag} {value}", lock + [flag, value], EXIT_USAGE, err=flag,
             absent=lock_out)
     add(g, "lock without -o", ["lock", "{lenet}", "--data", "{data}", "--key", "o.key"],
@@ -440,7 +442,8 @@ def usage_cases():
     add(g, "lock without --key", ["lock", "{lenet}", "--data", "{data}", "-o", "o.onnx"],
         EXIT_USAGE, err="--key", absent="o.onnx")
     for flag, value in (("--variants", "0"), ("--variants", "x"), ("--device", "gpu9"),
-                        ("--threads", "-5"), ("--target-accuracy", "nan")):
+                        ("--threads", "-5"), ("--threads", "100000"),
+                        ("--target-accuracy", "nan")):
         add(g, f"lock-batch {flag} {value}", batch + [flag, value], EXIT_USAGE, err=flag,
             absent="out")
     add(g, "lock-batch without --output-dir", ["lock-batch", "{lenet}", "--data", "{data}"],
@@ -458,8 +461,10 @@ def usage_cases():
         err="--device")
     add(g, "attack unknown kind", ["attack", "melt", "{locked}", "--eval-data", "{data}"],
         (EXIT_USAGE,), err="melt")
-    add(g, "attack --threads -5", ["attack", "prune", "{locked}", "--eval-data", "{data}",
-                                   "--threads", "-5"], EXIT_USAGE, err="--threads")
+    for value in ("-5", "100000"):
+        add(g, f"attack --threads {value}", ["attack", "prune", "{locked}", "--eval-data",
+                                             "{data}", "--threads", value], EXIT_USAGE,
+            err="--threads")
     add(g, "unknown command", ["frobnicate"], EXIT_USAGE, err="frobnicate")
     add(g, "no command", [], EXIT_USAGE, err="usage")
     for value in ("12Q", "-5", "", "1.5.3G"):
