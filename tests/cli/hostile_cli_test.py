@@ -86,6 +86,7 @@ def chain(*setups):
     return setup
 
 
+
 def mkdirs(*names):
     def setup(d, fx):
         for n in names:
@@ -263,6 +264,15 @@ def file_cases():
             outputs = outs
         add(g, f"{pos} is a symlink to a regular file", argv(name), EXIT_OK, outputs=outputs,
             setup=special(f"link:{good}", name))
+    # A model named in --list that is a FIFO: that item fails, by name, without a hang.
+    def fifo_listed(d, fx):
+        (d / "out").mkdir()
+        os.mkfifo(d / "m.onnx")
+        (d / "list.txt").write_text(f"{d / 'm.onnx'}\n")
+    add(g, "lock-batch --list names a FIFO model", ["lock-batch", "--list", "list.txt", "--data",
+        "{data}", "--output-dir", "out"] + QUICK, EXIT_FAILURE, err="m.onnx",
+        absent=("out/m-0.onnx", "out/m-0.key"), setup=fifo_listed, hang=True,
+        pending="regular-files")
     # Devices named directly.
     for pos in ("info MODEL", "eval --data", "key KEY", "lock-batch --list", "unlock --key"):
         argv, outs = POSITIONS[pos]
@@ -547,6 +557,25 @@ def model_cases():
         return m
     add(g, "node reads an undefined value: info", ["info", "m.onnx"], EXIT_FAILURE,
         err="nowhere", setup=model_setup("m.onnx", undefined_input))
+
+    # 100000 nodes in a chain: no recursion deep enough to overflow the stack; listed in
+    # reverse (not topologically sorted) they are refused by name.
+    def relu_chain(reverse):
+        def build():
+            n = 100000
+            nodes = [helper.make_node("Relu", ["x" if i == 0 else f"v{i - 1}"],
+                                      [f"v{i}" if i < n - 1 else "y"], name=f"r{i}")
+                     for i in range(n)]
+            return craft.make_model(nodes[::-1] if reverse else nodes,
+                                    [craft.float_info("x", ["N", 4])],
+                                    [craft.float_info("y", ["N", 4])])
+        return build
+    gx4 = npz_setup("g4.npz", x=gx, y=gy)
+    add(g, "a chain of 100000 nodes: eval", ["eval", "m.onnx", "--data", "g4.npz"], EXIT_OK,
+        setup=chain(model_setup("m.onnx", relu_chain(False)), gx4))
+    add(g, "a chain of 100000 nodes in reverse order: eval",
+        ["eval", "m.onnx", "--data", "g4.npz"], EXIT_FAILURE, err="r99999",
+        setup=chain(model_setup("m.onnx", relu_chain(True)), gx4))
 
     def no_graph():
         m = onnx.ModelProto()
