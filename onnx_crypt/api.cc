@@ -435,13 +435,14 @@ absl::Status Verify(const FileOrBytes& original_input,
                       OpenKeyInput(key_input, passphrase));
   OC_ASSIGN_OR_RETURN(OnnxModel original, LoadModel(original_input));
   OC_ASSIGN_OR_RETURN(OnnxModel locked, LoadModel(locked_input));
-  OC_ASSIGN_OR_RETURN(OnnxModel unlocked,
-                      UnlockedModel(std::move(locked), key));
+  // A key that does not fit names the locked model, as unlock does.
+  absl::StatusOr<OnnxModel> unlocked = UnlockedModel(std::move(locked), key);
+  if (!unlocked.ok()) return Annotate(unlocked.status(), NameOf(locked_input));
   const std::string& original_name = NameOf(original_input);
   std::string diff;
   google::protobuf::util::MessageDifferencer differ;
   differ.ReportDifferencesToString(&diff);
-  if (!differ.Compare(original.proto(), unlocked.proto())) {
+  if (!differ.Compare(original.proto(), unlocked->proto())) {
     return absl::FailedPreconditionError(
         absl::StrCat("the unlocked model differs from ", original_name, ": ",
                      diff.substr(0, 2000)));
@@ -449,7 +450,7 @@ absl::Status Verify(const FileOrBytes& original_input,
   // External data lives outside the proto: compare the decoded initializers
   // too.
   OC_ASSIGN_OR_RETURN(Graph a, original.ToGraph());
-  OC_ASSIGN_OR_RETURN(Graph b, unlocked.ToGraph());
+  OC_ASSIGN_OR_RETURN(Graph b, unlocked->ToGraph());
   if (GraphInitializersSha256(a) != GraphInitializersSha256(b)) {
     return absl::FailedPreconditionError(absl::StrCat(
         "the unlocked model's tensor data differs from ", original_name));
