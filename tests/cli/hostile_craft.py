@@ -245,6 +245,7 @@ def overclaiming_npz(path, real_kib, claimed_bytes):
     rng = np.random.default_rng(17)
     header = npy_bytes("{'descr': '<f4', 'fortran_order': False, 'shape': (%d,), }"
                        % (claimed_bytes // 4))
+    claimed_bytes = len(header) + claimed_bytes // 4 * 4  # what the header itself describes
     body = header + rng.bytes(real_kib * 1024)
     comp = zlib.compressobj(0, zlib.DEFLATED, -15)
     data = comp.compress(body) + comp.flush()
