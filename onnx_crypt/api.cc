@@ -1,8 +1,11 @@
 #include "onnx_crypt/api.h"
 
 #include <chrono>
+#include <cmath>
 #include <cstring>
 #include <filesystem>
+#include <limits>
+#include <map>
 #include <memory>
 #include <utility>
 
@@ -109,6 +112,69 @@ std::vector<RestoredTensor> RestoredFrom(const OnnxModel& unlocked,
   return out;
 }
 
+// An IEEE 754 binary16 value as a float (exact: every half is a float).
+float HalfToFloat(uint16_t h) {
+  const int exponent = (h >> 10) & 0x1f;
+  const int mantissa = h & 0x3ff;
+  float magnitude;
+  if (exponent == 0) {
+    magnitude = std::ldexp(static_cast<float>(mantissa), -24);  // subnormal
+  } else if (exponent == 31) {
+    magnitude = mantissa ? std::numeric_limits<float>::quiet_NaN()
+                         : std::numeric_limits<float>::infinity();
+  } else {
+    magnitude = std::ldexp(static_cast<float>(mantissa | 0x400), exponent - 25);
+  }
+  return (h & 0x8000) ? -magnitude : magnitude;
+}
+
+// One element of a key value, as its tensor's element type shows it, with
+// enough digits to read back the same value ("?" for bytes that do not fit the
+// type; ValidateKey refuses those before this is reached).
+std::string ElementText(const std::string& bytes, DType dtype) {
+  if (bytes.size() != DTypeSize(dtype)) return "?";
+  auto as = [&bytes](auto value) {
+    std::memcpy(&value, bytes.data(), sizeof(value));
+    return value;
+  };
+  switch (dtype) {
+    case DType::kFloat32:
+      return absl::StrFormat("%.9g", as(float{}));
+    case DType::kFloat64:
+      return absl::StrFormat("%.17g", as(double{}));
+    case DType::kFloat16:
+      return absl::StrFormat("%.5g", HalfToFloat(as(uint16_t{})));
+    case DType::kBFloat16: {
+      const uint32_t bits = uint32_t{as(uint16_t{})} << 16;
+      float f;
+      std::memcpy(&f, &bits, sizeof(f));
+      return absl::StrFormat("%.4g", f);
+    }
+    case DType::kInt8:
+      return absl::StrCat(static_cast<int>(as(int8_t{})));
+    case DType::kUint8:
+      return absl::StrCat(static_cast<int>(as(uint8_t{})));
+    case DType::kInt16:
+      return absl::StrCat(as(int16_t{}));
+    case DType::kUint16:
+      return absl::StrCat(as(uint16_t{}));
+    case DType::kInt32:
+      return absl::StrCat(as(int32_t{}));
+    case DType::kUint32:
+      return absl::StrCat(as(uint32_t{}));
+    case DType::kInt64:
+      return absl::StrCat(as(int64_t{}));
+    case DType::kUint64:
+      return absl::StrCat(as(uint64_t{}));
+    case DType::kBool:
+      return as(uint8_t{}) ? "true" : "false";
+    case DType::kString:
+    case DType::kUndefined:
+      break;
+  }
+  return "?";
+}
+
 // The content of a file-or-bytes argument.
 absl::StatusOr<std::string> ContentOf(const FileOrBytes& input) {
   if (input.is_file) return ReadFile(input.path);
@@ -193,10 +259,16 @@ absl::StatusOr<EvalReport> EvaluateFile(const std::string& model_path,
       std::unique_ptr<Engine> engine,
       CreateEngine(std::move(graph), report.device, options.threads));
   const std::vector<int64_t> labels = LabelsOf(data);
-  OC_ASSIGN_OR_RETURN(
-      EvalStats stats,
+  absl::StatusOr<EvalStats> evaluated =
       EvaluateDataset(*engine, data.x, labels, options.batch_size,
-                      options.progress, !options.dump_outputs.empty()));
+                      options.progress, !options.dump_outputs.empty());
+  // The model and the data are both suspects of what fails here (a label
+  // outside the classes, a shape the model does not take): name both.
+  if (!evaluated.ok()) {
+    return Annotate(evaluated.status(),
+                    absl::StrCat(model_path, " on ", data_path));
+  }
+  const EvalStats& stats = *evaluated;
   if (!options.dump_outputs.empty()) {
     OC_RETURN_IF_ERROR(RefuseSame(options.dump_outputs, model_path, "model"));
     OC_RETURN_IF_ERROR(
@@ -363,13 +435,14 @@ absl::Status Verify(const FileOrBytes& original_input,
                       OpenKeyInput(key_input, passphrase));
   OC_ASSIGN_OR_RETURN(OnnxModel original, LoadModel(original_input));
   OC_ASSIGN_OR_RETURN(OnnxModel locked, LoadModel(locked_input));
-  OC_ASSIGN_OR_RETURN(OnnxModel unlocked,
-                      UnlockedModel(std::move(locked), key));
+  // A key that does not fit names the locked model, as unlock does.
+  absl::StatusOr<OnnxModel> unlocked = UnlockedModel(std::move(locked), key);
+  if (!unlocked.ok()) return Annotate(unlocked.status(), NameOf(locked_input));
   const std::string& original_name = NameOf(original_input);
   std::string diff;
   google::protobuf::util::MessageDifferencer differ;
   differ.ReportDifferencesToString(&diff);
-  if (!differ.Compare(original.proto(), unlocked.proto())) {
+  if (!differ.Compare(original.proto(), unlocked->proto())) {
     return absl::FailedPreconditionError(
         absl::StrCat("the unlocked model differs from ", original_name, ": ",
                      diff.substr(0, 2000)));
@@ -377,7 +450,7 @@ absl::Status Verify(const FileOrBytes& original_input,
   // External data lives outside the proto: compare the decoded initializers
   // too.
   OC_ASSIGN_OR_RETURN(Graph a, original.ToGraph());
-  OC_ASSIGN_OR_RETURN(Graph b, unlocked.ToGraph());
+  OC_ASSIGN_OR_RETURN(Graph b, unlocked->ToGraph());
   if (GraphInitializersSha256(a) != GraphInitializersSha256(b)) {
     return absl::FailedPreconditionError(absl::StrCat(
         "the unlocked model's tensor data differs from ", original_name));
@@ -464,15 +537,17 @@ absl::StatusOr<std::string> DescribeKey(
                     absl::StrJoin(fp.dims(), ", "), "]: ", count, " values\n");
   }
   if (show_values) {
+    // Each value in its tensor's element type (DecodeKey checked that every
+    // value's tensor is fingerprinted and its bytes fit that type).
+    std::map<std::string, DType> dtypes;
+    for (const keyfile::TensorFingerprint& fp : key.tensors())
+      dtypes[fp.name()] = static_cast<DType>(fp.data_type());
     absl::StrAppend(&s, "values (tensor[index]: original -> locked, round):\n");
     for (const keyfile::LockedValue& v : key.values()) {
-      float a = 0, b = 0;  // a key of float32 tensors; others show as 0
-      if (v.original().size() == 4 && v.locked().size() == 4) {
-        std::memcpy(&a, v.original().data(), 4);
-        std::memcpy(&b, v.locked().data(), 4);
-      }
-      absl::StrAppendFormat(&s, "  %s[%d]: %.9g -> %.9g (round %d)\n",
-                            v.tensor(), v.index(), a, b, v.round());
+      const DType dtype = dtypes[v.tensor()];
+      absl::StrAppendFormat(&s, "  %s[%d]: %s -> %s (round %d)\n", v.tensor(),
+                            v.index(), ElementText(v.original(), dtype),
+                            ElementText(v.locked(), dtype), v.round());
     }
   }
   return s;

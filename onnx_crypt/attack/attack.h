@@ -208,6 +208,8 @@ struct AttackReport {
   std::vector<std::pair<std::string, std::string>> fields;
   double seconds = 0;
 };
+// InvalidArgument, before anything runs, for an unknown kind or an
+// output_path that names one of the inputs (model, data, eval data, key).
 absl::StatusOr<AttackReport> RunAttack(const AttackRequest& request);
 
 }  // namespace onnx_crypt

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <chrono>
 #include <set>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -81,6 +82,21 @@ absl::StatusOr<AttackReport> RunAttack(const AttackRequest& request) {
     return absl::InvalidArgumentError(
         absl::StrCat("unknown attack '", request.kind,
                      "' (finetune, prune, clip, repair, outliers)"));
+  }
+  // -o must not name an input: the attacked model would replace it.
+  if (!request.output_path.empty()) {
+    const std::pair<const std::string*, const char*> inputs[] = {
+        {&request.model_path, "model"},
+        {&request.data_path, "training data"},
+        {&request.eval_data_path, "evaluation data"},
+        {&request.key_path, "key"}};
+    for (const auto& [input, what] : inputs) {
+      if (!input->empty() && SamePath(request.output_path, *input)) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("refusing to overwrite the ", what, " ", *input,
+                         " with the attacked model"));
+      }
+    }
   }
   const auto start = std::chrono::steady_clock::now();
   OC_ASSIGN_OR_RETURN(OnnxModel model, OnnxModel::Load(request.model_path));

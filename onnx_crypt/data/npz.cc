@@ -35,6 +35,7 @@ using zip::PutLe16;
 using zip::PutLe32;
 using zip::ReadCentralDirectory;
 using zip::ReadEntry;
+using zip::ReadEntryPrefix;
 using zip::ZipEntry;
 
 constexpr char kNpyMagic[] = "\x93NUMPY";
@@ -175,8 +176,21 @@ std::string ShapeTuple(const Shape& shape) {
 
 }  // namespace
 
-absl::StatusOr<Tensor> ParseNpy(absl::string_view bytes,
-                                const std::string& label) {
+namespace {
+
+// What a .npy header says: the array's type and shape, where its data starts
+// and how many bytes it must have.
+struct NpyHeader {
+  DType dtype = DType::kUndefined;
+  Shape shape;
+  size_t data_offset = 0;
+  int64_t nbytes = 0;
+};
+
+// Parses the header of a .npy image; `bytes` may be only its beginning (the
+// data is not looked at).
+absl::StatusOr<NpyHeader> ParseNpyHeader(absl::string_view bytes,
+                                         const std::string& label) {
   auto bad = [&](absl::string_view what) {
     return absl::InvalidArgumentError(absl::StrCat(label, ": ", what));
   };
@@ -214,6 +228,15 @@ absl::StatusOr<Tensor> ParseNpy(absl::string_view bytes,
       shape_it->second.kind != HeaderValue::Kind::kTuple) {
     return bad(".npy header lacks 'descr', 'fortran_order' or 'shape'");
   }
+  // numpy writes object arrays ('O', the elements pickled) only with
+  // allow_pickle; unpickling runs code, so they are refused as such, by name.
+  const std::string& d = descr->second.s;
+  if (!d.empty() && d.back() == 'O' && d.size() <= 2) {
+    return bad(absl::StrCat(
+        "dtype '", d,
+        "' holds pickled Python objects, which onnx-crypt never unpickles; "
+        "save a numeric array (e.g. np.asarray(a, np.float32))"));
+  }
   DType dtype = DType::kUndefined;
   for (const DescrInfo& info : kDescrs) {
     if (descr->second.s == info.descr) dtype = info.dtype;
@@ -238,13 +261,32 @@ absl::StatusOr<Tensor> ParseNpy(absl::string_view bytes,
     }
     nbytes *= d;
   }
-  absl::string_view data = bytes.substr(header_start + header_len);
+  NpyHeader header;
+  header.dtype = dtype;
+  header.shape = std::move(shape);
+  header.data_offset = header_start + header_len;
+  header.nbytes = nbytes;
+  return header;
+}
+
+// How much of a deflated entry is inflated to read its .npy header first: all
+// of any header numpy writes (version 1 headers are at most 64 KiB).
+constexpr size_t kNpyHeaderPeekBytes = size_t{1} << 20;
+
+}  // namespace
+
+absl::StatusOr<Tensor> ParseNpy(absl::string_view bytes,
+                                const std::string& label) {
+  OC_ASSIGN_OR_RETURN(NpyHeader header, ParseNpyHeader(bytes, label));
+  const DType dtype = header.dtype;
+  const int64_t nbytes = header.nbytes;
+  absl::string_view data = bytes.substr(header.data_offset);
   if (static_cast<int64_t>(data.size()) != nbytes) {
-    return bad(absl::StrCat(DTypeName(dtype), ShapeToString(shape), " needs ",
-                            nbytes, " bytes of data, the file has ",
-                            data.size()));
+    return absl::InvalidArgumentError(absl::StrCat(
+        label, ": ", DTypeName(dtype), ShapeToString(header.shape), " needs ",
+        nbytes, " bytes of data, the file has ", data.size()));
   }
-  Tensor tensor(dtype, std::move(shape));
+  Tensor tensor(dtype, std::move(header.shape));
   if (nbytes > 0) std::memcpy(tensor.mutable_raw(), data.data(), data.size());
   if (dtype == DType::kBool) {
     uint8_t* p = tensor.mutable_raw();
@@ -303,10 +345,28 @@ absl::StatusOr<NpzArrays> ParseNpz(absl::string_view bytes,
       return absl::InvalidArgumentError(
           absl::StrCat(label, ": array '", name, "' appears twice"));
     }
+    const std::string array_label = absl::StrCat(label, ": array '", name, "'");
+    // A deflated entry is inflated whole before it is parsed, and deflate
+    // packs zeros about 1000:1: a few MB can hold gigabytes behind a header
+    // that describes a small array. The header says how large the entry must
+    // be, so it is read (and checked) first.
+    if (entry.method != 0 && entry.uncompressed_size > kNpyHeaderPeekBytes) {
+      OC_ASSIGN_OR_RETURN(
+          std::string head,
+          ReadEntryPrefix(bytes, entry, kNpyHeaderPeekBytes, label));
+      OC_ASSIGN_OR_RETURN(NpyHeader header, ParseNpyHeader(head, array_label));
+      const uint64_t needed =
+          header.data_offset + static_cast<uint64_t>(header.nbytes);
+      if (needed != entry.uncompressed_size) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            array_label, ": its header describes ", DTypeName(header.dtype),
+            ShapeToString(header.shape), " (", needed,
+            " bytes with the header), but the zip entry holds ",
+            entry.uncompressed_size, " bytes"));
+      }
+    }
     OC_ASSIGN_OR_RETURN(std::string npy, ReadEntry(bytes, entry, label));
-    OC_ASSIGN_OR_RETURN(
-        Tensor tensor,
-        ParseNpy(npy, absl::StrCat(label, ": array '", name, "'")));
+    OC_ASSIGN_OR_RETURN(Tensor tensor, ParseNpy(npy, array_label));
     arrays.emplace(name, std::move(tensor));
   }
   return arrays;

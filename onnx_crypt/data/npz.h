@@ -5,8 +5,9 @@
 // Supported arrays: little-endian '<f4', '<f8', '<i8', '<i4', '|u1', '|i1',
 // '|b1', C order; .npy format versions 1.0, 2.0 and 3.0. Zip entries may be
 // stored or deflated (zlib); ZIP64 extra fields are understood. Everything else
-// (Fortran order, big-endian, object arrays, encrypted or multi-disk zips) is
-// an error naming the file and the array. CRCs are checked (DataLoss on
+// (Fortran order, big-endian, encrypted or multi-disk zips) is an error naming
+// the file and the array; so are object arrays (pickled Python objects), which
+// are never unpickled. CRCs are checked (DataLoss on
 // mismatch). The functions are thread-compatible.
 #ifndef ONNX_CRYPT_DATA_NPZ_H_
 #define ONNX_CRYPT_DATA_NPZ_H_

@@ -174,10 +174,13 @@ absl::StatusOr<std::vector<ZipEntry>> ReadCentralDirectory(
   return entries;
 }
 
-absl::StatusOr<std::string> ReadEntry(absl::string_view zip,
-                                      const ZipEntry& entry,
-                                      const std::string& label) {
-  const std::string where = absl::StrCat(label, ": entry '", entry.name, "'");
+namespace {
+
+// The entry's stored (possibly compressed) bytes, after checking its local
+// header and that they lie inside the file.
+absl::StatusOr<absl::string_view> EntryData(absl::string_view zip,
+                                            const ZipEntry& entry,
+                                            const std::string& where) {
   if (entry.flags & 1) {
     return absl::InvalidArgumentError(absl::StrCat(where, " is encrypted"));
   }
@@ -195,7 +198,54 @@ absl::StatusOr<std::string> ReadEntry(absl::string_view zip,
     return absl::InvalidArgumentError(
         absl::StrCat(where, ": data lies outside the file"));
   }
-  absl::string_view data = zip.substr(data_offset, entry.compressed_size);
+  return zip.substr(data_offset, entry.compressed_size);
+}
+
+}  // namespace
+
+absl::StatusOr<std::string> ReadEntryPrefix(absl::string_view zip,
+                                            const ZipEntry& entry,
+                                            size_t max_bytes,
+                                            const std::string& label) {
+  const std::string where = absl::StrCat(label, ": entry '", entry.name, "'");
+  OC_ASSIGN_OR_RETURN(absl::string_view data, EntryData(zip, entry, where));
+  if (entry.method == 0) return std::string(data.substr(0, max_bytes));
+  if (entry.method != 8) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(where, ": compression method ", entry.method,
+                     " is not supported (stored or deflate)"));
+  }
+  std::string out(static_cast<size_t>(
+                      std::min<uint64_t>(max_bytes, entry.uncompressed_size)),
+                  '\0');
+  z_stream zs;
+  std::memset(&zs, 0, sizeof(zs));
+  if (inflateInit2(&zs, -MAX_WBITS) != Z_OK) {
+    return absl::InternalError(
+        absl::StrCat(where, ": zlib inflateInit2 failed"));
+  }
+  // One call: the output buffer is small, the input is given whole (zlib
+  // stops when the output is full).
+  zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(data.data()));
+  zs.avail_in = static_cast<uInt>(std::min<size_t>(data.size(), UINT_MAX));
+  zs.next_out = reinterpret_cast<Bytef*>(out.data());
+  zs.avail_out = static_cast<uInt>(out.size());
+  const int rc = inflate(&zs, Z_NO_FLUSH);
+  const size_t got = out.size() - zs.avail_out;
+  inflateEnd(&zs);
+  if (rc != Z_OK && rc != Z_STREAM_END && rc != Z_BUF_ERROR) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(where, ": corrupt deflate data (zlib code ", rc, ")"));
+  }
+  out.resize(got);
+  return out;
+}
+
+absl::StatusOr<std::string> ReadEntry(absl::string_view zip,
+                                      const ZipEntry& entry,
+                                      const std::string& label) {
+  const std::string where = absl::StrCat(label, ": entry '", entry.name, "'");
+  OC_ASSIGN_OR_RETURN(absl::string_view data, EntryData(zip, entry, where));
   std::string out;
   if (entry.method == 0) {
     if (entry.compressed_size != entry.uncompressed_size) {

@@ -73,6 +73,15 @@ absl::StatusOr<std::string> ReadEntry(absl::string_view zip,
                                       const ZipEntry& entry,
                                       const std::string& label);
 
+// The first min(max_bytes, its size) uncompressed bytes of one entry, without
+// the CRC check (that needs all of them): to read a header before committing
+// to the whole entry. Errors as ReadEntry's; a stream that ends early just
+// gives fewer bytes.
+absl::StatusOr<std::string> ReadEntryPrefix(absl::string_view zip,
+                                            const ZipEntry& entry,
+                                            size_t max_bytes,
+                                            const std::string& label);
+
 }  // namespace onnx_crypt::zip
 
 #endif  // ONNX_CRYPT_DATA_ZIP_H_

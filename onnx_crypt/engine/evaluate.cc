@@ -63,6 +63,9 @@ absl::StatusOr<EvalStats> EvaluateDataset(
           "the first model output must be [batch, classes], got ",
           outs.empty() ? std::string("nothing") : outs[0].DebugString()));
     }
+    // The first batch tells the number of classes: a label outside them
+    // would never match a prediction and silently count as an error.
+    if (begin == 0) OC_RETURN_IF_ERROR(CheckLabels(labels, outs[0].dim(1)));
     for (int64_t p : ArgmaxRows(outs[0])) stats.predictions.push_back(p);
     if (keep_outputs) {
       if (!stats.outputs.defined()) {

@@ -26,9 +26,9 @@ struct EvalStats {
 Tensor SliceRows(const Tensor& x, int64_t begin, int64_t end);
 
 // Runs `engine` (single-input graph) over `x` in batches of `batch_size`;
-// counts argmax hits against `labels` when non-empty (InvalidArgument when x
-// holds no samples). `progress(done, total)`
-// is called after each batch.
+// counts argmax hits against `labels` when non-empty. InvalidArgument when x
+// holds no samples or a label lies outside the output's classes [0, C).
+// `progress(done, total)` is called after each batch.
 absl::StatusOr<EvalStats> EvaluateDataset(
     Engine& engine, const Tensor& x, const std::vector<int64_t>& labels,
     int64_t batch_size,

@@ -38,6 +38,11 @@ absl::StatusOr<std::string> ResolveDevice(const std::string& device) {
 absl::StatusOr<std::unique_ptr<Engine>> CreateEngine(Graph graph,
                                                      const std::string& device,
                                                      int num_threads) {
+  if (num_threads < 0 || num_threads > kMaxThreads) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("threads must be 0 (all cores) or 1 to ", kMaxThreads,
+                     ", got ", num_threads));
+  }
   OC_ASSIGN_OR_RETURN(const std::string resolved, ResolveDevice(device));
   if (resolved == "cuda") {
 #ifdef ONNX_CRYPT_HAVE_CUDA

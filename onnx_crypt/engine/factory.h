@@ -18,8 +18,13 @@ bool CudaAvailable();
 // The device "auto" resolves to, or InvalidArgument for an unknown name.
 absl::StatusOr<std::string> ResolveDevice(const std::string& device);
 
+// The most CPU threads an engine takes. Each is an OpenMP/OpenBLAS worker with
+// its own stack: far more than any machine has cores, and tens of thousands
+// exhaust the process limit, where libgomp crashes (SIGSEGV) or exits.
+inline constexpr int kMaxThreads = 1024;
+
 // FailedPrecondition with a clear message for "cuda" when no GPU / no CUDA
-// build.
+// build; InvalidArgument for `num_threads` outside [0, kMaxThreads].
 absl::StatusOr<std::unique_ptr<Engine>> CreateEngine(Graph graph,
                                                      const std::string& device,
                                                      int num_threads = 0);

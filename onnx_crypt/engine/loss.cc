@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "absl/strings/str_cat.h"
+#include "onnx_crypt/base/status.h"
 
 namespace onnx_crypt {
 
@@ -60,6 +61,17 @@ LossAndGrad CrossEntropyImpl(const Tensor& output,
 
 }  // namespace
 
+absl::Status CheckLabels(absl::Span<const int64_t> labels, int64_t classes) {
+  for (size_t i = 0; i < labels.size(); ++i) {
+    if (labels[i] < 0 || labels[i] >= classes) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("label ", labels[i], " of sample ", i,
+                       " is outside [0, ", classes, ")"));
+    }
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<LossAndGrad> CrossEntropy(const Tensor& output,
                                          absl::Span<const int64_t> labels,
                                          OutputKind kind) {
@@ -72,13 +84,7 @@ absl::StatusOr<LossAndGrad> CrossEntropy(const Tensor& output,
                                                    " rows but there are ",
                                                    labels.size(), " labels"));
   }
-  for (size_t i = 0; i < labels.size(); ++i) {
-    if (labels[i] < 0 || labels[i] >= output.dim(1)) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("label ", labels[i], " of sample ", i,
-                       " is outside [0, ", output.dim(1), ")"));
-    }
-  }
+  OC_RETURN_IF_ERROR(CheckLabels(labels, output.dim(1)));
   if (output.dtype() == DType::kFloat32)
     return CrossEntropyImpl<float>(output, labels, kind);
   if (output.dtype() == DType::kFloat64)

@@ -30,6 +30,9 @@ struct LossAndGrad {
   Tensor grad;  // dL/d output
 };
 
+// InvalidArgument naming the first label outside [0, classes) and its sample.
+absl::Status CheckLabels(absl::Span<const int64_t> labels, int64_t classes);
+
 // `output` is [N, C] float32/float64; labels has N entries in [0, C).
 absl::StatusOr<LossAndGrad> CrossEntropy(const Tensor& output,
                                          absl::Span<const int64_t> labels,

@@ -3,6 +3,7 @@
 #include <iostream>
 #include <memory>
 
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
 #include "onnx_crypt/attack/attack.h"
@@ -60,6 +61,12 @@ FlagSpec Flags() {
 absl::StatusOr<AttackRequest> ParseRequest(const ParsedArgs& parsed) {
   AttackRequest r;
   r.kind = parsed.positionals[0];
+  if (r.kind != "finetune" && r.kind != "prune" && r.kind != "clip" &&
+      r.kind != "repair" && r.kind != "outliers") {
+    return absl::InvalidArgumentError(
+        absl::StrCat("unknown attack '", r.kind,
+                     "' (finetune, prune, clip, repair, outliers)"));
+  }
   r.model_path = parsed.positionals[1];
   r.data_path = parsed.Get("--data");
   r.eval_data_path = parsed.Get("--eval-data");

@@ -8,6 +8,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "onnx_crypt/base/status.h"
+#include "onnx_crypt/engine/factory.h"
 #include "onnx_crypt/key/key_wrap.h"
 
 namespace onnx_crypt::cli {
@@ -87,9 +88,10 @@ absl::StatusOr<std::string> ParseDeviceFlag(const ParsedArgs& args,
 absl::StatusOr<int> ParseThreadsFlag(const ParsedArgs& args) {
   absl::StatusOr<int64_t> threads = args.GetInt("--threads", 0);
   if (!threads.ok()) return threads.status();
-  if (*threads < 0 || *threads > INT_MAX) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "--threads must be 0 (all cores) or a positive count, got ", *threads));
+  if (*threads < 0 || *threads > kMaxThreads) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--threads must be 0 (all cores) or a count from 1 to ",
+                     kMaxThreads, ", got ", *threads));
   }
   return static_cast<int>(*threads);
 }

@@ -40,8 +40,9 @@ absl::StatusOr<ParsedArgs> ParseArgs(const std::vector<std::string>& args,
                                      const FlagSpec& spec);
 
 // --device: cpu, cuda or auto (`fallback` when absent); --threads: 0 (all
-// cores) or a positive count. InvalidArgument naming the flag (a usage error)
-// otherwise. Shared by every command that takes them.
+// cores) or a count up to kMaxThreads (engine/factory.h). InvalidArgument
+// naming the flag (a usage error) otherwise. Shared by every command that takes
+// them.
 absl::StatusOr<std::string> ParseDeviceFlag(const ParsedArgs& args,
                                             const std::string& fallback);
 absl::StatusOr<int> ParseThreadsFlag(const ParsedArgs& args);
