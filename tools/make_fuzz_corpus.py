@@ -5,10 +5,11 @@ Output, under OUT (default build-asan/fuzz-seeds; regenerated, never committed):
   model_loader/    the bundled models (tools/models/*.onnx under 2 MB; wide_10m is left out) and
                    ONNX's node-test models (/usr/share/libonnx-testdata/data/node/*/model.onnx,
                    Debian package libonnx-testdata, installed by tools/setup.sh)
-  external_data/   the bundled models and a few node-test models with their initializers moved to
-                   external data, in fuzz_external_data.cc's layout (u32 model length, u32 data
-                   file size, the model, the first bytes of the data file), with the data at
-                   "weights.bin", "sub/weights.bin" or "./weights.bin", in one block or with gaps
+  external_data/   the bundled models whose weights fit in 256 KiB and a few node-test models,
+                   with their initializers and Constant tensors moved to external data, in
+                   fuzz_external_data.cc's layout (u32 model length, u32 data file size, the
+                   model, the first bytes of the data file), with the data at "weights.bin",
+                   "sub/weights.bin" or "./weights.bin", in one block or with gaps
   key_parser/      keys of lenet5 locked by the CLI (seeds 0 and 1) and of bn_cnn, each once as
                    a whole key file (mode byte 0) and once as its payload (mode byte 1), plus
                    lenet5.locked.onnx beside the folder: the model fuzz_key_parser applies keys to
@@ -38,6 +39,7 @@ DATA = ROOT / "tools" / "data"
 FIXTURES = ROOT / "tests" / "data" / "fixtures"
 NODE_TESTS = pathlib.Path("/usr/share/libonnx-testdata/data/node")
 MAX_MODEL_BYTES = 2 << 20
+MAX_EXTERNAL_FILE = 1 << 18  # fuzz_external_data.cc's kMaxDataFile
 # Node-test models also converted to external data: a few with initializers or Constant tensors.
 EXTERNAL_NODE_TESTS = ["test_constant", "test_gemm_default_matrix_bias", "test_conv_with_strides_padding",
                        "test_batchnorm_example", "test_reshape_reduced_dims", "test_gather_0"]
@@ -113,7 +115,7 @@ def external_data_seeds(out):
                                              ("./weights.bin", 3))):
             model = onnx.load(str(path))
             data = to_external(model, location, gap)
-            if not data:
+            if not data or len(data) >= MAX_EXTERNAL_FILE:
                 break
             (folder / f"{stem}_{i}").write_bytes(pack_external(model.SerializeToString(), data))
     return folder

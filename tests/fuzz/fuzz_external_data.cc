@@ -2,7 +2,8 @@
 //
 // Input layout (little-endian):
 //   u32 M   length of the model part
-//   u32 S   size of the external data file (taken modulo 4 MiB)
+//   u32 S   size of the external data file (taken modulo 256 KiB: a few MB
+//           per input would make the fuzzer copy rather than explore)
 //   M bytes the .onnx model
 //   rest    the data file's contents, repeated (or zeros when empty) to fill S
 //           bytes: the tensors' values do not matter to the resolver, their
@@ -36,7 +37,7 @@ namespace {
 
 namespace fs = std::filesystem;
 
-constexpr uint32_t kMaxDataFile = uint32_t{1} << 22;
+constexpr uint32_t kMaxDataFile = uint32_t{1} << 18;  // = make_fuzz_corpus.py
 
 uint32_t ReadLe32(const uint8_t* p) {
   return uint32_t{p[0]} | uint32_t{p[1]} << 8 | uint32_t{p[2]} << 16 |
@@ -46,9 +47,13 @@ uint32_t ReadLe32(const uint8_t* p) {
 // One folder per process, removed at exit.
 const fs::path& WorkDir() {
   static const fs::path* const dir = [] {
+    // Memory-backed when possible: every input writes a few MB.
     const char* tmp = getenv("TMPDIR");
-    std::string pattern = std::string(tmp && *tmp ? tmp : "/tmp") +
-                          "/onnx_crypt_fuzz_external.XXXXXX";
+    std::string pattern =
+        std::string(tmp && *tmp                    ? tmp
+                    : fs::is_directory("/dev/shm") ? "/dev/shm"
+                                                   : "/tmp") +
+        "/onnx_crypt_fuzz_external.XXXXXX";
     if (mkdtemp(pattern.data()) == nullptr) {
       perror("mkdtemp");
       abort();
