@@ -88,6 +88,14 @@ bool MeetsPreconditions(const onnx::NodeProto& node,
       return false;
     }
   }
+  if (op == "LayerNormalization") {
+    const int rank = InputRank(node, 0, known);
+    int64_t axis = -1;
+    for (const onnx::AttributeProto& attr : node.attribute()) {
+      if (attr.name() == "axis") axis = attr.i();
+    }
+    if (rank >= 0 && (rank < 1 || axis < -rank || axis >= rank)) return false;
+  }
   return true;
 }
 

@@ -3,7 +3,8 @@
 // libonnx's shape inference (Debian's onnx 1.12) trusts what it reads: the
 // inference functions of the convolution family index the weight's dimensions
 // by the input's rank, so a model whose W has another rank than X makes them
-// read past their vectors (a crash, found by tests/fuzz/fuzz_model_loader),
+// read past their vectors (crashes found by tests/fuzz/fuzz_model_loader, as
+// was LayerNormalization's on a scalar),
 // and a node inside a subgraph or a model-local function is inferred deep
 // inside libonnx where no check can reach it. So InferValueTypes runs
 // onnx::shape_inference::InferShapes on one node at a time (a one-node model
@@ -16,7 +17,9 @@
 // Preconditions (each names what libonnx would otherwise misread):
 //  - Conv, ConvInteger, QLinearConv, ConvTranspose: when both the input X and
 //    the weight W have shapes, the same rank, at least 3 (N, C and a spatial
-//    axis, as the ONNX spec requires).
+//    axis, as the ONNX spec requires); else W's dims are read by X's rank.
+//  - LayerNormalization: when X has a shape, rank >= 1 and axis in
+//    [-rank, rank); else the mean's dims are indexed from axis + rank < 0.
 //
 // Thread-compatible; throws nothing (libonnx's exceptions are caught here).
 #ifndef ONNX_CRYPT_ONNX_INFER_SHAPES_H_

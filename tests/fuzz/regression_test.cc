@@ -5,9 +5,10 @@
 //
 // model_loader: libonnx 1.12's shape inference for the convolution family
 // reads W's dimensions by X's rank, past the end of its vectors when the ranks
-// differ (SEGV under ASan). The loader now infers shapes node by node and
-// skips such nodes (onnx/infer_shapes.h): the models load, and Y keeps the
-// type the file declares.
+// differ, and LayerNormalization's indexes the mean's dims from axis + rank,
+// -1 for a scalar X (SEGV under ASan). The loader now infers shapes node by
+// node and skips such nodes (onnx/infer_shapes.h): the models load, and their
+// outputs keep the types the file declares.
 #include <onnx/onnx_pb.h>
 
 #include <algorithm>
@@ -47,13 +48,13 @@ void LoadLikeTheFuzzer(const std::string& bytes) {
 
 TEST(FuzzRegressionTest, ModelLoaderInputs) {
   const std::vector<fs::path> files = RegressionInputs("model_loader");
-  ASSERT_GE(files.size(), 4u);
+  ASSERT_GE(files.size(), 5u);
   for (const fs::path& file : files) {
     SCOPED_TRACE(file.string());
     absl::StatusOr<std::string> bytes = ReadFile(file.string());
     ASSERT_TRUE(bytes.ok()) << bytes.status();
-    // Each is a valid protobuf whose conv node has W of another rank than X:
-    // the checker accepts it (it does not look at shapes), so it loads.
+    // Each is a valid protobuf that the checker accepts (it does not look at
+    // shapes), so it loads.
     absl::StatusOr<OnnxModel> model = OnnxModel::LoadFromBytes(*bytes);
     EXPECT_TRUE(model.ok()) << model.status();
     LoadLikeTheFuzzer(*bytes);
