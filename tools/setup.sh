@@ -23,6 +23,7 @@ DEBIAN_PACKAGES=(
   dataset-fashion-mnist libonnx-testdata
   python3-torch python3-torchvision python3-onnx python3-numpy python3-venv python3-pip
   python3-matplotlib python3-yaml python3-pil
+  clang libclang-rt-dev llvm
 )
 
 # --- 1. Debian packages ------------------------------------------------------------------------

@@ -1,10 +1,19 @@
 #!/usr/bin/env bash
 # Sets up a fresh machine, builds, and runs every test (unit tests, ONNX node-test conformance,
-# ONNX Runtime agreement, PyTorch gradient agreement, lock/unlock end to end).
-# Exits non-zero on any failure. Usage: tools/test.sh
+# ONNX Runtime agreement, PyTorch gradient agreement, lock/unlock end to end), then the sanitized
+# stage: the C++ suite (and the Python tests that only run the CLI) built with ASan + UBSan in
+# build-asan/, and each libFuzzer harness for a fixed number of inputs; and the pip package test
+# (tools/wheel_test.sh: wheel, auditwheel repair, fresh venv, lock -> unlock -> ONNX Runtime).
+# Exits non-zero on any failure.
+#
+# Usage: tools/test.sh
+#   ONNX_CRYPT_SKIP_SANITIZED=1   skip the sanitized stage (local iteration; CI runs it)
+#   FUZZ_RUNS=N                   inputs per fuzzer after its seeds (default 2000)
+#   ONNX_CRYPT_SKIP_WHEEL=1       skip the wheel test
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 BUILD="${ONNX_CRYPT_BUILD_DIR:-${ROOT}/build}"
+ASAN_BUILD="${ONNX_CRYPT_ASAN_BUILD_DIR:-${ROOT}/build-asan}"
 "${ROOT}/tools/setup.sh"
 "${ROOT}/tools/build.sh"
 cd "${BUILD}"
@@ -13,3 +22,27 @@ ctest --output-on-failure -j"${JOBS:-$(nproc)}" --timeout 1500
 if [[ "${ONNX_CRYPT_SKIP_WHEEL:-0}" != "1" ]]; then
   "${ROOT}/tools/wheel_test.sh"
 fi
+
+if [[ "${ONNX_CRYPT_SKIP_SANITIZED:-0}" == 1 ]]; then
+  echo "[test] sanitized stage skipped (ONNX_CRYPT_SKIP_SANITIZED=1)"
+  exit 0
+fi
+stage_start=$(date +%s)
+"${ROOT}/tools/build_sanitized.sh"
+# Every process of the suite writes its sanitizer reports here (tests/CMakeLists.txt), so a
+# finding in a CLI run by a Python test is seen even when the test only checks for failure.
+reports="${ASAN_BUILD}/sanitizer-reports"
+rm -rf "${reports}"
+mkdir -p "${reports}"
+cd "${ASAN_BUILD}"
+rc=0
+ctest --output-on-failure -j"${JOBS:-$(nproc)}" --timeout 3000 || rc=$?
+if compgen -G "${reports}/*" >/dev/null; then
+  echo "[test] sanitizer reports in ${reports}:" >&2
+  cat "${reports}"/* >&2
+  rc=1
+fi
+((rc == 0)) || exit "${rc}"
+echo "[test] sanitized ctest: no findings ($(($(date +%s) - stage_start)) s so far)"
+FUZZ_BUILD=0 "${ROOT}/tools/fuzz.sh" --runs "${FUZZ_RUNS:-2000}"
+echo "[test] sanitized stage: $(($(date +%s) - stage_start)) s"

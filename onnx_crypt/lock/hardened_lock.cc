@@ -393,8 +393,11 @@ absl::StatusOr<LockResult> HardenedLock(LockContext& ctx, SampleMeasure start,
       const std::string& name = ctx.names[c.tensor];
       const float theta = ctx.originals.value(c.tensor, c.index);
       const bool up = g_lock.grads.at(name).data<float>()[c.index] > 0;
-      const auto [lo, hi] =
+      // Plain variables, not a structured binding: the lambda below captures
+      // them, which C++17 allows only for variables (clang enforces it).
+      const std::pair<double, double> bounds =
           BulkInterval(bulk[c.tensor], ctx.tails[c.tensor], limits, c.index);
+      const double lo = bounds.first, hi = bounds.second;
       c.original = theta;
       c.value = ProposeValue(
           rng, ctx.tails[c.tensor], locked, theta, [&](double draw) {

@@ -6,7 +6,6 @@
 
 #include <onnx/checker.h>
 #include <onnx/onnx_pb.h>
-#include <onnx/shape_inference/implementation.h>
 
 #include <climits>
 #include <exception>
@@ -20,6 +19,7 @@
 #include "google/protobuf/io/zero_copy_stream_impl_lite.h"
 #include "onnx_crypt/base/file.h"
 #include "onnx_crypt/base/status.h"
+#include "onnx_crypt/onnx/infer_shapes.h"
 #include "onnx_crypt/onnx/tensor_proto.h"
 
 namespace onnx_crypt {
@@ -415,21 +415,14 @@ absl::StatusOr<OnnxModel> OnnxModel::Parse(const std::string& bytes,
   InlineExternal(&copy, impl->external);
   OC_RETURN_IF_ERROR(RunChecker(copy));
   OC_RETURN_IF_ERROR(CheckWindowAttributes(copy.graph()));
-  try {
-    onnx::shape_inference::InferShapes(copy);
-  } catch (const std::exception&) {
-    // Shapes are for information only; a model whose inference fails still
-    // loads. Whatever inference wrote before failing is kept.
-  } catch (...) {
-  }
-  auto collect = [&](const onnx::ValueInfoProto& value) {
+  // Shapes are for information only; a model whose inference fails still
+  // loads. Node by node, so that libonnx never sees a node it would misread
+  // (infer_shapes.h).
+  for (const onnx::ValueInfoProto& value : InferValueTypes(copy)) {
     absl::StatusOr<ValueInfo> info = ConvertValueInfo(value, "value");
     if (info.ok() && !value.name().empty())
       impl->inferred[value.name()] = *std::move(info);
-  };
-  for (const auto& value : copy.graph().input()) collect(value);
-  for (const auto& value : copy.graph().value_info()) collect(value);
-  for (const auto& value : copy.graph().output()) collect(value);
+  }
   return OnnxModel(std::move(impl));
 }
 

@@ -107,9 +107,9 @@ class OnnxModel {
   std::string base_dir() const;
   // The model as read (plus WriteInitializer changes).
   const onnx::ModelProto& proto() const;
-  // Value shapes from onnx shape inference (run on a copy at load time), by
-  // value name: graph inputs, outputs and inferred intermediate values. For
-  // information only; may be incomplete.
+  // Value shapes from onnx shape inference (run node by node on a copy at load
+  // time, infer_shapes.h), by value name: graph inputs, outputs and inferred
+  // intermediate values. For information only; may be incomplete.
   const std::map<std::string, ValueInfo>& inferred_values() const;
 
  private:

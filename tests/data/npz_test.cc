@@ -163,7 +163,10 @@ TEST(NpzTest, SaveNpzRoundTrip) {
     EXPECT_EQ(got.dtype(), tensor.dtype()) << name;
     EXPECT_EQ(got.shape(), tensor.shape()) << name;
     ASSERT_EQ(got.nbytes(), tensor.nbytes()) << name;
-    EXPECT_EQ(0, std::memcmp(got.raw(), tensor.raw(), got.nbytes())) << name;
+    // An empty tensor's raw() may be null, which memcmp must not get.
+    if (got.nbytes() > 0) {
+      EXPECT_EQ(0, std::memcmp(got.raw(), tensor.raw(), got.nbytes())) << name;
+    }
   }
   // A dtype .npy cannot hold here is refused, naming the array.
   NpzArrays bad;
