@@ -15,17 +15,6 @@ namespace onnx_crypt {
 
 namespace {
 
-std::string SerializeDeterministic(const google::protobuf::MessageLite& msg) {
-  std::string out;
-  {
-    google::protobuf::io::StringOutputStream stream(&out);
-    google::protobuf::io::CodedOutputStream coded(&stream);
-    coded.SetSerializationDeterministic(true);
-    msg.SerializeToCodedStream(&coded);
-  }
-  return out;
-}
-
 // Incremental SHA-256 through OpenSSL's EVP interface (libcrypto is already a
 // dependency for this; writing SHA-256 by hand would only add risk).
 class Sha256Hasher {
@@ -54,6 +43,17 @@ class Sha256Hasher {
 };
 
 }  // namespace
+
+std::string SerializeDeterministic(const google::protobuf::MessageLite& msg) {
+  std::string out;
+  {
+    google::protobuf::io::StringOutputStream stream(&out);
+    google::protobuf::io::CodedOutputStream coded(&stream);
+    coded.SetSerializationDeterministic(true);
+    msg.SerializeToCodedStream(&coded);
+  }
+  return out;
+}
 
 bool KeyFingerprintsWholeModel(const keyfile::LockKey& key) {
   return !key.model_structure_sha256().empty();

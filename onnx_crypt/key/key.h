@@ -37,6 +37,10 @@ absl::Status ValidateKey(const keyfile::LockKey& key);
 // keys written before that field existed.
 bool KeyFingerprintsWholeModel(const keyfile::LockKey& key);
 
+// `msg` serialized with protobuf's deterministic serialization: the same
+// message gives the same bytes (keys and their envelopes).
+std::string SerializeDeterministic(const google::protobuf::MessageLite& msg);
+
 // SHA-256 (32 raw bytes) and its lowercase hex form.
 std::string Sha256(absl::string_view data);
 std::string HexString(absl::string_view bytes);

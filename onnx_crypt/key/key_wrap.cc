@@ -98,17 +98,6 @@ std::string AssociatedData(const keyfile::WrappedKey& w) {
   return aad;
 }
 
-std::string SerializeDeterministic(const google::protobuf::MessageLite& msg) {
-  std::string out;
-  {
-    google::protobuf::io::StringOutputStream stream(&out);
-    google::protobuf::io::CodedOutputStream coded(&stream);
-    coded.SetSerializationDeterministic(true);
-    msg.SerializeToCodedStream(&coded);
-  }
-  return out;
-}
-
 // The serialized prefix every writer produces: field 1 (tag 0x0a), its length,
 // the magic.
 std::string MagicPrefix() {

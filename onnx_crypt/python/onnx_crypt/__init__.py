@@ -60,7 +60,24 @@ _DEFAULT_VALUES_PER_ROUND = 4
 _DEFAULT_CANDIDATES = 16
 
 
-class LockResult:
+class _Fields:
+    """Attribute access to the dict `_fields()` returns."""
+
+    __slots__ = ()
+
+    def __getattr__(self, name):
+        if name.startswith("_") or name in type(self).__slots__:
+            raise AttributeError(name)  # not set yet (copy, pickle)
+        try:
+            return self._fields()[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+    def __dir__(self):
+        return sorted(set(self.__slots__) | set(self._fields()))
+
+
+class LockResult(_Fields):
     """What `lock` returns.
 
     locked_model (bytes): the locked ONNX model. key (bytes): the key that
@@ -85,14 +102,8 @@ class LockResult:
         self.key = key
         self.summary = summary
 
-    def __getattr__(self, name):
-        try:
-            return self.summary[name]
-        except KeyError:
-            raise AttributeError(name) from None
-
-    def __dir__(self):
-        return sorted(set(list(self.__slots__) + list(self.summary)))
+    def _fields(self):
+        return self.summary
 
     def __iter__(self):
         return iter((self.locked_model, self.key, self.summary))
@@ -116,7 +127,7 @@ class LockResult:
                 f"seconds={self.seconds:.2f})")
 
 
-class BatchItem:
+class BatchItem(_Fields):
     """One (model, variant) of `lock_batch`: model, variant, locked_path,
     key_path, ok (bool), error (str or None), seconds, locked_values,
     sample_accuracy_before, sample_accuracy_after, stop_reason."""
@@ -126,14 +137,8 @@ class BatchItem:
     def __init__(self, d: dict):
         self._d = d
 
-    def __getattr__(self, name):
-        try:
-            return self._d[name]
-        except KeyError:
-            raise AttributeError(name) from None
-
-    def __dir__(self):
-        return sorted(self._d)
+    def _fields(self):
+        return self._d
 
     def as_dict(self) -> dict:
         return dict(self._d)
