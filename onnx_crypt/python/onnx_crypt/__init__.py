@@ -20,6 +20,8 @@ at the end of its current round (KeyboardInterrupt), leaving nothing written.
 import os as _os
 import sys as _sys
 import time as _time
+from typing import Any as _Any, Callable as _Callable, Dict as _Dict, List as _List
+from typing import Optional as _Optional, Tuple as _Tuple, Union as _Union
 
 # Kernel runtime settings, made before the extension loads oneDNN's OpenMP
 # (the CLI makes the same one by re-executing itself): passive OpenMP workers
@@ -292,13 +294,19 @@ def _lock_progress(progress, max_values, target_accuracy):
     return update, bar
 
 
-def lock(model, data, labels=None, *, max_values: int = _DEFAULT_MAX_VALUES,
-         target_accuracy=None, seed: int = 0, include_bias: bool = False,
+_Model = _Union[bytes, bytearray, memoryview, str, _os.PathLike]
+_Progress = _Union[None, bool, _Callable[[_Dict[str, _Any]], None]]
+
+
+def lock(model: _Model, data: _Any, labels: _Any = None, *,
+         max_values: int = _DEFAULT_MAX_VALUES,
+         target_accuracy: _Optional[float] = None, seed: int = 0, include_bias: bool = False,
          device: str = "cpu", threads: int = 0,
          values_per_round: int = _DEFAULT_VALUES_PER_ROUND,
          candidates: int = _DEFAULT_CANDIDATES, harden: bool = False,
-         stealth_quantile: float = 0.999, repair_target=None, passphrase=None,
-         progress=None) -> LockResult:
+         stealth_quantile: float = 0.999, repair_target: _Optional[float] = None,
+         passphrase: _Union[None, str, bytes] = None,
+         progress: _Progress = None) -> LockResult:
     """Locks a model with a few owner samples; returns a LockResult.
 
     model: the model's bytes or a path (no external data in memory; lock a
@@ -350,13 +358,17 @@ def lock(model, data, labels=None, *, max_values: int = _DEFAULT_MAX_VALUES,
     return LockResult(locked, key, summary)
 
 
-def lock_batch(models, data, output_dir, *, variants: int = 1, shard=None,
-               max_values: int = _DEFAULT_MAX_VALUES, target_accuracy=None, seed: int = 0,
+def lock_batch(models: _List[_Union[str, _os.PathLike]], data: _Union[str, _os.PathLike],
+               output_dir: _Union[str, _os.PathLike], *, variants: int = 1,
+               shard: _Optional[_Tuple[int, int]] = None,
+               max_values: int = _DEFAULT_MAX_VALUES,
+               target_accuracy: _Optional[float] = None, seed: int = 0,
                include_bias: bool = False, device: str = "cpu", threads: int = 0,
                values_per_round: int = _DEFAULT_VALUES_PER_ROUND,
                candidates: int = _DEFAULT_CANDIDATES, harden: bool = False,
-               stealth_quantile: float = 0.999, repair_target=None, passphrase=None,
-               progress=None) -> list:
+               stealth_quantile: float = 0.999, repair_target: _Optional[float] = None,
+               passphrase: _Union[None, str, bytes] = None,
+               progress: _Progress = None) -> _List["BatchItem"]:
     """Locks many models, `variants` times each, as `onnx-crypt lock-batch`.
 
     models: model paths. data: the .npz path of the owner samples.
