@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
 # Locks every bundled model (default options, seed 0, 256 owner samples) and lenet5 with --harden,
 # and prints the SHA-256 of each locked model and key. A refactor must leave this output unchanged:
-# tools/refactor/lock_fingerprints.txt holds the output recorded with the build that introduced the
-# trial-based lock loop and the oneDNN Conv (#13), at --threads 1 on an AVX2 x86-64 machine (oneDNN
-# generates code per instruction set, so record again on another CPU before a refactor). The
-# pre-#11 record (commit de6f27b's binary) is in git history at 94c3064. `--check` compares
-# against it and exits 1 on any difference. It takes about 6 minutes on 2 idle cores.
+# tools/refactor/lock_fingerprints.txt holds the output recorded with the build of #15/#16 (keys
+# with the whole-model fingerprint, float32 GEMM through oneDNN), at --threads 1 on an AVX2 x86-64
+# machine (oneDNN generates code per instruction set, so record again on another CPU before a
+# refactor). Against the #13 record (git history at a3a45bc) all six locked models are
+# byte-identical and the keys differ by that new field only (cleared and re-encoded: checked for
+# the five small locks before the GEMM switch, and for lenet5 after it). The pre-#11 record
+# (commit de6f27b's binary) is at 94c3064. `--check` compares against the record and exits 1 on
+# any difference. It takes about 6 minutes on 2 idle cores.
 # Usage: tools/refactor/lock_fingerprints.sh [--check] [--cli PATH] [--threads N]
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -17,7 +20,7 @@ while (($#)); do
     --check) CHECK=1 ;;
     --cli) CLI="$2"; shift ;;
     --threads) THREADS="$2"; shift ;;
-    -h|--help) sed -n '2,9p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,12p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "lock_fingerprints.sh: unknown argument '$1'" >&2; exit 2 ;;
   esac
   shift
