@@ -6,6 +6,7 @@
 // become the types the next nodes see.
 #include "onnx_crypt/onnx/infer_shapes.h"
 
+#include <onnx/defs/schema.h>
 #include <onnx/shape_inference/implementation.h>
 
 #include <map>
@@ -45,6 +46,26 @@ onnx::TypeProto TypeOfTensor(const onnx::TensorProto& t) {
 bool IsDefaultDomain(const std::string& domain) {
   return domain.empty() || domain == "ai.onnx";
 }
+
+}  // namespace
+
+std::set<std::string> DomainsNewerThanLibonnx(const onnx::ModelProto& model) {
+  const auto& known =
+      onnx::OpSchemaRegistry::DomainToVersionRange::Instance().Map();
+  std::set<std::string> newer;
+  for (const onnx::OperatorSetIdProto& opset : model.opset_import()) {
+    const std::string domain =
+        IsDefaultDomain(opset.domain()) ? std::string() : opset.domain();
+    auto it = known.find(domain);
+    if (it != known.end() && opset.version() > it->second.second) {
+      newer.insert(opset.domain());
+      if (domain.empty()) newer.insert(opset.domain().empty() ? "ai.onnx" : "");
+    }
+  }
+  return newer;
+}
+
+namespace {
 
 bool HasSubgraph(const onnx::NodeProto& node) {
   for (const onnx::AttributeProto& attr : node.attribute()) {
@@ -223,10 +244,11 @@ std::vector<onnx::ValueInfoProto> InferValueTypes(
     if (v.has_type()) declared[v.name()] = &v.type();
   }
 
+  const std::set<std::string> newer = DomainsNewerThanLibonnx(model);
   std::vector<std::string> produced;
   for (const onnx::NodeProto& node : graph.node()) {
     std::map<std::string, onnx::TypeProto> inferred;
-    if (!HasSubgraph(node) &&
+    if (!HasSubgraph(node) && !newer.count(node.domain()) &&
         !functions.count({node.domain(), node.op_type()}) &&
         MeetsPreconditions(node, known)) {
       inferred = InferNode(model, node, known, constants);

@@ -21,12 +21,18 @@
 //  - LayerNormalization: when X has a shape, rank >= 1 and axis in
 //    [-rank, rank); else the mean's dims are indexed from axis + rank < 0.
 //
+// A node of a domain whose opset is newer than libonnx knows (the default
+// domain past 17) is not inferred either: libonnx would read it by an older
+// schema of its type.
+//
 // Thread-compatible; throws nothing (libonnx's exceptions are caught here).
 #ifndef ONNX_CRYPT_ONNX_INFER_SHAPES_H_
 #define ONNX_CRYPT_ONNX_INFER_SHAPES_H_
 
 #include <onnx/onnx_pb.h>
 
+#include <set>
+#include <string>
 #include <vector>
 
 namespace onnx_crypt {
@@ -37,6 +43,11 @@ namespace onnx_crypt {
 // nodes are in topological order) and hold no external data.
 std::vector<onnx::ValueInfoProto> InferValueTypes(
     const onnx::ModelProto& model);
+
+// The domains (as spelled in `model`'s opset imports; "" and "ai.onnx" both
+// for the default domain) that `model` imports at a version newer than
+// libonnx's schemas know.
+std::set<std::string> DomainsNewerThanLibonnx(const onnx::ModelProto& model);
 
 }  // namespace onnx_crypt
 

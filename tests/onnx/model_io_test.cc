@@ -910,6 +910,50 @@ TEST(OnnxModelTest, CheckerErrorsAreInvalidArgument) {
   }
 }
 
+// libonnx 1.12 knows the default domain up to opset 17 and IR version 8; a
+// model for newer ONNX still loads (its nodes are not checked against older
+// schemas of their types), and the graph-level checks still refuse what is
+// broken.
+TEST(OnnxModelTest, NewerOpsetsAndIrVersionsLoad) {
+  for (int64_t opset : {18, 19, 20, 21}) {
+    onnx::ModelProto proto = RawModel();
+    proto.mutable_opset_import(0)->set_version(opset);
+    proto.set_ir_version(opset >= 21 ? 10 : 9);
+    // ReduceMean-18 takes axes as an input: the 1.12 schema (13) allows one
+    // input only.
+    onnx::GraphProto* g = proto.mutable_graph();
+    g->mutable_node(1)->set_output(0, "s");
+    AddNode(g, "ReduceMean", "mean", {"s", "axes"}, {"y"});
+    auto* axes = AddInitializer(g, "axes", onnx::TensorProto::INT64, {1});
+    axes->add_int64_data(1);
+    std::string bytes;
+    ASSERT_TRUE(proto.SerializeToString(&bytes));
+    absl::StatusOr<OnnxModel> model = OnnxModel::LoadFromBytes(bytes);
+    ASSERT_TRUE(model.ok()) << "opset " << opset << ": " << model.status();
+    absl::StatusOr<Graph> graph = model->ToGraph();
+    ASSERT_TRUE(graph.ok()) << graph.status();
+    EXPECT_EQ(graph->opsets.at(""), opset);
+    ASSERT_EQ(graph->nodes.size(), 3u);
+    EXPECT_EQ(graph->nodes[2].domain, "");  // as in the file
+    // The saved model is the file's, not the checker's view.
+    absl::StatusOr<std::string> saved = model->SerializeToBytes();
+    ASSERT_TRUE(saved.ok());
+    onnx::ModelProto back;
+    ASSERT_TRUE(back.ParseFromString(*saved));
+    EXPECT_EQ(back.ir_version(), proto.ir_version());
+    EXPECT_EQ(back.opset_import_size(), proto.opset_import_size());
+
+    // A value used before it is defined is still refused.
+    g->mutable_node(0)->set_input(0, "undefined");
+    ASSERT_TRUE(proto.SerializeToString(&bytes));
+    model = OnnxModel::LoadFromBytes(bytes);
+    ASSERT_FALSE(model.ok());
+    EXPECT_EQ(model.status().code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_NE(model.status().message().find("undefined"), std::string::npos)
+        << model.status();
+  }
+}
+
 TEST(OnnxModelTest, SubgraphsAndSparseInitializersAreUnimplemented) {
   // If with then/else branches: loads and round-trips, but ToGraph names the
   // node.
