@@ -59,6 +59,7 @@ absl::StatusOr<ExecutionPlan> ExecutionPlan::Build(
     if (inserted) plan.value_names_.push_back(name);
     return it->second;
   };
+  OC_RETURN_IF_ERROR(CheckAllOpsSupported(graph));
   for (const auto& [name, tensor] : graph.initializers) id_of(name);
   for (const ValueInfo& in : graph.inputs)
     plan.input_ids_.push_back(id_of(in.name));

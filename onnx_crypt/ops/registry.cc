@@ -1,6 +1,9 @@
 #include "onnx_crypt/ops/registry.h"
 
+#include <map>
+
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "onnx_crypt/ops/cpu/cpu_ops.h"
 
 namespace onnx_crypt {
@@ -68,6 +71,25 @@ absl::StatusOr<const OpDef*> FindOp(const Node& node) {
       absl::StrCat("unsupported operator ", node.Describe(),
                    type_known ? ": this opset version is not implemented"
                               : ": this operator type is not implemented"));
+}
+
+absl::Status CheckAllOpsSupported(const Graph& graph) {
+  std::vector<std::string> nodes;
+  std::map<std::string, int> per_type;
+  for (const Node& node : graph.nodes) {
+    if (FindOp(node).ok()) continue;
+    nodes.push_back(node.Describe());
+    ++per_type[absl::StrCat(node.domain.empty() ? "" : node.domain + ".",
+                            node.op_type, "-", node.opset)];
+  }
+  if (nodes.empty()) return absl::OkStatus();
+  std::vector<std::string> counts;
+  for (const auto& [type, n] : per_type)
+    counts.push_back(absl::StrCat(type, " x", n));
+  return absl::UnimplementedError(absl::StrCat(
+      nodes.size(), " of ", graph.nodes.size(),
+      " nodes use operators the engine does not implement (",
+      absl::StrJoin(counts, ", "), "):\n  ", absl::StrJoin(nodes, "\n  ")));
 }
 
 }  // namespace onnx_crypt

@@ -18,6 +18,11 @@ const std::vector<OpDef>& AllOps();
 // naming the op, its opset and the node.
 absl::StatusOr<const OpDef*> FindOp(const Node& node);
 
+// OK when every node of `graph` has an OpDef; else UnimplementedError listing
+// every unsupported node (one per line, in graph order) after a count per op
+// type, so that a user sees all that is missing at once, before any work.
+absl::Status CheckAllOpsSupported(const Graph& graph);
+
 }  // namespace onnx_crypt
 
 #endif  // ONNX_CRYPT_OPS_REGISTRY_H_

@@ -1,6 +1,7 @@
 // onnx-crypt info: what a model holds and what of it can be locked.
 #include <iostream>
 
+#include "absl/strings/str_cat.h"
 #include "onnx_crypt/api.h"
 #include "tools/cli/commands.h"
 #include "tools/cli/flags.h"
@@ -19,6 +20,19 @@ kernels: on cuda, int64 shape arithmetic runs on the host and ops without a CUDA
 the CPU kernel with copies in and out ("cpu fallback"). Needs no GPU.
 )";
 
+// Why the model cannot be locked, or "" when it can.
+std::string Lockable(const ModelInfo& info, int64_t eligible) {
+  if (!info.unsupported_ops.empty()) {
+    return absl::StrCat(info.unsupported_ops.size(),
+                        " nodes use operators the engine does not implement "
+                        "(listed above)");
+  }
+  if (eligible == 0 && info.eligible_bias.empty())
+    return "no tensor is eligible for locking";
+  if (eligible == 0) return "only with --include-bias (no eligible weights)";
+  return "";
+}
+
 std::string InfoJson(const ModelInfo& info, int64_t eligible) {
   JsonWriter json;
   json.BeginObject()
@@ -34,8 +48,13 @@ std::string InfoJson(const ModelInfo& info, int64_t eligible) {
         .Field("numel", e.numel)
         .EndObject();
   }
-  json.EndArray().Field("unsupported_ops",
-                        static_cast<int64_t>(info.unsupported_ops.size()));
+  json.EndArray()
+      .Field("unsupported_ops",
+             static_cast<int64_t>(info.unsupported_ops.size()))
+      .Key("unsupported_nodes")
+      .BeginArray();
+  for (const std::string& node : info.unsupported_ops) json.String(node);
+  json.EndArray().Field("lockable", Lockable(info, eligible).empty());
   if (!info.device.empty()) {
     json.Field("device", info.device).Key("off_kernel").BeginArray();
     for (const ModelInfo::Placed& p : info.off_kernel) {
@@ -106,6 +125,10 @@ int Run(const Args& args) {
     for (const std::string& s : info->unsupported_ops)
       std::cout << "  " << s << "\n";
   }
+  const std::string why_not = Lockable(*info, eligible);
+  std::cout << "can be locked: "
+            << (why_not.empty() ? std::string("yes") : "no: " + why_not)
+            << "\n";
   if (!info->device.empty()) {
     std::cout << "on " << info->device << ": ";
     if (info->off_kernel.empty()) {
