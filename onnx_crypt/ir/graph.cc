@@ -92,6 +92,12 @@ absl::Status Graph::TopologicalSort() {
   return absl::OkStatus();
 }
 
+std::vector<std::string> Graph::ParameterOrder() const {
+  std::vector<std::string> names = initializer_order;
+  names.insert(names.end(), constant_order.begin(), constant_order.end());
+  return names;
+}
+
 int Graph::FindProducer(const std::string& value) const {
   for (size_t i = 0; i < nodes.size(); ++i) {
     for (const std::string& out : nodes[i].outputs) {

@@ -79,7 +79,16 @@ struct Graph {
   std::vector<Node> nodes;                     // topological order
   std::map<std::string, Tensor> initializers;  // float/int constants, by name
   std::vector<std::string>
-      initializer_order;          // names in file order (tensor order for ties)
+      initializer_order;  // names in file order (tensor order for ties)
+  // Floating-point tensors the file holds in Constant nodes (the other way
+  // ONNX stores weights, as Paddle's exporter does), named by the node's
+  // output, in file node order. They are in `initializers` like any other
+  // (eligible, editable by the engine), and their Constant nodes are not in
+  // `nodes`; OnnxModel writes them back into the node's attribute. Not part of
+  // initializer_order, so the initializer fingerprint of the key stays what it
+  // was for models locked before; the key's per-tensor and structure
+  // fingerprints cover them.
+  std::vector<std::string> constant_order;
   std::vector<ValueInfo> inputs;  // graph inputs that are not initializers
   std::vector<ValueInfo> outputs;
   std::map<std::string, int64_t> opsets;  // domain -> version
@@ -88,6 +97,8 @@ struct Graph {
   // on a cycle or on an input that no node, initializer or graph input
   // produces.
   absl::Status TopologicalSort();
+  // initializer_order, then constant_order: every parameter in file order.
+  std::vector<std::string> ParameterOrder() const;
   // Index of the node producing `value`, or -1.
   int FindProducer(const std::string& value) const;
 };

@@ -49,7 +49,7 @@ std::vector<EligibleTensor> FindEligibleTensors(const Graph& graph,
     }
   }
   std::vector<EligibleTensor> out;
-  for (const std::string& name : graph.initializer_order) {
+  for (const std::string& name : graph.ParameterOrder()) {
     auto it = found.find(name);
     if (it != found.end()) out.push_back(it->second);
   }

@@ -59,7 +59,7 @@ absl::StatusOr<ModelLockOutput> LockOnnxModelWithEngine(
   std::map<std::string, bool> touched;
   for (const LockChange& c : r.changes) touched[c.tensor] = true;
   keyfile::LockKey& key = out.key;
-  for (const std::string& name : original.initializer_order) {
+  for (const std::string& name : original.ParameterOrder()) {
     if (!touched.count(name)) continue;
     OC_ASSIGN_OR_RETURN(Tensor locked, engine.GetInitializer(name));
     OC_RETURN_IF_ERROR(model.WriteInitializer(name, locked));

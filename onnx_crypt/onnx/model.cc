@@ -33,6 +33,9 @@ struct OnnxModel::Impl {
   ExternalFiles external;
   std::map<std::string, int>
       initializer_index;  // name -> index in graph.initializer
+  // Constant nodes holding parameters (ConstantParameter): output name ->
+  // index in graph.node.
+  std::map<std::string, int> constant_index;
   std::map<std::string, ValueInfo> inferred;
 };
 
@@ -296,6 +299,48 @@ absl::StatusOr<ValueInfo> ConvertValueInfo(const onnx::ValueInfoProto& proto,
   return info;
 }
 
+// A Constant node of the main graph that holds a parameter: default domain,
+// one output that is not a graph output, and a floating-point `value` tensor
+// or `value_floats` with at least two elements (scalars are the exporters'
+// arithmetic constants, not weights). Returns its attribute, or nullptr.
+const onnx::AttributeProto* ConstantParameter(
+    const onnx::NodeProto& node, const std::set<std::string>& graph_outputs) {
+  if (node.op_type() != "Constant" ||
+      !(node.domain().empty() || node.domain() == "ai.onnx") ||
+      node.output_size() != 1 || node.output(0).empty() ||
+      graph_outputs.count(node.output(0)) || node.attribute_size() != 1) {
+    return nullptr;
+  }
+  const onnx::AttributeProto& attr = node.attribute(0);
+  if (attr.name() == "value_floats" &&
+      attr.type() == onnx::AttributeProto::FLOATS && attr.floats_size() >= 2) {
+    return &attr;
+  }
+  if (attr.name() != "value" || attr.type() != onnx::AttributeProto::TENSOR ||
+      !attr.has_t()) {
+    return nullptr;
+  }
+  const DType dtype = static_cast<DType>(attr.t().data_type());
+  if (!IsFloatingPoint(dtype)) return nullptr;
+  int64_t numel = 1;
+  for (int64_t d : attr.t().dims()) {
+    if (d < 0) return nullptr;
+    numel = d == 0 ? 0 : (numel > INT64_MAX / d ? INT64_MAX : numel * d);
+  }
+  return numel >= 2 ? &attr : nullptr;
+}
+
+// The tensor a parameter-holding Constant node stores.
+absl::StatusOr<Tensor> ConstantParameterValue(const onnx::AttributeProto& attr,
+                                              const ExternalFiles& external) {
+  if (attr.type() == onnx::AttributeProto::FLOATS) {
+    return Tensor::FromVector<float>(
+        {static_cast<int64_t>(attr.floats_size())},
+        std::vector<float>(attr.floats().begin(), attr.floats().end()));
+  }
+  return TensorFromProto(attr.t(), &external);
+}
+
 absl::StatusOr<Attribute> ConvertAttribute(const onnx::AttributeProto& proto,
                                            const Node& node,
                                            const ExternalFiles& external) {
@@ -444,6 +489,17 @@ absl::StatusOr<OnnxModel> OnnxModel::Parse(const std::string& bytes,
           "two initializers are named '", graph.initializer(i).name(), "'"));
     }
   }
+  {
+    std::set<std::string> outputs;
+    for (const onnx::ValueInfoProto& out : graph.output())
+      outputs.insert(out.name());
+    for (int i = 0; i < graph.node_size(); ++i) {
+      if (ConstantParameter(graph.node(i), outputs) != nullptr &&
+          !impl->initializer_index.count(graph.node(i).output(0))) {
+        impl->constant_index.emplace(graph.node(i).output(0), i);
+      }
+    }
+  }
   OC_RETURN_IF_ERROR(
       LoadExternalFiles(&impl->proto, impl->base_dir, &impl->external));
 
@@ -494,7 +550,24 @@ absl::StatusOr<Graph> OnnxModel::ToGraph() const {
     graph.outputs.push_back(std::move(info));
   }
   graph.nodes.reserve(proto.node_size());
-  for (const onnx::NodeProto& node_proto : proto.node()) {
+  for (int n = 0; n < proto.node_size(); ++n) {
+    const onnx::NodeProto& node_proto = proto.node(n);
+    if (!node_proto.output().empty()) {
+      auto c = impl_->constant_index.find(node_proto.output(0));
+      if (c != impl_->constant_index.end() && c->second == n) {
+        absl::StatusOr<Tensor> tensor =
+            ConstantParameterValue(node_proto.attribute(0), impl_->external);
+        if (!tensor.ok()) {
+          return Annotate(
+              tensor.status(),
+              absl::StrCat(DescribeProtoNode(node_proto), ", attribute '",
+                           node_proto.attribute(0).name(), "'"));
+        }
+        graph.constant_order.push_back(c->first);
+        graph.initializers.emplace(c->first, *std::move(tensor));
+        continue;
+      }
+    }
     Node node;
     node.name = node_proto.name();
     node.op_type = node_proto.op_type();
@@ -535,6 +608,11 @@ absl::StatusOr<Tensor> OnnxModel::ReadInitializer(
     const std::string& name) const {
   auto it = impl_->initializer_index.find(name);
   if (it == impl_->initializer_index.end()) {
+    auto c = impl_->constant_index.find(name);
+    if (c != impl_->constant_index.end()) {
+      return ConstantParameterValue(
+          impl_->proto.graph().node(c->second).attribute(0), impl_->external);
+    }
     return absl::NotFoundError(
         absl::StrCat("the model has no initializer '", name, "'"));
   }
@@ -546,8 +624,27 @@ absl::Status OnnxModel::WriteInitializer(const std::string& name,
                                          const Tensor& value) {
   auto it = impl_->initializer_index.find(name);
   if (it == impl_->initializer_index.end()) {
-    return absl::NotFoundError(
-        absl::StrCat("the model has no initializer '", name, "'"));
+    auto c = impl_->constant_index.find(name);
+    if (c == impl_->constant_index.end()) {
+      return absl::NotFoundError(
+          absl::StrCat("the model has no initializer '", name, "'"));
+    }
+    // Back into the Constant node, in the attribute form it had.
+    onnx::AttributeProto* attr = impl_->proto.mutable_graph()
+                                     ->mutable_node(c->second)
+                                     ->mutable_attribute(0);
+    if (attr->type() == onnx::AttributeProto::FLOATS) {
+      if (value.dtype() != DType::kFloat32 ||
+          value.shape() != Shape{static_cast<int64_t>(attr->floats_size())}) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "constant '", name, "' is float32[", attr->floats_size(),
+            "]; cannot write ", value.DebugString()));
+      }
+      const float* v = value.data<float>();
+      for (int i = 0; i < attr->floats_size(); ++i) attr->set_floats(i, v[i]);
+      return absl::OkStatus();
+    }
+    return WriteTensorValues(value, attr->mutable_t(), &impl_->external);
   }
   onnx::TensorProto* tensor =
       impl_->proto.mutable_graph()->mutable_initializer(it->second);
