@@ -22,6 +22,16 @@
 //     (SAME_UPPER: p = T/2, the test data's and the spec's convention);
 //   VALID: p = 0, O = F;  NOTSET: pads [p_begin..., p_end...], O = F - p_begin
 //     - p_end.
+//
+// The registered kernel computes this by GEMM, per image n and group g, with
+// X_g = X[n, group g] as Cg x I and W_g = W[group g] as Cg x (Mg*K):
+//   col = W_g^T X_g  (Mg*K x I),  Y_g[m, o(i, k)] += col[(m, k), i]  (col2im)
+//   dcol[(m, k), i] = dY_g[m, o(i, k)]  (0 outside; im2col)
+//   dX_g = W_g dcol,  dW_g += X_g dcol^T
+// The direct scatter loops (ConvTransposeDirect*, conv_transpose.h) are its
+// oracle in tests, and run where the col matrix would exceed kColBudget.
+#include "onnx_crypt/ops/cpu/conv_transpose.h"
+
 #include <algorithm>
 #include <array>
 #include <memory>
@@ -30,6 +40,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "onnx_crypt/base/status.h"
+#include "onnx_crypt/ops/cpu/blas.h"
 #include "onnx_crypt/ops/cpu/cpu_ops.h"
 #include "onnx_crypt/ops/cpu/op_helpers.h"
 #include "onnx_crypt/ops/cpu/util.h"
@@ -39,6 +50,8 @@ namespace onnx_crypt::cpu {
 namespace {
 
 constexpr int kSlots = 3;  // spatial dims are right-aligned in 3 slots
+// Largest col matrix (elements) of the GEMM path.
+constexpr int64_t kColBudget = int64_t{1} << 24;
 
 struct Plan {
   int spatial_rank = 0;
@@ -260,25 +273,120 @@ void CtBackward(const Plan& p, const T* x, const T* w, const T* dy, T* dx,
   }
 }
 
-absl::Status Forward(const Node& node, const TensorRefs& inputs,
-                     std::vector<Tensor>& outputs,
-                     std::unique_ptr<OpContext>* ctx) {
+// Walks col's rows (m, k) and columns i for `channels` output channels: calls
+// fn(col_index, plane_index or -1) where plane_index is m*O + o(i, k).
+template <typename Fn>
+void ForEachCol(const Plan& p, int64_t channels, Fn fn) {
+  const int64_t in_size = p.InSize(), out_size = p.OutSize();
+  int64_t row = 0;
+  for (int64_t m = 0; m < channels; ++m)
+    for (int64_t k0 = 0; k0 < p.kernel[0]; ++k0)
+      for (int64_t k1 = 0; k1 < p.kernel[1]; ++k1)
+        for (int64_t k2 = 0; k2 < p.kernel[2]; ++k2, ++row) {
+          int64_t c = row * in_size;
+          for (int64_t i0 = 0; i0 < p.in[0]; ++i0) {
+            const int64_t o0 = i0 * p.stride[0] + k0 * p.dilation[0] - p.pad[0];
+            const bool ok0 = o0 >= 0 && o0 < p.out[0];
+            for (int64_t i1 = 0; i1 < p.in[1]; ++i1) {
+              const int64_t o1 =
+                  i1 * p.stride[1] + k1 * p.dilation[1] - p.pad[1];
+              const bool ok01 = ok0 && o1 >= 0 && o1 < p.out[1];
+              const int64_t base =
+                  m * out_size + (o0 * p.out[1] + o1) * p.out[2];
+              for (int64_t i2 = 0; i2 < p.in[2]; ++i2, ++c) {
+                const int64_t o2 =
+                    i2 * p.stride[2] + k2 * p.dilation[2] - p.pad[2];
+                fn(c, ok01 && o2 >= 0 && o2 < p.out[2] ? base + o2 : -1);
+              }
+            }
+          }
+        }
+}
+
+bool GemmFits(const Plan& p) {
+  return p.mg * p.KernelSize() * p.InSize() <= kColBudget;
+}
+
+template <typename T>
+void GemmForward(const Plan& p, const T* x, const T* w, const T* b, T* y) {
+  const int64_t in_size = p.InSize(), out_size = p.OutSize();
+  const int64_t rows = p.mg * p.KernelSize();
+  std::vector<T> col(static_cast<size_t>(rows * in_size));
+  for (int64_t n = 0; n < p.batch; ++n) {
+    for (int64_t m = 0; m < p.out_channels; ++m) {
+      T* yp = y + (n * p.out_channels + m) * out_size;
+      std::fill(yp, yp + out_size, b != nullptr ? b[m] : T(0));
+    }
+    for (int64_t g = 0; g < p.group; ++g) {
+      const T* xg = x + (n * p.in_channels + g * p.cg) * in_size;
+      const T* wg = w + g * p.cg * rows;
+      T* yg = y + (n * p.out_channels + g * p.mg) * out_size;
+      Gemm<T>(true, false, rows, in_size, p.cg, T(1), wg, xg, T(0), col.data());
+      ForEachCol(p, p.mg, [&](int64_t c, int64_t o) {
+        if (o >= 0) yg[o] += col[c];
+      });
+    }
+  }
+}
+
+template <typename T>
+void GemmBackward(const Plan& p, const T* x, const T* w, const T* dy, T* dx,
+                  T* dw, T* db) {
+  const int64_t in_size = p.InSize(), out_size = p.OutSize();
+  const int64_t rows = p.mg * p.KernelSize();
+  if (db != nullptr) {
+    for (int64_t n = 0; n < p.batch; ++n) {
+      for (int64_t m = 0; m < p.out_channels; ++m) {
+        const T* dyp = dy + (n * p.out_channels + m) * out_size;
+        for (int64_t o = 0; o < out_size; ++o) db[m] += dyp[o];
+      }
+    }
+  }
+  if (dx == nullptr && dw == nullptr) return;
+  std::vector<T> col(static_cast<size_t>(rows * in_size));
+  for (int64_t n = 0; n < p.batch; ++n) {
+    for (int64_t g = 0; g < p.group; ++g) {
+      const T* dyg = dy + (n * p.out_channels + g * p.mg) * out_size;
+      ForEachCol(p, p.mg, [&](int64_t c, int64_t o) {
+        col[c] = o >= 0 ? dyg[o] : T(0);
+      });
+      const int64_t x_off = (n * p.in_channels + g * p.cg) * in_size;
+      if (dx != nullptr) {
+        Gemm<T>(false, false, p.cg, in_size, rows, T(1), w + g * p.cg * rows,
+                col.data(), T(0), dx + x_off);
+      }
+      if (dw != nullptr) {
+        Gemm<T>(false, true, p.cg, rows, in_size, T(1), x + x_off, col.data(),
+                T(1), dw + g * p.cg * rows);
+      }
+    }
+  }
+}
+
+absl::Status RunForward(bool direct, const Node& node, const TensorRefs& inputs,
+                        std::vector<Tensor>& outputs) {
   OC_ASSIGN_OR_RETURN(const Plan p, MakePlan(node, inputs));
   const Tensor& x = *inputs[0];
   OC_DISPATCH_FLOAT(x.dtype(), node, {
     Tensor y = Tensor::Uninitialized(x.dtype(), p.OutputShape());
-    CtForward<T>(p, x.data<T>(), inputs[1]->data<T>(),
-                 HasInput(inputs, 2) ? inputs[2]->data<T>() : nullptr,
-                 y.mutable_data<T>());
+    const T* b = HasInput(inputs, 2) ? inputs[2]->data<T>() : nullptr;
+    if (direct || !GemmFits(p)) {
+      CtForward<T>(p, x.data<T>(), inputs[1]->data<T>(), b,
+                   y.mutable_data<T>());
+    } else {
+      GemmForward<T>(p, x.data<T>(), inputs[1]->data<T>(), b,
+                     y.mutable_data<T>());
+    }
     outputs[0] = std::move(y);
   });
   return absl::OkStatus();
 }
 
-absl::Status Backward(const Node& node, const TensorRefs& inputs,
-                      const TensorRefs& outputs, const TensorRefs& grad_outputs,
-                      const OpContext* ctx, const std::vector<bool>& need_grad,
-                      std::vector<Tensor>& grad_inputs) {
+absl::Status RunBackward(bool direct, const Node& node,
+                         const TensorRefs& inputs,
+                         const TensorRefs& grad_outputs,
+                         const std::vector<bool>& need_grad,
+                         std::vector<Tensor>& grad_inputs) {
   OC_ASSIGN_OR_RETURN(const Plan p, MakePlan(node, inputs));
   const Tensor& x = *inputs[0];
   const Tensor& w = *inputs[1];
@@ -301,10 +409,15 @@ absl::Status Backward(const Node& node, const TensorRefs& inputs,
     if (need_dx) dx = Tensor(x.dtype(), x.shape());
     if (need_dw) dw = Tensor(w.dtype(), w.shape());
     if (need_db) db = Tensor(x.dtype(), inputs[2]->shape());
-    CtBackward<T>(p, x.data<T>(), w.data<T>(), dy->data<T>(),
-                  need_dx ? dx.mutable_data<T>() : nullptr,
-                  need_dw ? dw.mutable_data<T>() : nullptr,
-                  need_db ? db.mutable_data<T>() : nullptr);
+    T* dxp = need_dx ? dx.mutable_data<T>() : nullptr;
+    T* dwp = need_dw ? dw.mutable_data<T>() : nullptr;
+    T* dbp = need_db ? db.mutable_data<T>() : nullptr;
+    if (direct || !GemmFits(p)) {
+      CtBackward<T>(p, x.data<T>(), w.data<T>(), dy->data<T>(), dxp, dwp, dbp);
+    } else {
+      GemmBackward<T>(p, x.data<T>(), w.data<T>(), dy->data<T>(), dxp, dwp,
+                      dbp);
+    }
     if (need_dx) grad_inputs[0] = std::move(dx);
     if (need_dw) grad_inputs[1] = std::move(dw);
     if (need_db) grad_inputs[2] = std::move(db);
@@ -312,7 +425,34 @@ absl::Status Backward(const Node& node, const TensorRefs& inputs,
   return absl::OkStatus();
 }
 
+absl::Status Forward(const Node& node, const TensorRefs& inputs,
+                     std::vector<Tensor>& outputs,
+                     std::unique_ptr<OpContext>* ctx) {
+  return RunForward(false, node, inputs, outputs);
+}
+
+absl::Status Backward(const Node& node, const TensorRefs& inputs,
+                      const TensorRefs& outputs, const TensorRefs& grad_outputs,
+                      const OpContext* ctx, const std::vector<bool>& need_grad,
+                      std::vector<Tensor>& grad_inputs) {
+  return RunBackward(false, node, inputs, grad_outputs, need_grad, grad_inputs);
+}
+
 }  // namespace
+
+absl::Status ConvTransposeDirectForward(const Node& node,
+                                        const TensorRefs& inputs,
+                                        std::vector<Tensor>& outputs) {
+  return RunForward(true, node, inputs, outputs);
+}
+
+absl::Status ConvTransposeDirectBackward(const Node& node,
+                                         const TensorRefs& inputs,
+                                         const TensorRefs& grad_outputs,
+                                         const std::vector<bool>& need_grad,
+                                         std::vector<Tensor>& grad_inputs) {
+  return RunBackward(true, node, inputs, grad_outputs, need_grad, grad_inputs);
+}
 
 void AddConvTransposeOps(std::vector<OpDef>& ops) {
   OpDef def;
