@@ -48,6 +48,13 @@ std::vector<OpDef> BuildRegistry() {
   cpu::AddAveragePoolOps(ops);
   cpu::AddGlobalAveragePoolOps(ops);
   cpu::AddBatchNormalizationOps(ops);
+  // --- ops-nn (issue #12): normalizations, reductions, ConvTranspose ---
+  cpu::AddLayerNormalizationOps(ops);
+  cpu::AddInstanceNormalizationOps(ops);
+  cpu::AddGroupNormalizationOps(ops);
+  cpu::AddReduceOps(ops);
+  cpu::AddArgMaxMinOps(ops);
+  cpu::AddConvTransposeOps(ops);
   return ops;
 }
 

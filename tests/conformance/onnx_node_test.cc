@@ -49,6 +49,18 @@ const std::map<std::string, std::string>& Excluded() {
   return *kExcluded;
 }
 
+// Registered ops that libonnx-testdata (ONNX 1.12, opsets <= 17) has no node
+// test for: they are checked elsewhere, as each entry says.
+const std::map<std::string, std::string>& WithoutNodeTest() {
+  static const auto* const kWithout = new std::map<std::string, std::string>{
+      // ops-nn (issue #12)
+      {"GroupNormalization",
+       "added in opset 18: op cases in tests/support/op_cases_nn2.cc, "
+       "tests/ops/nn2_known_values_test.cc"},
+  };
+  return *kWithout;
+}
+
 bool Close(double got, double want) {
   if (std::isnan(want)) return std::isnan(got);
   if (std::isinf(want)) return got == want;
@@ -157,6 +169,7 @@ TEST(OnnxNodeTest, AllApplicableNodeTestsPass) {
                "implemented), "
             << excluded << " excluded\n";
   for (const OpDef& def : AllOps()) {
+    if (WithoutNodeTest().count(def.op_type)) continue;
     EXPECT_TRUE(ops_run.count(def.op_type))
         << def.op_type << " is registered but no ONNX node test exercised it";
   }

@@ -219,6 +219,8 @@ std::vector<OpCase> AllOpCases() {
   AddElementwiseCases(cases);
   AddShapeCases(cases);
   AddNnCases(cases);
+  // ops-nn (issue #12)
+  AddNn2Cases(cases);
   return cases;
 }
 

@@ -57,6 +57,8 @@ absl::Status CheckOpGradients(const OpCase& op_case);
 void AddElementwiseCases(std::vector<OpCase>& cases);  // group A
 void AddShapeCases(std::vector<OpCase>& cases);        // group B
 void AddNnCases(std::vector<OpCase>& cases);           // group C
+// ops-nn (issue #12): normalizations, reductions, ConvTranspose.
+void AddNn2Cases(std::vector<OpCase>& cases);
 std::vector<OpCase> AllOpCases();
 
 }  // namespace onnx_crypt::testing

@@ -49,6 +49,15 @@ void AddMaxPoolOps(std::vector<OpDef>& ops);
 void AddAveragePoolOps(std::vector<OpDef>& ops);
 void AddGlobalAveragePoolOps(std::vector<OpDef>& ops);
 void AddBatchNormalizationOps(std::vector<OpDef>& ops);
+// --- ops-nn (issue #12): normalizations, reductions, ConvTranspose ---
+void AddLayerNormalizationOps(std::vector<OpDef>& ops);
+void AddInstanceNormalizationOps(std::vector<OpDef>& ops);
+void AddGroupNormalizationOps(std::vector<OpDef>& ops);
+// ReduceSum, ReduceMean, ReduceMax, ReduceMin, ReduceProd, ReduceL1, ReduceL2,
+// ReduceSumSquare, ReduceLogSum, ReduceLogSumExp (reduce.cc).
+void AddReduceOps(std::vector<OpDef>& ops);
+void AddArgMaxMinOps(std::vector<OpDef>& ops);  // ArgMax, ArgMin
+void AddConvTransposeOps(std::vector<OpDef>& ops);
 
 }  // namespace onnx_crypt::cpu
 
