@@ -17,8 +17,10 @@
 #include "onnx_crypt/base/file.h"
 #include "onnx_crypt/base/status.h"
 #include "onnx_crypt/data/npz.h"
+#include "onnx_crypt/engine/classifier.h"
 #include "onnx_crypt/engine/evaluate.h"
 #include "onnx_crypt/engine/factory.h"
+#include "onnx_crypt/engine/samples.h"
 #include "onnx_crypt/key/key.h"
 #include "onnx_crypt/key/key_wrap.h"
 #include "onnx_crypt/lock/model_lock.h"
@@ -253,14 +255,18 @@ absl::StatusOr<EvalReport> EvaluateFile(const std::string& model_path,
   OC_ASSIGN_OR_RETURN(OnnxModel model, OnnxModel::Load(model_path));
   OC_ASSIGN_OR_RETURN(Dataset data, LoadDataset(data_path));
   OC_ASSIGN_OR_RETURN(Graph graph, model.ToGraph());
+  OC_RETURN_IF_ERROR(
+      PrepareClassifierGraph(graph, options.output, model.inferred_values()));
+  const std::vector<int64_t> labels = LabelsOf(data);
+  OC_ASSIGN_OR_RETURN(const Feeds samples,
+                      BindSamples(graph, data.inputs, labels, data_path));
   EvalReport report;
   OC_ASSIGN_OR_RETURN(report.device, ResolveDevice(options.device));
   OC_ASSIGN_OR_RETURN(
       std::unique_ptr<Engine> engine,
       CreateEngine(std::move(graph), report.device, options.threads));
-  const std::vector<int64_t> labels = LabelsOf(data);
   absl::StatusOr<EvalStats> evaluated =
-      EvaluateDataset(*engine, data.x, labels, options.batch_size,
+      EvaluateDataset(*engine, samples, labels, options.batch_size,
                       options.progress, !options.dump_outputs.empty());
   // The model and the data are both suspects of what fails here (a label
   // outside the classes, a shape the model does not take): name both.
@@ -305,10 +311,10 @@ absl::StatusOr<LockSummary> LockFile(const std::string& model_path,
   const auto t0 = std::chrono::steady_clock::now();
   OC_ASSIGN_OR_RETURN(OnnxModel model, OnnxModel::Load(model_path));
   OC_ASSIGN_OR_RETURN(Dataset data, LoadDataset(data_path));
-  OC_ASSIGN_OR_RETURN(
-      ModelLockOutput out,
-      LockOnnxModel(model, data.x, LabelsOf(data), options.config,
-                    options.device, options.threads));
+  OC_ASSIGN_OR_RETURN(ModelLockOutput out,
+                      LockOnnxModel(model, data.inputs, LabelsOf(data),
+                                    data_path, options.output, options.config,
+                                    options.device, options.threads));
   LockSummary summary;
   summary.result = std::move(out.result);
   summary.device = out.key.options().device();
@@ -324,16 +330,17 @@ absl::StatusOr<LockSummary> LockFile(const std::string& model_path,
   return summary;
 }
 
-absl::StatusOr<LockedBytes> LockBytes(std::string model_bytes, const Tensor& x,
-                                      const std::vector<int64_t>& labels,
-                                      const LockOptions& options) {
+absl::StatusOr<LockedBytes> LockBytes(
+    std::string model_bytes, const std::map<std::string, Tensor>& inputs,
+    const std::vector<int64_t>& labels, const LockOptions& options) {
   OC_RETURN_IF_ERROR(CheckPassphrase(options.passphrase));
   const auto t0 = std::chrono::steady_clock::now();
   OC_ASSIGN_OR_RETURN(OnnxModel model,
                       OnnxModel::LoadFromBytes(std::move(model_bytes)));
-  OC_ASSIGN_OR_RETURN(ModelLockOutput out,
-                      LockOnnxModel(model, x, labels, options.config,
-                                    options.device, options.threads));
+  OC_ASSIGN_OR_RETURN(
+      ModelLockOutput out,
+      LockOnnxModel(model, inputs, labels, "the samples", options.output,
+                    options.config, options.device, options.threads));
   LockedBytes result;
   OC_ASSIGN_OR_RETURN(result.locked_model, model.SerializeToBytes());
   OC_ASSIGN_OR_RETURN(result.key,

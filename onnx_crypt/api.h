@@ -83,6 +83,8 @@ struct EvalOptions {
   // When set, writes an npz with "out" (the first output, all samples) and
   // "pred" (int64 argmax per sample).
   std::string dump_outputs;
+  // The classification output, by name ("" = the first; engine/classifier.h).
+  std::string output;
 };
 struct EvalReport {
   bool has_labels = false;
@@ -122,9 +124,12 @@ struct LockedBytes {
   LockSummary summary;
 };
 // The same in memory (models with external data must go through LockFile).
-absl::StatusOr<LockedBytes> LockBytes(std::string model_bytes, const Tensor& x,
-                                      const std::vector<int64_t>& labels,
-                                      const LockOptions& options);
+// `inputs`: the owner samples by name, as a data file holds them (one
+// batch-first array per model input, or "x" for a single-input model;
+// engine/samples.h BindSamples).
+absl::StatusOr<LockedBytes> LockBytes(
+    std::string model_bytes, const std::map<std::string, Tensor>& inputs,
+    const std::vector<int64_t>& labels, const LockOptions& options);
 
 // ---------------------------------------------------------------- batch lock
 

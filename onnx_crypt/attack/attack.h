@@ -32,8 +32,9 @@ using ValuePosition = std::pair<std::string, int64_t>;
 // BatchNormalization scale/bias when `include_bias` (lock/eligibility.h).
 std::vector<std::string> AttackTensors(const Graph& graph, bool include_bias);
 
-// Top-1 accuracy of `engine` on (x, labels), in batches.
-absl::StatusOr<double> Accuracy(Engine& engine, const Tensor& x,
+// Top-1 accuracy of `engine` on (x, labels), in batches. Here and below, x
+// holds the samples, one batch-first array per data input (engine/samples.h).
+absl::StatusOr<double> Accuracy(Engine& engine, const Feeds& x,
                                 const std::vector<int64_t>& labels,
                                 int64_t batch_size = 256);
 
@@ -80,7 +81,7 @@ struct RepairOptions {
 };
 // Returns the reset positions, best score first.
 absl::StatusOr<std::vector<ValuePosition>> Repair(
-    Engine& engine, const std::vector<std::string>& tensors, const Tensor& x,
+    Engine& engine, const std::vector<std::string>& tensors, const Feeds& x,
     const std::vector<int64_t>& labels, const RepairOptions& options);
 // Repair's two steps. RankBySaliency returns the options.k best positions by
 // options.score, best first, and changes nothing. ResetPositions sets each of
@@ -88,7 +89,7 @@ absl::StatusOr<std::vector<ValuePosition>> Repair(
 // options.medians; the median is taken before any value of the tensor is
 // reset).
 absl::StatusOr<std::vector<ValuePosition>> RankBySaliency(
-    Engine& engine, const std::vector<std::string>& tensors, const Tensor& x,
+    Engine& engine, const std::vector<std::string>& tensors, const Feeds& x,
     const std::vector<int64_t>& labels, const RepairOptions& options);
 // RankBySaliency's ranking over given values: `weights` (float32, one per
 // tensor) and their mean gradients `grads`, the options.k best by
@@ -117,7 +118,7 @@ struct FineTuneOptions {
 // (x, labels). Adam: β1 0.9, β2 0.999, ε 1e-8; SGD: heavy-ball momentum.
 // Returns the mean training loss of each epoch.
 absl::StatusOr<std::vector<double>> FineTune(
-    Engine& engine, const std::vector<std::string>& tensors, const Tensor& x,
+    Engine& engine, const std::vector<std::string>& tensors, const Feeds& x,
     const std::vector<int64_t>& labels, const FineTuneOptions& options);
 
 // The from-scratch baseline's starting point: PyTorch's default
@@ -181,6 +182,7 @@ struct AttackRequest {
   std::string eval_data_path;  // held-out data (npz x, y)
   std::string key_path;        // outliers (required), repair (optional)
   std::string output_path;     // optional: write the attacked model here
+  std::string output;          // the classification output ("" = first)
   bool include_bias = false;   // which tensors prune/clip/repair/outliers see
   int64_t limit = 0;           // use only the first N attacker samples (0 all)
   int64_t eval_limit = 0;      // use only the first N eval samples (0 all)

@@ -22,6 +22,7 @@
 #include "onnx_crypt/attack/attack.h"
 #include "onnx_crypt/base/status.h"
 #include "onnx_crypt/engine/evaluate.h"
+#include "onnx_crypt/engine/samples.h"
 #include "onnx_crypt/lock/eligibility.h"
 #include "onnx_crypt/lock/random.h"
 #include "onnx_crypt/lock/ranking.h"
@@ -64,53 +65,33 @@ absl::Status StoreWhole(Engine& engine, const std::string& name,
   return engine.SetInitializerValues(name, all, t);
 }
 
-absl::Status CheckLabels(const Tensor& x, const std::vector<int64_t>& labels) {
-  if (x.rank() < 1 || x.dim(0) != static_cast<int64_t>(labels.size()) ||
-      labels.empty()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("attack: ", labels.size(), " labels for ",
-                     x.rank() ? x.dim(0) : 0, " samples"));
+absl::Status CheckLabels(const Feeds& x, const std::vector<int64_t>& labels) {
+  if (SampleCount(x) != static_cast<int64_t>(labels.size()) || labels.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "attack: ", labels.size(), " labels for ", SampleCount(x), " samples"));
   }
   return absl::OkStatus();
-}
-
-// Rows `rows` of a batch-first float tensor, in that order.
-Tensor GatherRows(const Tensor& x, const std::vector<int64_t>& rows) {
-  Shape shape = x.shape();
-  shape[0] = static_cast<int64_t>(rows.size());
-  Tensor out(DType::kFloat32, shape);
-  const int64_t row = x.numel() / std::max<int64_t>(1, x.dim(0));
-  const float* src = x.data<float>();
-  float* dst = out.mutable_data<float>();
-  for (size_t i = 0; i < rows.size(); ++i) {
-    std::copy(src + rows[i] * row, src + (rows[i] + 1) * row, dst + i * row);
-  }
-  return out;
 }
 
 // Mean loss gradient over all samples, accumulated batch by batch; or, with
 // `single_pass`, the engine's gradients of one pass over all samples.
 absl::StatusOr<std::vector<std::vector<double>>> MeanGradients(
-    Engine& engine, const std::vector<std::string>& tensors, const Tensor& x,
+    Engine& engine, const std::vector<std::string>& tensors, const Feeds& x,
     const std::vector<int64_t>& labels, int64_t batch_size, bool single_pass) {
-  OC_ASSIGN_OR_RETURN(const std::string input, SingleInputName(engine.graph()));
   std::vector<std::vector<double>> sum(tensors.size());
   if (single_pass) {
-    Feeds feeds;
-    feeds[input] = x;
     OC_ASSIGN_OR_RETURN(LossResult lr,
-                        engine.LossAndGradients(feeds, labels, tensors));
+                        engine.LossAndGradients(x, labels, tensors));
     for (size_t t = 0; t < tensors.size(); ++t) {
       const absl::Span<const float> g = lr.grads.at(tensors[t]).span<float>();
       sum[t].assign(g.begin(), g.end());
     }
     return sum;
   }
-  const int64_t n = x.dim(0);
+  const int64_t n = SampleCount(x);
   for (int64_t b = 0; b < n; b += batch_size) {
     const int64_t e = std::min(n, b + batch_size);
-    Feeds feeds;
-    feeds[input] = SliceRows(x, b, e);
+    const Feeds feeds = SliceSamples(x, b, e);
     OC_ASSIGN_OR_RETURN(
         LossResult lr,
         engine.LossAndGradients(
@@ -214,7 +195,7 @@ std::vector<std::string> AttackTensors(const Graph& graph, bool include_bias) {
   return out;
 }
 
-absl::StatusOr<double> Accuracy(Engine& engine, const Tensor& x,
+absl::StatusOr<double> Accuracy(Engine& engine, const Feeds& x,
                                 const std::vector<int64_t>& labels,
                                 int64_t batch_size) {
   OC_RETURN_IF_ERROR(CheckLabels(x, labels));
@@ -297,7 +278,7 @@ absl::StatusOr<int64_t> ClipTensors(Engine& engine,
 }
 
 absl::StatusOr<std::vector<ValuePosition>> RankBySaliency(
-    Engine& engine, const std::vector<std::string>& tensors, const Tensor& x,
+    Engine& engine, const std::vector<std::string>& tensors, const Feeds& x,
     const std::vector<int64_t>& labels, const RepairOptions& options) {
   if (options.k < 0)
     return absl::InvalidArgumentError("repair: k must be >= 0");
@@ -360,7 +341,7 @@ absl::Status ResetPositions(Engine& engine,
 }
 
 absl::StatusOr<std::vector<ValuePosition>> Repair(
-    Engine& engine, const std::vector<std::string>& tensors, const Tensor& x,
+    Engine& engine, const std::vector<std::string>& tensors, const Feeds& x,
     const std::vector<int64_t>& labels, const RepairOptions& options) {
   OC_ASSIGN_OR_RETURN(std::vector<ValuePosition> reset,
                       RankBySaliency(engine, tensors, x, labels, options));
@@ -369,14 +350,13 @@ absl::StatusOr<std::vector<ValuePosition>> Repair(
 }
 
 absl::StatusOr<std::vector<double>> FineTune(
-    Engine& engine, const std::vector<std::string>& tensors, const Tensor& x,
+    Engine& engine, const std::vector<std::string>& tensors, const Feeds& x,
     const std::vector<int64_t>& labels, const FineTuneOptions& options) {
   if (options.epochs < 0 || options.batch_size < 1 || !(options.lr >= 0)) {
     return absl::InvalidArgumentError(
         "finetune: epochs >= 0, batch size >= 1 and lr >= 0 are required");
   }
   OC_RETURN_IF_ERROR(CheckLabels(x, labels));
-  OC_ASSIGN_OR_RETURN(const std::string input, SingleInputName(engine.graph()));
   OC_ASSIGN_OR_RETURN(std::vector<Tensor> ws, FetchFloat(engine, tensors));
   std::vector<std::vector<float>> m(ws.size()), v(ws.size());
   for (size_t t = 0; t < ws.size(); ++t) {
@@ -385,7 +365,7 @@ absl::StatusOr<std::vector<double>> FineTune(
   }
   constexpr double kBeta1 = 0.9, kBeta2 = 0.999, kEps = 1e-8;
   SeededGenerator rng(options.seed);
-  const int64_t n = x.dim(0);
+  const int64_t n = SampleCount(x);
   std::vector<int64_t> order(static_cast<size_t>(n));
   std::iota(order.begin(), order.end(), 0);
   std::vector<double> epoch_loss;
@@ -401,8 +381,7 @@ absl::StatusOr<std::vector<double>> FineTune(
       std::vector<int64_t> rows(order.begin() + b, order.begin() + e);
       std::vector<int64_t> y;
       for (int64_t r : rows) y.push_back(labels[r]);
-      Feeds feeds;
-      feeds[input] = GatherRows(x, rows);
+      const Feeds feeds = GatherSamples(x, rows);
       OC_ASSIGN_OR_RETURN(LossResult lr,
                           engine.LossAndGradients(feeds, y, tensors));
       loss_sum += lr.loss * (e - b);

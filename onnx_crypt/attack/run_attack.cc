@@ -13,8 +13,10 @@
 #include "onnx_crypt/base/file.h"
 #include "onnx_crypt/base/status.h"
 #include "onnx_crypt/data/npz.h"
+#include "onnx_crypt/engine/classifier.h"
 #include "onnx_crypt/engine/evaluate.h"
 #include "onnx_crypt/engine/factory.h"
+#include "onnx_crypt/engine/samples.h"
 #include "onnx_crypt/key/key.h"
 #include "onnx_crypt/key/key_wrap.h"
 #include "onnx_crypt/onnx/model.h"
@@ -24,11 +26,12 @@ namespace onnx_crypt {
 namespace {
 
 struct Labelled {
-  Tensor x;
+  Feeds x;  // one array per data input (engine/samples.h)
   std::vector<int64_t> y;
 };
 
-absl::StatusOr<Labelled> LoadLabelled(const std::string& path, int64_t limit,
+absl::StatusOr<Labelled> LoadLabelled(const Graph& graph,
+                                      const std::string& path, int64_t limit,
                                       const char* flag) {
   if (path.empty()) {
     return absl::InvalidArgumentError(
@@ -41,10 +44,10 @@ absl::StatusOr<Labelled> LoadLabelled(const std::string& path, int64_t limit,
   }
   Labelled out;
   out.y = d.y.ToInt64Vector();
-  out.x = std::move(d.x);
-  const int64_t n = out.x.dim(0);
+  OC_ASSIGN_OR_RETURN(out.x, BindSamples(graph, d.inputs, out.y, path));
+  const int64_t n = SampleCount(out.x);
   if (limit > 0 && limit < n) {
-    out.x = SliceRows(out.x, 0, limit);
+    out.x = SliceSamples(out.x, 0, limit);
     out.y.resize(static_cast<size_t>(limit));
   }
   return out;
@@ -101,12 +104,14 @@ absl::StatusOr<AttackReport> RunAttack(const AttackRequest& request) {
   const auto start = std::chrono::steady_clock::now();
   OC_ASSIGN_OR_RETURN(OnnxModel model, OnnxModel::Load(request.model_path));
   OC_ASSIGN_OR_RETURN(Graph graph, model.ToGraph());
+  OC_RETURN_IF_ERROR(
+      PrepareClassifierGraph(graph, request.output, model.inferred_values()));
   OC_ASSIGN_OR_RETURN(
       std::unique_ptr<Engine> engine,
       CreateEngine(std::move(graph), request.device, request.threads));
-  OC_ASSIGN_OR_RETURN(
-      Labelled eval,
-      LoadLabelled(request.eval_data_path, request.eval_limit, "--eval-data"));
+  OC_ASSIGN_OR_RETURN(Labelled eval,
+                      LoadLabelled(engine->graph(), request.eval_data_path,
+                                   request.eval_limit, "--eval-data"));
 
   AttackReport report;
   report.kind = request.kind;
@@ -136,10 +141,11 @@ absl::StatusOr<AttackReport> RunAttack(const AttackRequest& request) {
     f.emplace_back("percentile", Num(request.percentile));
     f.emplace_back("changed", absl::StrCat(changed));
   } else if (request.kind == "repair" || request.kind == "finetune") {
-    OC_ASSIGN_OR_RETURN(Labelled train, LoadLabelled(request.data_path,
-                                                     request.limit, "--data"));
+    OC_ASSIGN_OR_RETURN(Labelled train,
+                        LoadLabelled(engine->graph(), request.data_path,
+                                     request.limit, "--data"));
     f.emplace_back("data", Str(request.data_path));
-    f.emplace_back("samples", absl::StrCat(train.x.dim(0)));
+    f.emplace_back("samples", absl::StrCat(SampleCount(train.x)));
     if (request.kind == "repair") {
       const RepairOptions& o = request.repair;
       OC_ASSIGN_OR_RETURN(std::vector<ValuePosition> reset,
@@ -224,7 +230,7 @@ absl::StatusOr<AttackReport> RunAttack(const AttackRequest& request) {
   report.seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
           .count();
-  f.emplace_back("eval_samples", absl::StrCat(eval.x.dim(0)));
+  f.emplace_back("eval_samples", absl::StrCat(SampleCount(eval.x)));
   f.emplace_back("accuracy_before", Num(report.accuracy_before));
   f.emplace_back("accuracy", Num(report.accuracy));
   f.emplace_back("seconds", Num(report.seconds));

@@ -449,36 +449,32 @@ absl::Status SaveNpz(const std::string& path, const NpzArrays& arrays) {
 
 absl::StatusOr<Dataset> LoadDataset(const std::string& path) {
   OC_ASSIGN_OR_RETURN(NpzArrays arrays, LoadNpz(path));
-  auto x = arrays.find("x");
-  if (x == arrays.end()) {
-    return absl::InvalidArgumentError(absl::StrCat(path, ": no array 'x'"));
-  }
-  if (x->second.dtype() != DType::kFloat32 || x->second.rank() < 1) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        path, ": array 'x' must be float32 with the batch first; it is ",
-        x->second.DebugString()));
-  }
-  if (x->second.dim(0) == 0) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        path, ": array 'x' holds no samples (", x->second.DebugString(), ")"));
-  }
   Dataset dataset;
-  dataset.x = std::move(x->second);
   auto y = arrays.find("y");
-  if (y == arrays.end()) return dataset;
-  const Tensor& labels = y->second;
-  if (labels.dtype() != DType::kInt64 && labels.dtype() != DType::kInt32 &&
-      labels.dtype() != DType::kUint8) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        path, ": array 'y' must hold int64 (or int32/uint8) labels; it is ",
-        labels.DebugString()));
+  if (y != arrays.end()) {
+    const Tensor& labels = y->second;
+    if (labels.dtype() != DType::kInt64 && labels.dtype() != DType::kInt32 &&
+        labels.dtype() != DType::kUint8) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          path, ": array 'y' must hold int64 (or int32/uint8) labels; it is ",
+          labels.DebugString()));
+    }
+    if (labels.rank() != 1) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          path, ": array 'y' must be 1-D with one label per sample; it is ",
+          labels.DebugString()));
+    }
+    dataset.y = labels.CastTo(DType::kInt64);
+    arrays.erase(y);
   }
-  if (labels.rank() != 1 || labels.dim(0) != dataset.x.dim(0)) {
+  if (arrays.empty()) {
     return absl::InvalidArgumentError(absl::StrCat(
-        path, ": array 'y' must be 1-D with one label per row of 'x' (",
-        dataset.x.DebugString(), "); it is ", labels.DebugString()));
+        path,
+        ": no array 'x' (nor any array besides 'y'): the samples go in 'x' "
+        "for a single-input model, or in one array per model input named "
+        "after it"));
   }
-  dataset.y = labels.CastTo(DType::kInt64);
+  dataset.inputs = std::move(arrays);
   return dataset;
 }
 

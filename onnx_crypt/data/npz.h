@@ -41,16 +41,18 @@ absl::StatusOr<NpzArrays> LoadNpz(const std::string& path);
 // name order, written atomically). Readable by numpy.load.
 absl::Status SaveNpz(const std::string& path, const NpzArrays& arrays);
 
-// A labelled data set: x is float32 with the batch first; y holds one int64
-// label per row of x, or is undefined (dtype kUndefined) when the file has no
-// `y`.
+// A data set: the samples, one batch-first array per model input (`x` for a
+// single-input model, or arrays named after the inputs), and y, one int64
+// label per row, or undefined (dtype kUndefined) when the file has no `y`.
+// engine/samples.h binds the arrays to a graph's inputs (and checks their
+// dtypes, shapes and row counts against it).
 struct Dataset {
-  Tensor x;
+  NpzArrays inputs;  // every array but y, by name
   Tensor y;
 };
-// Loads arrays `x` (float32, rank >= 1) and optional `y` (1-D, int64, or
-// int32/uint8 which are widened; length x.dim(0)). InvalidArgument naming the
-// file and array otherwise, and when x holds no samples.
+// Loads the arrays of `path`: at least one besides y, and an optional `y`
+// (1-D, int64, or int32/uint8 which are widened). InvalidArgument naming the
+// file and array otherwise.
 absl::StatusOr<Dataset> LoadDataset(const std::string& path);
 
 }  // namespace onnx_crypt

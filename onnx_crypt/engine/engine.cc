@@ -3,6 +3,7 @@
 #include "onnx_crypt/engine/engine.h"
 
 #include "absl/strings/str_cat.h"
+#include "onnx_crypt/engine/classifier.h"
 #include "onnx_crypt/engine/executor.h"
 #include "onnx_crypt/engine/planned_engine.h"
 
@@ -10,7 +11,10 @@ namespace onnx_crypt {
 
 OutputKind DetectOutputKind(const Graph& graph) {
   if (graph.outputs.empty()) return OutputKind::kLogits;
-  const int producer = graph.FindProducer(graph.outputs[0].name);
+  int producer = graph.FindProducer(graph.outputs[0].name);
+  // Through the Flatten of [N, 1, C] outputs (engine/classifier.h).
+  if (producer >= 0 && graph.nodes[producer].name == kClassifierFlattenNode)
+    producer = graph.FindProducer(graph.nodes[producer].inputs[0]);
   if (producer < 0) return OutputKind::kLogits;
   const std::string& op = graph.nodes[producer].op_type;
   if (op == "Softmax") return OutputKind::kProbabilities;

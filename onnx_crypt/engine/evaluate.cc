@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "onnx_crypt/base/status.h"
 #include "onnx_crypt/engine/loss.h"
+#include "onnx_crypt/engine/samples.h"
 
 namespace onnx_crypt {
 
@@ -19,29 +20,14 @@ Tensor SliceRows(const Tensor& x, int64_t begin, int64_t end) {
   return out;
 }
 
-absl::StatusOr<std::string> SingleInputName(const Graph& graph) {
-  if (graph.inputs.size() != 1) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "the model has ", graph.inputs.size(),
-        " data inputs; onnx-crypt handles classifiers with exactly one"));
-  }
-  return graph.inputs[0].name;
-}
-
 absl::StatusOr<EvalStats> EvaluateDataset(
-    Engine& engine, const Tensor& x, const std::vector<int64_t>& labels,
+    Engine& engine, const Feeds& samples, const std::vector<int64_t>& labels,
     int64_t batch_size, const std::function<void(int64_t, int64_t)>& progress,
     bool keep_outputs) {
-  OC_ASSIGN_OR_RETURN(const std::string input, SingleInputName(engine.graph()));
-  if (x.rank() < 1)
-    return absl::InvalidArgumentError("data x has no batch dimension");
   if (batch_size <= 0)
     return absl::InvalidArgumentError("batch size must be positive");
-  const int64_t n = x.dim(0);
-  if (n == 0) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("data x ", x.DebugString(), " holds no samples"));
-  }
+  const int64_t n = SampleCount(samples);
+  if (n == 0) return absl::InvalidArgumentError("the data holds no samples");
   if (!labels.empty() && static_cast<int64_t>(labels.size()) != n) {
     return absl::InvalidArgumentError(absl::StrCat(
         "data has ", n, " samples but ", labels.size(), " labels"));
@@ -51,8 +37,7 @@ absl::StatusOr<EvalStats> EvaluateDataset(
   stats.predictions.reserve(n);
   for (int64_t begin = 0; begin < n; begin += batch_size) {
     const int64_t end = std::min(n, begin + batch_size);
-    Feeds feeds;
-    feeds[input] = SliceRows(x, begin, end);
+    const Feeds feeds = SliceSamples(samples, begin, end);
     const auto t0 = std::chrono::steady_clock::now();
     OC_ASSIGN_OR_RETURN(std::vector<Tensor> outs, engine.Run(feeds));
     stats.seconds +=

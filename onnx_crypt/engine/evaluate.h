@@ -25,18 +25,16 @@ struct EvalStats {
 // Rows [begin, end) of a batch-first tensor.
 Tensor SliceRows(const Tensor& x, int64_t begin, int64_t end);
 
-// Runs `engine` (single-input graph) over `x` in batches of `batch_size`;
-// counts argmax hits against `labels` when non-empty. InvalidArgument when x
-// holds no samples or a label lies outside the output's classes [0, C).
-// `progress(done, total)` is called after each batch.
+// Runs `engine` over `samples` (engine/samples.h: one array per data input)
+// in batches of `batch_size`; counts argmax hits against `labels` when
+// non-empty. InvalidArgument when there are no samples or a label lies
+// outside the output's classes [0, C). `progress(done, total)` is called
+// after each batch.
 absl::StatusOr<EvalStats> EvaluateDataset(
-    Engine& engine, const Tensor& x, const std::vector<int64_t>& labels,
+    Engine& engine, const Feeds& samples, const std::vector<int64_t>& labels,
     int64_t batch_size,
     const std::function<void(int64_t, int64_t)>& progress = nullptr,
     bool keep_outputs = false);
-
-// The name of the graph's single data input, or InvalidArgument.
-absl::StatusOr<std::string> SingleInputName(const Graph& graph);
 
 }  // namespace onnx_crypt
 

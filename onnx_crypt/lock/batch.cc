@@ -12,7 +12,9 @@
 #include "onnx_crypt/base/file.h"
 #include "onnx_crypt/base/status.h"
 #include "onnx_crypt/data/npz.h"
+#include "onnx_crypt/engine/classifier.h"
 #include "onnx_crypt/engine/factory.h"
+#include "onnx_crypt/engine/samples.h"
 #include "onnx_crypt/key/key.h"
 #include "onnx_crypt/key/key_wrap.h"
 #include "onnx_crypt/lock/model_lock.h"
@@ -97,12 +99,16 @@ class WriteBehind {
 struct PreparedModel {
   std::string bytes, base_dir;
   Graph original;
+  Feeds samples;  // the owner samples bound to this model's inputs
   std::string device;
   std::unique_ptr<Engine> engine;
 };
 
 absl::StatusOr<PreparedModel> PrepareModel(const std::string& model_path,
-                                           const LockOptions& options) {
+                                           const LockOptions& options,
+                                           const Dataset& data,
+                                           const std::vector<int64_t>& labels,
+                                           const std::string& data_path) {
   PreparedModel p;
   OC_ASSIGN_OR_RETURN(OnnxModel first, OnnxModel::Load(model_path));
   if (first.HasExternalData()) {
@@ -114,6 +120,10 @@ absl::StatusOr<PreparedModel> PrepareModel(const std::string& model_path,
         "would write over between variants; lock it with `onnx-crypt lock`");
   }
   OC_ASSIGN_OR_RETURN(p.original, first.ToGraph());
+  OC_RETURN_IF_ERROR(PrepareClassifierGraph(p.original, options.output,
+                                            first.inferred_values()));
+  OC_ASSIGN_OR_RETURN(p.samples,
+                      BindSamples(p.original, data.inputs, labels, data_path));
   OC_ASSIGN_OR_RETURN(p.device, ResolveDevice(options.device));
   OC_ASSIGN_OR_RETURN(p.bytes, ReadFile(model_path));
   p.base_dir = first.base_dir();
@@ -130,7 +140,6 @@ struct LockedVariant {
 // One variant: a fresh copy of the model, locked on the shared engine with the
 // variant's seed.
 absl::StatusOr<LockedVariant> LockVariant(PreparedModel& p, int variant,
-                                          const Dataset& data,
                                           const std::vector<int64_t>& labels,
                                           const BatchOptions& options) {
   OC_ASSIGN_OR_RETURN(OnnxModel model,
@@ -140,7 +149,7 @@ absl::StatusOr<LockedVariant> LockVariant(PreparedModel& p, int variant,
   config.diversify_positions = options.variants > 1;
   OC_ASSIGN_OR_RETURN(
       ModelLockOutput out,
-      LockOnnxModelWithEngine(model, p.original, *p.engine, p.device, data.x,
+      LockOnnxModelWithEngine(model, p.original, *p.engine, p.device, p.samples,
                               labels, config));
   return LockedVariant{std::move(model), std::move(out)};
 }
@@ -150,11 +159,12 @@ absl::StatusOr<LockedVariant> LockVariant(PreparedModel& p, int variant,
 // `writer`, which reports it when its files are written.
 void LockModelVariants(absl::Span<BatchItem> items, const Dataset& data,
                        const std::vector<int64_t>& labels,
+                       const std::string& data_path,
                        const BatchOptions& options, WriteBehind& writer,
                        BatchReporter& report) {
   const std::string& model_path = items.front().model;
   absl::StatusOr<PreparedModel> prepared =
-      PrepareModel(model_path, options.lock);
+      PrepareModel(model_path, options.lock, data, labels, data_path);
   absl::Status model_status = prepared.status();
   for (BatchItem& item : items) {
     const auto t0 = std::chrono::steady_clock::now();
@@ -162,7 +172,7 @@ void LockModelVariants(absl::Span<BatchItem> items, const Dataset& data,
     absl::StatusOr<LockedVariant> locked = absl::UnknownError("not locked");
     if (item.status.ok()) {
       locked = model_status.ok()
-                   ? LockVariant(*prepared, item.variant, data, labels, options)
+                   ? LockVariant(*prepared, item.variant, labels, options)
                    : absl::StatusOr<LockedVariant>(model_status);
       if (!locked.ok()) {
         item.status = Annotate(locked.status(), model_path);
@@ -294,8 +304,8 @@ absl::StatusOr<std::vector<BatchItem>> RunLockBatch(
     while (!rest.empty()) {
       size_t n = 1;  // the variants of rest.front().model
       while (n < rest.size() && rest[n].model == rest.front().model) ++n;
-      LockModelVariants(rest.subspan(0, n), data, labels, options, writer,
-                        report);
+      LockModelVariants(rest.subspan(0, n), data, labels, data_path, options,
+                        writer, report);
       rest.remove_prefix(n);
     }
   }  // the last variant's files are written here

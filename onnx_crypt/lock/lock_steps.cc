@@ -11,6 +11,7 @@
 #include "onnx_crypt/base/status.h"
 #include "onnx_crypt/engine/evaluate.h"
 #include "onnx_crypt/engine/loss.h"
+#include "onnx_crypt/engine/samples.h"
 
 namespace onnx_crypt {
 
@@ -100,7 +101,7 @@ absl::StatusOr<SampleMeasure> MeasureSamples(const LockContext& ctx) {
 }
 
 void MakeScreenSet(LockContext& ctx) {
-  const int64_t n = ctx.x.rank() > 0 ? ctx.x.dim(0) : 0;
+  const int64_t n = SampleCount(ctx.feeds);
   ctx.screen_is_subset = n > 2 * kScreenSamples;
   if (!ctx.screen_is_subset) {
     // Screening reads the kept run on S in slot 0: no feeds of its own.
@@ -108,17 +109,13 @@ void MakeScreenSet(LockContext& ctx) {
     return;
   }
   const int64_t stride = n / kScreenSamples;
-  Shape shape = ctx.x.shape();
-  shape[0] = kScreenSamples;
-  Tensor sub(ctx.x.dtype(), shape);
-  const size_t row = ctx.x.nbytes() / static_cast<size_t>(n);
+  std::vector<int64_t> rows;
   ctx.screen.labels.clear();
   for (int64_t i = 0; i < kScreenSamples; ++i) {
-    std::memcpy(sub.mutable_raw() + i * row, ctx.x.raw() + i * stride * row,
-                row);
+    rows.push_back(i * stride);
     ctx.screen.labels.push_back(ctx.labels[i * stride]);
   }
-  ctx.screen.feeds = {{ctx.input, std::move(sub)}};
+  ctx.screen.feeds = GatherSamples(ctx.feeds, rows);
   ctx.screen.slot = 1;
 }
 
@@ -222,11 +219,10 @@ absl::StatusOr<int> LockBest(const LockContext& ctx,
 absl::Status ReportRound(const LockConfig& config, const LockResult& result,
                          const SampleMeasure& current) {
   if (config.progress) {
-    config.progress(LockRound{result.rounds,
-                              static_cast<int>(result.changes.size()),
-                              current.accuracy, current.loss,
-                              result.sample_accuracy_before,
-                              result.target_accuracy});
+    config.progress(
+        LockRound{result.rounds, static_cast<int>(result.changes.size()),
+                  current.accuracy, current.loss, result.sample_accuracy_before,
+                  result.target_accuracy});
   }
   return config.interrupt ? config.interrupt() : absl::OkStatus();
 }

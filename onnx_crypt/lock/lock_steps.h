@@ -108,9 +108,7 @@ constexpr int64_t kScreenSamples = 64;
 struct LockContext {
   Engine& engine;
   const LockConfig& config;
-  std::string input;  // the graph's single input
-  Feeds feeds;        // {input: x}
-  const Tensor& x;    // the owner samples, batch first
+  Feeds feeds;  // the owner samples, one array per data input (samples.h)
   const std::vector<int64_t>& labels;
   OutputKind kind;
   std::vector<std::string> names;
@@ -123,7 +121,7 @@ struct LockContext {
   bool screen_is_subset = false;
 };
 
-// Fills ctx.screen from ctx.x and ctx.labels (see kScreenSamples).
+// Fills ctx.screen from ctx.feeds and ctx.labels (see kScreenSamples).
 void MakeScreenSet(LockContext& ctx);
 
 // Accuracy and mean cross-entropy on the owner samples.

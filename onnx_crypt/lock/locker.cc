@@ -18,6 +18,7 @@
 #include "onnx_crypt/base/status.h"
 #include "onnx_crypt/engine/evaluate.h"
 #include "onnx_crypt/engine/loss.h"
+#include "onnx_crypt/engine/samples.h"
 #include "onnx_crypt/lock/eligibility.h"
 #include "onnx_crypt/lock/lock_steps.h"
 
@@ -43,16 +44,16 @@ absl::Status CheckConfig(const LockConfig& config) {
 
 }  // namespace
 
-absl::StatusOr<LockResult> LockModel(Engine& engine, const Tensor& x,
+absl::StatusOr<LockResult> LockModel(Engine& engine, const Feeds& samples,
                                      std::vector<int64_t> labels,
                                      const LockConfig& config) {
   OC_RETURN_IF_ERROR(CheckConfig(config));
-  OC_ASSIGN_OR_RETURN(const std::string input, SingleInputName(engine.graph()));
+  if (SampleCount(samples) == 0)
+    return absl::InvalidArgumentError("no owner samples");
   LockResult result;
 
   // Labels: given, or the original model's own predictions.
-  Feeds feeds;
-  feeds[input] = x;
+  Feeds feeds = samples;
   OC_ASSIGN_OR_RETURN(std::vector<Tensor> outs0, engine.Run(feeds));
   if (outs0.empty() || outs0[0].rank() != 2) {
     return absl::InvalidArgumentError(
@@ -84,9 +85,7 @@ absl::StatusOr<LockResult> LockModel(Engine& engine, const Tensor& x,
 
   LockContext ctx{engine,
                   config,
-                  input,
                   std::move(feeds),
-                  x,
                   labels,
                   DetectOutputKind(engine.graph()),
                   std::move(names),

@@ -99,7 +99,8 @@ struct LockResult {
 };
 
 // Locks the model held by `engine` in place: its initializers are changed.
-// `x` are the owner samples (batch first); `labels` are their classes, or
+// `samples` are the owner samples, one batch-first array per data input
+// (engine/samples.h: BindSamples); `labels` are their classes, or
 // empty for pseudo-labels from the model. Deterministic for the same engine
 // state, samples and config. Errors: InvalidArgument for a bad config, a
 // model without eligible tensors, or a first output that is not [batch,
@@ -108,7 +109,7 @@ struct LockResult {
 // value the lock changed is set back to its original bits before LockModel
 // returns, so the engine holds the model it was given (unless writing back
 // fails too, which the error then says).
-absl::StatusOr<LockResult> LockModel(Engine& engine, const Tensor& x,
+absl::StatusOr<LockResult> LockModel(Engine& engine, const Feeds& samples,
                                      std::vector<int64_t> labels,
                                      const LockConfig& config);
 

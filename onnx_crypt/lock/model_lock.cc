@@ -5,7 +5,9 @@
 
 #include "absl/strings/str_cat.h"
 #include "onnx_crypt/base/status.h"
+#include "onnx_crypt/engine/classifier.h"
 #include "onnx_crypt/engine/factory.h"
+#include "onnx_crypt/engine/samples.h"
 
 namespace onnx_crypt {
 
@@ -18,25 +20,31 @@ std::string ElementBytes(float v) {
 }  // namespace
 
 absl::StatusOr<ModelLockOutput> LockOnnxModel(
-    OnnxModel& model, const Tensor& x, const std::vector<int64_t>& labels,
-    const LockConfig& config, const std::string& device, int num_threads) {
+    OnnxModel& model, const std::map<std::string, Tensor>& arrays,
+    const std::vector<int64_t>& labels, const std::string& source,
+    const std::string& output, const LockConfig& config,
+    const std::string& device, int num_threads) {
   OC_ASSIGN_OR_RETURN(Graph original, model.ToGraph());
+  OC_RETURN_IF_ERROR(
+      PrepareClassifierGraph(original, output, model.inferred_values()));
+  OC_ASSIGN_OR_RETURN(const Feeds samples,
+                      BindSamples(original, arrays, labels, source));
   OC_ASSIGN_OR_RETURN(const std::string resolved, ResolveDevice(device));
   OC_ASSIGN_OR_RETURN(std::unique_ptr<Engine> engine,
                       CreateEngine(original, resolved, num_threads));
-  return LockOnnxModelWithEngine(model, original, *engine, resolved, x, labels,
-                                 config);
+  return LockOnnxModelWithEngine(model, original, *engine, resolved, samples,
+                                 labels, config);
 }
 
 absl::StatusOr<ModelLockOutput> LockOnnxModelWithEngine(
     OnnxModel& model, const Graph& original, Engine& engine,
-    const std::string& device, const Tensor& x,
+    const std::string& device, const Feeds& samples,
     const std::vector<int64_t>& labels, const LockConfig& config) {
   const std::string model_sha_original = GraphInitializersSha256(original);
   const std::string& resolved = device;
   Engine* const engine_ptr = &engine;
   ModelLockOutput out;
-  OC_ASSIGN_OR_RETURN(out.result, LockModel(engine, x, labels, config));
+  OC_ASSIGN_OR_RETURN(out.result, LockModel(engine, samples, labels, config));
   const LockResult& r = out.result;
   // Put the engine back as it was, so it can lock another variant. (A copy of
   // the changes: `out` may be moved into the return value before this
@@ -81,7 +89,7 @@ absl::StatusOr<ModelLockOutput> LockOnnxModelWithEngine(
   o->set_values_per_round(config.values_per_round);
   o->set_candidates(config.candidates);
   o->set_score(config.harden ? "hardened" : "range-gain");
-  o->set_num_samples(static_cast<uint32_t>(x.dim(0)));
+  o->set_num_samples(static_cast<uint32_t>(SampleCount(samples)));
   o->set_pseudo_labels(labels.empty());
   o->set_device(resolved);
   key.set_seed(config.seed);

@@ -5,6 +5,7 @@
 #ifndef ONNX_CRYPT_LOCK_MODEL_LOCK_H_
 #define ONNX_CRYPT_LOCK_MODEL_LOCK_H_
 
+#include <map>
 #include <string>
 #include <vector>
 
@@ -23,19 +24,25 @@ struct ModelLockOutput {
   LockResult result;
 };
 
-// Locks `model` in place. `labels` may be empty (pseudo-labels). Deterministic.
+// Locks `model` in place with owner samples `arrays` (a data file's arrays
+// but y, bound to the model's inputs by name: engine/samples.h BindSamples;
+// `source` names them in errors). `labels` may be empty (pseudo-labels).
+// `output` names the classification output ("" = the first;
+// engine/classifier.h). Deterministic.
 absl::StatusOr<ModelLockOutput> LockOnnxModel(
-    OnnxModel& model, const Tensor& x, const std::vector<int64_t>& labels,
-    const LockConfig& config, const std::string& device = "cpu",
-    int num_threads = 0);
+    OnnxModel& model, const std::map<std::string, Tensor>& arrays,
+    const std::vector<int64_t>& labels, const std::string& source,
+    const std::string& output, const LockConfig& config,
+    const std::string& device = "cpu", int num_threads = 0);
 
-// The same with an engine the caller made from `original` (= model.ToGraph())
-// on `device`, so a batch can reuse one engine (weights uploaded once,
-// workspaces kept) for many variants. The engine's initializers are back at
-// their original values when this returns.
+// The same with an engine the caller made from `original` (model.ToGraph()
+// prepared by PrepareClassifierGraph) on `device`, and samples bound to it,
+// so a batch can reuse one engine (weights uploaded once, workspaces kept)
+// for many variants. The engine's initializers are back at their original
+// values when this returns.
 absl::StatusOr<ModelLockOutput> LockOnnxModelWithEngine(
     OnnxModel& model, const Graph& original, Engine& engine,
-    const std::string& device, const Tensor& x,
+    const std::string& device, const Feeds& samples,
     const std::vector<int64_t>& labels, const LockConfig& config);
 
 // Restores the original bits in `model` (a locked model) from `key`. Before

@@ -22,6 +22,9 @@ struct LockOptions {
   // (key/key_wrap.h: scrypt + AES-256-GCM, a fresh salt and nonce per key);
   // the locked model and the key inside do not change. Must not be empty.
   std::optional<std::string> passphrase;
+  // The classification output, by name, when the model has several ("" =
+  // the first); engine/classifier.h.
+  std::string output;
 };
 
 }  // namespace onnx_crypt

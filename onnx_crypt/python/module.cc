@@ -178,21 +178,64 @@ absl::StatusOr<std::string> PlainKey(
 // ---------------------------------------------------------------- lock
 
 // x as a float32 tensor (batch first); any numeric array is converted.
+// A samples array as a Tensor: integer and bool arrays keep their dtype (a
+// text model's int64 token ids), float16 stays float16, other floating-point
+// arrays become float32 (as before: a float64 x is cast).
 Tensor TensorFromArray(py::handle obj) {
-  auto x =
-      py::array_t<float, py::array::c_style | py::array::forcecast>::ensure(
-          obj);
-  if (!x) {
+  py::array any = py::array::ensure(obj);
+  if (!any) {
     PyErr_Clear();
     throw py::type_error(
-        "data must be a path to an .npz file or a float32 numpy array x");
+        "data must be a path to an .npz file, a numpy array x or a dict of "
+        "arrays");
+  }
+  const char kind = any.dtype().kind();
+  const size_t itemsize = any.dtype().itemsize();
+  DType dtype = DType::kFloat32;
+  py::array x;
+  auto as = [&](auto tag, DType d) {
+    using T = decltype(tag);
+    x = py::array_t<T, py::array::c_style | py::array::forcecast>::ensure(any);
+    dtype = d;
+  };
+  if (kind == 'b') {
+    as(bool{}, DType::kBool);
+  } else if (kind == 'i' && itemsize == 8) {
+    as(int64_t{}, DType::kInt64);
+  } else if (kind == 'i' && itemsize == 4) {
+    as(int32_t{}, DType::kInt32);
+  } else if (kind == 'i' && itemsize == 2) {
+    as(int16_t{}, DType::kInt16);
+  } else if (kind == 'i' && itemsize == 1) {
+    as(int8_t{}, DType::kInt8);
+  } else if (kind == 'u' && itemsize == 8) {
+    as(uint64_t{}, DType::kUint64);
+  } else if (kind == 'u' && itemsize == 4) {
+    as(uint32_t{}, DType::kUint32);
+  } else if (kind == 'u' && itemsize == 2) {
+    as(uint16_t{}, DType::kUint16);
+  } else if (kind == 'u' && itemsize == 1) {
+    as(uint8_t{}, DType::kUint8);
+  } else if (kind == 'f' && itemsize == 2) {
+    x = py::array::ensure(any, py::array::c_style);
+    dtype = DType::kFloat16;
+  } else if (kind == 'f' || kind == 'i' || kind == 'u') {
+    as(float{}, DType::kFloat32);
+  } else {
+    throw py::type_error(absl::StrCat("samples of dtype ",
+                                      std::string(py::str(any.dtype())),
+                                      " are not supported"));
+  }
+  if (!x) {
+    PyErr_Clear();
+    throw py::type_error("the samples array could not be read");
   }
   if (x.ndim() < 1 || x.shape(0) < 1) {
     throw py::value_error(
         "x must have a batch dimension with at least one sample");
   }
   Shape shape(x.shape(), x.shape() + x.ndim());
-  Tensor t(DType::kFloat32, std::move(shape));
+  Tensor t(dtype, std::move(shape));
   std::memcpy(t.mutable_raw(), x.data(), t.nbytes());
   return t;
 }
@@ -348,12 +391,13 @@ py::tuple Lock(py::object model, py::object data, py::object labels,
                bool include_bias, const std::string& device,
                int values_per_round, int candidates, int threads, bool harden,
                double stealth_quantile, double repair_target,
-               py::object passphrase, py::object progress) {
+               py::object passphrase, py::object progress,
+               const std::string& output) {
   LockOptions options = MakeLockOptions(
       max_values, target_accuracy, seed, include_bias, device, values_per_round,
       candidates, threads, harden, stealth_quantile, repair_target, passphrase);
   const Source model_source = ToSource(model, "model");
-  Tensor x;
+  std::map<std::string, Tensor> inputs;
   std::vector<int64_t> y;
   std::string data_path;
   if (IsPathLike(data)) {
@@ -364,9 +408,20 @@ py::tuple Lock(py::object model, py::object data, py::object labels,
     }
     data_path = FsPath(data);
   } else {
-    x = TensorFromArray(data);
-    if (!labels.is_none()) y = LabelsFromArray(labels, x.dim(0));
+    if (py::isinstance<py::dict>(data)) {
+      for (const auto& [name, array] : data.cast<py::dict>())
+        inputs[py::str(name)] =
+            TensorFromArray(py::reinterpret_borrow<py::object>(array));
+      if (inputs.empty())
+        throw py::value_error("data: the dict holds no arrays");
+    } else {
+      inputs["x"] = TensorFromArray(data);
+    }
+    const Tensor& first = inputs.begin()->second;
+    if (!labels.is_none())
+      y = LabelsFromArray(labels, first.rank() > 0 ? first.dim(0) : 0);
   }
+  options.output = output;
 
   PythonHooks hooks(progress);
   options.config = hooks.Hook(options.config);
@@ -377,11 +432,11 @@ py::tuple Lock(py::object model, py::object data, py::object labels,
     locked = [&]() -> absl::StatusOr<LockedBytes> {
       if (!data_path.empty()) {
         OC_ASSIGN_OR_RETURN(Dataset dataset, LoadDataset(data_path));
-        x = std::move(dataset.x);
+        inputs = std::move(dataset.inputs);
         if (dataset.y.defined()) y = dataset.y.ToInt64Vector();
       }
       OC_ASSIGN_OR_RETURN(std::string bytes, ContentOf(model_source));
-      return LockBytes(std::move(bytes), x, y, options);
+      return LockBytes(std::move(bytes), inputs, y, options);
     }();
   }
   hooks.RethrowIfFailed();
@@ -417,11 +472,13 @@ py::list LockBatchPy(const py::iterable& models, py::object data,
                      const std::string& device, int values_per_round,
                      int candidates, int threads, bool harden,
                      double stealth_quantile, double repair_target,
-                     py::object passphrase, py::object progress) {
+                     py::object passphrase, py::object progress,
+                     const std::string& output) {
   BatchOptions options;
   options.lock = MakeLockOptions(
       max_values, target_accuracy, seed, include_bias, device, values_per_round,
       candidates, threads, harden, stealth_quantile, repair_target, passphrase);
+  options.lock.output = output;
   options.variants = variants;
   options.shard_index = shard_index;
   options.shard_count = shard_count;
@@ -671,15 +728,18 @@ ignores it.)";
         arg("candidates") = LockConfig().candidates, arg("threads") = 0,
         arg("harden") = false, arg("stealth_quantile") = 0.999,
         arg("repair_target") = -1.0, arg("passphrase") = py::none(),
-        arg("progress") = py::none(),
+        arg("progress") = py::none(), arg("output") = "",
         R"(Locks a model; returns (locked_model_bytes, key_bytes, summary).
 The package's onnx_crypt.lock wraps this with more data forms and a result
 object.
 
 model: the model's bytes or path (no external data).
-data: a path to an .npz with x (float32, batch first) and optional y (labels),
-  or the array x itself, with `labels` (integers, one per sample) or None, in
+data: a path to an .npz with the samples (x, or one array per model input
+  by input name) and optional y (labels); or the array x itself, or a dict
+  {input name: array}, with `labels` (integers, one per sample) or None, in
   which case the model's own predictions are the labels.
+output: the classification output's name when the model has several ("":
+  the first).
 Locks values until the owner-sample accuracy is at most target_accuracy
 (negative: chance + 0.02) or max_values are locked; at most values_per_round
 values each round (those whose effects add up when tried together), out of at
@@ -704,11 +764,12 @@ The GIL is released while locking.)");
         arg("candidates") = LockConfig().candidates, arg("threads") = 0,
         arg("harden") = false, arg("stealth_quantile") = 0.999,
         arg("repair_target") = -1.0, arg("passphrase") = py::none(),
-        arg("progress") = py::none(),
+        arg("progress") = py::none(), arg("output") = "",
         R"(Locks every model (paths), `variants` times each, with the samples of
 the .npz `data`, into output_dir/NAME-i.onnx and NAME-i.key (as
 `onnx-crypt lock-batch`); only the items of shard shard_index of
 shard_count. Returns one dict per item (ok, error, paths, values, accuracy).
+output: the classification output's name ("": the first).
 The package's onnx_crypt.lock_batch wraps this.)");
   m.def("unlock", &Unlock, arg("locked_model"), arg("key"),
         arg("output_path") = py::none(), py::kw_only(),

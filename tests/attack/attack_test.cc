@@ -17,6 +17,7 @@
 #include "onnx_crypt/data/npz.h"
 #include "onnx_crypt/engine/cpu_engine.h"
 #include "onnx_crypt/engine/evaluate.h"
+#include "onnx_crypt/engine/samples.h"
 #include "onnx_crypt/onnx/model.h"
 #include "tests/support/paths.h"
 
@@ -40,7 +41,7 @@ std::unique_ptr<Engine> MakeEngine() {
 }
 
 struct Data {
-  Tensor x;
+  Feeds x;  // {"input": samples}: the bundled models' one input
   std::vector<int64_t> y;
 };
 Data Load(const std::string& file, int64_t limit) {
@@ -48,9 +49,10 @@ Data Load(const std::string& file, int64_t limit) {
   absl::StatusOr<Dataset> d = LoadDataset(path);
   EXPECT_TRUE(d.ok()) << d.status() << " (run tools/setup.sh)";
   if (!d.ok()) return {};
-  Data out{SliceRows(d->x, 0, std::min(limit, d->x.dim(0))),
+  const Tensor& x = d->inputs.at("x");
+  Data out{{{"input", SliceRows(x, 0, std::min(limit, x.dim(0)))}},
            d->y.ToInt64Vector()};
-  out.y.resize(static_cast<size_t>(out.x.dim(0)));
+  out.y.resize(static_cast<size_t>(SampleCount(out.x)));
   return out;
 }
 
@@ -158,10 +160,7 @@ TEST_F(AttackTest, RepairResetsTheKMostSalientValues) {
   const Data d = Load("fmnist_train1pct.npz", 64);
   // Oracle: the engine's own gradient on the whole batch at once (the attack
   // accumulates over batches of 16, so this also checks the averaging).
-  absl::StatusOr<std::string> input = SingleInputName(engine_->graph());
-  ASSERT_TRUE(input.ok());
-  Feeds feeds;
-  feeds[*input] = d.x;
+  const Feeds& feeds = d.x;
   absl::StatusOr<LossResult> lr =
       engine_->LossAndGradients(feeds, d.y, tensors_);
   ASSERT_TRUE(lr.ok()) << lr.status();

@@ -235,7 +235,7 @@ TEST(CudaEngineTest, EveryBundledModelMatchesTheCpuEngine) {
       << "bundled models missing (tools/train_models.py)";
   absl::StatusOr<Dataset> ds = LoadDataset(data);
   ASSERT_TRUE(ds.ok()) << ds.status();
-  const Tensor x = SliceRows(ds->x, 0, kSamples);
+  const Tensor x = SliceRows(ds->inputs.at("x"), 0, kSamples);
   std::vector<int64_t> labels = ds->y.ToInt64Vector();
   labels.resize(kSamples);
 

@@ -208,7 +208,7 @@ TEST(IncrementalTest, RerunEqualsFullForwardOnEveryBundledModel) {
   std::vector<BundledModel> bundled;
   ASSERT_NO_FATAL_FAILURE(LoadBundled(&owner, &bundled));
   const Dataset* ds = &owner;
-  const Tensor x = SliceRows(ds->x, 0, 16);
+  const Tensor x = SliceRows(ds->inputs.at("x"), 0, 16);
   for (const BundledModel& m : bundled) {
     SCOPED_TRACE(m.path);
     const Graph* graph = &m.graph;
@@ -293,8 +293,8 @@ TEST(TrialTest, TrialsEqualFullForwardsAndChangeNothing) {
   std::vector<BundledModel> bundled;
   ASSERT_NO_FATAL_FAILURE(LoadBundled(&owner, &bundled));
   const Dataset* ds = &owner;
-  const Tensor x = SliceRows(ds->x, 0, 16);
-  const Tensor x2 = SliceRows(ds->x, 16, 24);
+  const Tensor x = SliceRows(ds->inputs.at("x"), 0, 16);
+  const Tensor x2 = SliceRows(ds->inputs.at("x"), 16, 24);
   for (const BundledModel& m : bundled) {
     SCOPED_TRACE(m.path);
     const Graph* graph = &m.graph;

@@ -41,8 +41,8 @@ LockRun LockLeNet(const LockConfig& config) {
   absl::StatusOr<Dataset> d =
       LoadDataset(testing::DataDir() + "/fmnist_owner256.npz");
   EXPECT_TRUE(d.ok()) << d.status() << " (run tools/setup.sh)";
-  absl::StatusOr<LockResult> r =
-      LockModel(**engine, d->x, d->y.ToInt64Vector(), config);
+  absl::StatusOr<LockResult> r = LockModel(
+      **engine, {{"input", d->inputs.at("x")}}, d->y.ToInt64Vector(), config);
   EXPECT_TRUE(r.ok()) << r.status();
   if (r.ok()) run.result = *r;
   return run;
@@ -125,7 +125,7 @@ TEST(HardenedLockTest, RejectsABadStealthQuantile) {
       CpuEngine::Create(std::move(*graph), 1);
   ASSERT_TRUE(engine.ok());
   Tensor x(DType::kFloat32, {1, 1, 28, 28});
-  EXPECT_EQ(LockModel(**engine, x, {0}, config).status().code(),
+  EXPECT_EQ(LockModel(**engine, {{"input", x}}, {0}, config).status().code(),
             absl::StatusCode::kInvalidArgument);
 }
 

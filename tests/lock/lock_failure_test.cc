@@ -85,7 +85,7 @@ void ExpectRestoredAfterFailure(LockConfig config, int fail_at) {
   absl::StatusOr<Dataset> d =
       LoadDataset(testing::DataDir() + "/fmnist_owner256.npz");
   ASSERT_TRUE(d.ok()) << d.status() << " (run tools/setup.sh)";
-  const Tensor x = SliceRows(d->x, 0, 64);
+  const Tensor x = SliceRows(d->inputs.at("x"), 0, 64);
   std::vector<int64_t> labels = d->y.ToInt64Vector();
   labels.resize(64);
 
@@ -95,7 +95,8 @@ void ExpectRestoredAfterFailure(LockConfig config, int fail_at) {
   config.progress = [&](const LockRound& r) {
     locked_before_failure = r.locked;
   };
-  absl::StatusOr<LockResult> r = LockModel(engine, x, labels, config);
+  absl::StatusOr<LockResult> r =
+      LockModel(engine, {{"input", x}}, labels, config);
   ASSERT_FALSE(r.ok()) << "the lock finished before the injected failure";
   EXPECT_EQ(r.status().code(), absl::StatusCode::kInternal) << r.status();
   EXPECT_NE(r.status().message().find("injected failure"), std::string::npos)

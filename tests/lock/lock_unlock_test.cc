@@ -331,7 +331,9 @@ TEST_F(LockUnlockTest, ChangedGraphOrMetadataIsRejected) {
   ASSERT_TRUE(locked.SerializeToString(&bytes));
   ASSERT_TRUE(WriteFileAtomically(Path("g.same.onnx"), bytes).ok());
   std::vector<std::string> notes;
-  ASSERT_TRUE(UnlockFile(Path("g.same.onnx"), Path("g.key"), out, std::nullopt, &notes).ok());
+  ASSERT_TRUE(
+      UnlockFile(Path("g.same.onnx"), Path("g.key"), out, std::nullopt, &notes)
+          .ok());
   EXPECT_TRUE(notes.empty());
   EXPECT_EQ(*ReadFile(out), *ReadFile(Model()));
 }
@@ -428,7 +430,7 @@ TEST_F(LockUnlockTest, PassphraseWrappedKeyUnlocksBitForBit) {
   LockOptions o = Options(21);
   o.passphrase = pass;
   absl::StatusOr<LockedBytes> lb =
-      LockBytes(*ReadFile(Model()), LoadDataset(Data())->x,
+      LockBytes(*ReadFile(Model()), LoadDataset(Data())->inputs,
                 LoadDataset(Data())->y.ToInt64Vector(), o);
   ASSERT_TRUE(lb.ok()) << lb.status();
   EXPECT_EQ(lb->locked_model, locked);

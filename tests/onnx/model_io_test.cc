@@ -463,14 +463,32 @@ TEST(OnnxModelTest, ConstantNodesDecode) {
   ASSERT_TRUE(model.ok()) << model.status();
   absl::StatusOr<Graph> graph = model->ToGraph();
   ASSERT_TRUE(graph.ok()) << graph.status();
-  ASSERT_EQ(graph->nodes.size(), 4u);
-  const Attribute& c = graph->nodes[0].attrs.at("value");
-  ASSERT_EQ(c.kind, Attribute::Kind::kTensor);
-  EXPECT_EQ(Values<float>(*c.t), kB);
-  const Attribute& d = graph->nodes[1].attrs.at("value");
+  // The float Constant holds a parameter (3 elements): an initializer of the
+  // IR (Graph::constant_order), its node gone; the int64 one stays a node.
+  ASSERT_EQ(graph->nodes.size(), 3u);
+  EXPECT_EQ(graph->constant_order, (std::vector<std::string>{"c"}));
+  EXPECT_TRUE(graph->initializer_order.empty());
+  EXPECT_EQ(Values<float>(graph->initializers.at("c")), kB);
+  EXPECT_EQ(graph->nodes[0].op_type, "Constant");
+  const Attribute& d = graph->nodes[0].attrs.at("value");
   EXPECT_EQ(Values<int64_t>(*d.t), (std::vector<int64_t>{5, -6}));
-  EXPECT_EQ(graph->nodes[3].op_type, "Flatten");
-  EXPECT_EQ(graph->nodes[3].GetInt("axis", -1), 0);
+  EXPECT_EQ(graph->nodes[2].op_type, "Flatten");
+  EXPECT_EQ(graph->nodes[2].GetInt("axis", -1), 0);
+  // Read and written back into the node, in its raw_data form.
+  absl::StatusOr<Tensor> c = model->ReadInitializer("c");
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(Values<float>(*c), kB);
+  const Tensor changed = Tensor::FromVector<float>({3}, {7.f, 8.f, 9.f});
+  ASSERT_TRUE(model->WriteInitializer("c", changed).ok());
+  const onnx::TensorProto& t = model->proto().graph().node(0).attribute(0).t();
+  EXPECT_EQ(t.raw_data(), AsBytes(std::vector<float>{7.f, 8.f, 9.f}));
+  EXPECT_EQ(t.float_data_size(), 0);
+  EXPECT_EQ(model->proto().graph().initializer_size(), 0);
+  EXPECT_FALSE(
+      model->WriteInitializer("c", Tensor::FromVector<float>({2}, {1, 2}))
+          .ok());
+  EXPECT_EQ(model->ReadInitializer("d").status().code(),
+            absl::StatusCode::kNotFound);  // an int64 Constant: no parameter
 }
 
 // --- external data

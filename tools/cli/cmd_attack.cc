@@ -36,7 +36,9 @@ A passphrase-wrapped KEY needs --passphrase-file F (whole file, one trailing new
 or, without the flag, the file the environment variable ONNX_CRYPT_PASSPHRASE_FILE names.
 Common: [--limit N] first N training samples, [--eval-limit N] first N test samples,
 [--include-bias] (prune/clip/repair/outliers also see biases), [-o OUT.onnx] write the
-attacked model, [--device cpu|cuda|auto] [--threads N] [--json] [--quiet]. With --json the
+attacked model, [--output NAME] the classification output of a model with several,
+[--device cpu|cuda|auto] [--threads N] [--json] [--quiet]. The data files hold x (or one
+array per model input, by input name) and y. With --json the
 last line of stdout is one JSON object: accuracy (after), accuracy_before, and the attack's
 parameters.
 finetune reports its progress on stderr: on a terminal, one line redrawn in place with a bar
@@ -71,7 +73,8 @@ absl::StatusOr<AttackRequest> ParseRequest(const ParsedArgs& parsed) {
   r.data_path = parsed.Get("--data");
   r.eval_data_path = parsed.Get("--eval-data");
   r.key_path = parsed.Get("--key");
-  r.output_path = parsed.Get("-o", parsed.Get("--output"));
+  r.output_path = parsed.Get("-o");
+  r.output = parsed.Get("--output");
   r.include_bias = parsed.switches.count("--include-bias") > 0;
   r.from_scratch = parsed.switches.count("--from-scratch") > 0;
   if (parsed.Has("--reinit")) {

@@ -13,10 +13,13 @@ namespace {
 
 constexpr char kHelp[] =
     R"(usage: onnx-crypt eval MODEL.onnx --data FILE.npz [--batch-size N] [--device cpu|cuda|auto]
-                       [--threads N] [--dump-outputs OUT.npz] [--json] [--quiet]
+                       [--threads N] [--output NAME] [--dump-outputs OUT.npz] [--json] [--quiet]
 
-Runs the model on the samples of FILE.npz (array x, float32, batch first; optional y, int64
-labels) and prints top-1 accuracy (when y is present) and samples per second. With --json the
+Runs the model on the samples of FILE.npz (array x, batch first, for a single-input model; a
+model with several inputs takes one array per input, named after it, each with its input's
+dtype and shape; optional y, int64 labels) and prints top-1 accuracy (when y is present) and
+samples per second. --output NAME: the classification output, when the model has several
+(default: the first); logits [N, C] or [N, 1, C]. With --json the
 last line of stdout is one JSON object: accuracy, samples, seconds, samples_per_second, device.
 --dump-outputs writes the first output of every sample ("out") and its argmax ("pred").
 Progress goes to stderr: a bar on a terminal, otherwise "eval: DONE/TOTAL samples" about every
@@ -24,10 +27,10 @@ Progress goes to stderr: a bar on a terminal, otherwise "eval: DONE/TOTAL sample
 )";
 
 int Run(const Args& args) {
-  auto parsed =
-      ParseArgs(args, WithQuietFlag({{"--data", "--batch-size", "--device",
-                                      "--threads", "--dump-outputs"},
-                                     {"--json"}}));
+  auto parsed = ParseArgs(
+      args, WithQuietFlag({{"--data", "--batch-size", "--device", "--threads",
+                            "--dump-outputs", "--output"},
+                           {"--json"}}));
   if (!parsed.ok()) return Usage(parsed.status().message(), kHelp);
   if (parsed->positionals.size() != 1)
     return Usage("eval takes one MODEL.onnx", kHelp);
@@ -47,6 +50,7 @@ int Run(const Args& args) {
                     StderrTerminal());
   options.progress = SampleProgress(progress, "eval");
   options.dump_outputs = parsed->Get("--dump-outputs");
+  options.output = parsed->Get("--output");
   auto report =
       EvaluateFile(parsed->positionals[0], parsed->Get("--data"), options);
   progress.Finish(report.ok());

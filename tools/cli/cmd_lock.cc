@@ -17,10 +17,14 @@ constexpr char kHelp[] =
                        [--max-values N] [--target-accuracy A] [--seed S] [--include-bias]
                        [--values-per-round K] [--candidates M] [--device cpu|cuda|auto]
                        [--threads N] [--harden [--stealth-quantile Q] [--repair-target R]]
-                       [--passphrase-file F] [--json] [--quiet]
+                       [--output NAME] [--passphrase-file F] [--json] [--quiet]
 
 Locks MODEL.onnx with the owner samples of FILE.npz (x, and y if present; without y the
-model's own predictions are the labels). Each round computes gradients on the samples, tries
+model's own predictions are the labels). A model with several inputs (a text classifier's
+input_ids and attention_mask, say) takes one array per input, named after it; a single-input
+model takes x (or the array named after its input). Integer and NHWC inputs work alike: each
+array must have its input's dtype and shape, batch first. --output NAME: the classification
+output, when the model has several (default: the first); logits [N, C] or [N, 1, C]. Each round computes gradients on the samples, tries
 up to M (default 16) of the best first-order candidates, each with a re-run of only what lies
 downstream of it (screened on a 64-sample subset when there are more than 128 samples), and
 locks up to K (default 4) that hurt accuracy most and whose effects add up when tried
@@ -80,12 +84,12 @@ std::string LockJson(const LockSummary& summary, const LockConfig& config,
 
 int Run(const Args& args) {
   auto parsed = ParseArgs(
-      args, WithQuietFlag(WithLockFlags(
-                {{"--data", "-o", "--output", "--key"}, {"--json"}})));
+      args,
+      WithQuietFlag(WithLockFlags({{"--data", "-o", "--key"}, {"--json"}})));
   if (!parsed.ok()) return Usage(parsed.status().message(), kHelp);
   if (parsed->positionals.size() != 1)
     return Usage("lock takes one MODEL.onnx", kHelp);
-  const std::string out = parsed->Get("-o", parsed->Get("--output"));
+  const std::string out = parsed->Get("-o");
   if (!parsed->Has("--data") || out.empty() || !parsed->Has("--key")) {
     return Usage("lock needs --data FILE.npz, -o LOCKED.onnx and --key KEY",
                  kHelp);

@@ -25,10 +25,11 @@ constexpr char kHelp[] =
                        [--max-values N] [--target-accuracy A] [--seed S] [--include-bias]
                        [--values-per-round K] [--candidates M] [--device cpu|cuda|auto]
                        [--threads N] [--harden [--stealth-quantile Q] [--repair-target R]]
-                       [--passphrase-file F] [--shard I/N] [--json] [--quiet]
+                       [--output NAME] [--passphrase-file F] [--shard I/N] [--json] [--quiet]
 
 Locks every MODEL (and those listed in FILE, one path per line, # for comments) with the owner
-samples of FILE.npz. With --variants N, each model is locked N times with seeds S, S+1, ...
+samples of FILE.npz (x, or one array per model input by input name, as for lock; --output NAME
+picks the classification output as for lock). With --variants N, each model is locked N times with seeds S, S+1, ...
 and a seeded half of the positions left out per variant, so variants differ in positions and
 values and each key unlocks only its own variant. For NAME.onnx and variant i it writes
 DIR/NAME-i.onnx and DIR/NAME-i.key. One engine per model serves all its variants; files are

@@ -34,9 +34,8 @@ int Run(const Args& args) {
       ReadPassphraseFlag(*parsed);
   if (!passphrase.ok()) return Fail(passphrase.status());
   std::vector<std::string> notes;
-  const absl::Status s = UnlockFile(parsed->positionals[0],
-                                    parsed->Get("--key"), out, *passphrase,
-                                    &notes);
+  const absl::Status s = UnlockFile(
+      parsed->positionals[0], parsed->Get("--key"), out, *passphrase, &notes);
   if (!s.ok()) return Fail(s);
   for (const std::string& note : notes) std::cerr << note << "\n";
   std::cout << "wrote " << out << "\n";

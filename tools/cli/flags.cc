@@ -130,9 +130,10 @@ absl::StatusOr<std::optional<std::string>> ReadPassphraseFlag(
 }
 
 FlagSpec WithLockFlags(FlagSpec spec) {
-  for (const char* f : {"--max-values", "--target-accuracy", "--seed",
-                        "--values-per-round", "--candidates", "--device",
-                        "--threads", "--stealth-quantile", "--repair-target"}) {
+  for (const char* f :
+       {"--max-values", "--target-accuracy", "--seed", "--values-per-round",
+        "--candidates", "--device", "--threads", "--stealth-quantile",
+        "--repair-target", "--output"}) {
     spec.with_value.insert(f);
   }
   spec.boolean.insert("--include-bias");
@@ -200,6 +201,7 @@ absl::StatusOr<LockOptions> ParseLockOptions(const ParsedArgs& args) {
   options.config.repair_target = *repair_target;
   options.device = device;
   options.threads = threads;
+  options.output = args.Get("--output");
   return options;
 }
 

@@ -75,7 +75,8 @@ absl::StatusOr<std::optional<std::string>> ReadPassphraseFlag(
 // One parser for the options of a lock, so that `lock` and `lock-batch` accept
 // the same set: --max-values N, --target-accuracy A, --seed S,
 // --values-per-round K, --candidates M, --device D, --threads N,
-// --stealth-quantile Q, --repair-target R, and the switches --include-bias,
+// --stealth-quantile Q, --repair-target R, --output NAME (the classification
+// output), and the switches --include-bias,
 // --harden; also --passphrase-file F, which ReadPassphraseFlag reads (not
 // ParseLockOptions: reading a file is not parsing).
 

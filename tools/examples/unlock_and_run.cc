@@ -53,6 +53,7 @@
 #include "onnx_crypt/data/npz.h"
 #include "onnx_crypt/engine/evaluate.h"
 #include "onnx_crypt/engine/factory.h"
+#include "onnx_crypt/engine/samples.h"
 #include "onnx_crypt/onnx/model.h"
 
 namespace {
@@ -85,7 +86,10 @@ absl::StatusOr<onnx_crypt::EvalStats> Run(std::string model_bytes,
   std::vector<int64_t> labels;
   if (data->y.defined()) labels = data->y.ToInt64Vector();
   *has_labels = !labels.empty();
-  return onnx_crypt::EvaluateDataset(**engine, data->x, labels,
+  absl::StatusOr<onnx_crypt::Feeds> samples = onnx_crypt::BindSamples(
+      (*engine)->graph(), data->inputs, labels, data_path);
+  if (!samples.ok()) return samples.status();
+  return onnx_crypt::EvaluateDataset(**engine, *samples, labels,
                                      /*batch_size=*/256);
 }
 

@@ -170,18 +170,18 @@ def _write_atomically(path, data: bytes, mode: int) -> None:
 # ---------------------------------------------------------------- owner samples
 
 def _split_dict(d: dict, where: str):
-    """(x, y) from a dict of arrays: one model input plus optional 'y'."""
+    """(x, y) from a dict of arrays: the model inputs by name plus an optional
+    'y' (or 'labels'); x is the one array, or a dict when there are several."""
     arrays = dict(d)
     y = arrays.pop("y", None)
     if y is None:
         y = arrays.pop("labels", None)
-    if len(arrays) != 1:
-        names = ", ".join(sorted(map(str, arrays))) or "none"
-        raise ValueError(
-            f"{where}: expected one input array (plus an optional 'y'), got {names}: "
-            "models with several inputs are not supported yet")
-    (x,) = arrays.values()
-    return _np.asarray(x), (None if y is None else _np.asarray(y))
+    if not arrays:
+        raise ValueError(f"{where}: no input array (only labels)")
+    x = {str(k): _np.asarray(v) for k, v in arrays.items()}
+    if len(x) == 1:
+        (x,) = x.values()
+    return x, (None if y is None else _np.asarray(y))
 
 
 def _batches(data):
@@ -228,7 +228,12 @@ def _owner_samples(data, labels):
         with_labels = [y is not None for y in ys]
         if any(with_labels) and not all(with_labels):
             raise ValueError("data: some batches have labels and others do not")
-        x = _np.concatenate(xs, axis=0)
+        if isinstance(xs[0], dict):
+            if any(not isinstance(b, dict) or b.keys() != xs[0].keys() for b in xs):
+                raise ValueError("data: the batches do not all hold the same input arrays")
+            x = {k: _np.concatenate([b[k] for b in xs], axis=0) for k in xs[0]}
+        else:
+            x = _np.concatenate(xs, axis=0)
         y = _np.concatenate(ys, axis=0) if all(with_labels) else None
         if labels is not None and y is not None:
             raise ValueError("labels given twice: as labels= and in the batches")
@@ -306,13 +311,15 @@ def lock(model: _Model, data: _Any, labels: _Any = None, *,
          candidates: int = _DEFAULT_CANDIDATES, harden: bool = False,
          stealth_quantile: float = 0.999, repair_target: _Optional[float] = None,
          passphrase: _Union[None, str, bytes] = None,
-         progress: _Progress = None) -> LockResult:
+         progress: _Progress = None, output: _Optional[str] = None) -> LockResult:
     """Locks a model with a few owner samples; returns a LockResult.
 
     model: the model's bytes or a path (no external data in memory; lock a
         model with external data with `onnx-crypt lock`).
-    data: the owner samples: a path to an .npz (x, optional y); a numpy array
-        x (batch first) with `labels`; a dict {input name: array, 'y': labels};
+    data: the owner samples: a path to an .npz (x, or one array per model
+        input by input name; optional y); a numpy array x (batch first) with
+        `labels`; a dict {input name: array, ..., 'y': labels} (one array per
+        model input: a text classifier's input_ids and attention_mask, say);
         an iterable of batches (arrays, (x, y) tuples or dicts); or an ONNX
         Runtime calibration data reader (get_next() until None). Without
         labels, the model's own predictions are the labels.
@@ -337,6 +344,8 @@ def lock(model: _Model, data: _Any, labels: _Any = None, *,
     progress: None; True for a progress bar on stderr; or a callable that gets
         a dict (round, locked, sample_accuracy, loss, sample_accuracy_before,
         target_accuracy) after each round.
+    output: the name of the classification output when the model has several
+        (default None: the first); logits [N, C] and [N, 1, C] both work.
 
     The GIL is released while locking; Ctrl-C raises KeyboardInterrupt at the
     end of the current round. Errors raise onnx_crypt.Error subclasses.
@@ -351,7 +360,7 @@ def lock(model: _Model, data: _Any, labels: _Any = None, *,
             values_per_round=values_per_round, candidates=candidates, threads=threads,
             harden=harden, stealth_quantile=stealth_quantile,
             repair_target=-1.0 if repair_target is None else repair_target,
-            passphrase=passphrase, progress=callback)
+            passphrase=passphrase, progress=callback, output=output or "")
     finally:
         if bar is not None:
             bar.close()
@@ -368,7 +377,8 @@ def lock_batch(models: _List[_Union[str, _os.PathLike]], data: _Union[str, _os.P
                candidates: int = _DEFAULT_CANDIDATES, harden: bool = False,
                stealth_quantile: float = 0.999, repair_target: _Optional[float] = None,
                passphrase: _Union[None, str, bytes] = None,
-               progress: _Progress = None) -> _List["BatchItem"]:
+               progress: _Progress = None,
+               output: _Optional[str] = None) -> _List["BatchItem"]:
     """Locks many models, `variants` times each, as `onnx-crypt lock-batch`.
 
     models: model paths. data: the .npz path of the owner samples.
@@ -380,8 +390,8 @@ def lock_batch(models: _List[_Union[str, _os.PathLike]], data: _Union[str, _os.P
         processes together write exactly one unsharded run's files.
     max_values, target_accuracy, seed, include_bias, device, threads,
     values_per_round, candidates, harden, stealth_quantile, repair_target,
-    passphrase: the lock options, as for `lock` (the passphrase wraps every
-    key). progress: True for a bar, or a
+    passphrase, output: the lock options, as for `lock` (the passphrase wraps
+    every key). progress: True for a bar, or a
     callable that gets a dict per finished item (done, total, model, variant,
     ok, error, ...). Returns a list of BatchItem; a failed item (ok False,
     error set) leaves none of its files behind and does not stop the batch.
@@ -405,7 +415,7 @@ def lock_batch(models: _List[_Union[str, _os.PathLike]], data: _Union[str, _os.P
             values_per_round=values_per_round, candidates=candidates, threads=threads,
             harden=harden, stealth_quantile=stealth_quantile,
             repair_target=-1.0 if repair_target is None else repair_target,
-            passphrase=passphrase, progress=callback)
+            passphrase=passphrase, progress=callback, output=output or "")
     finally:
         if bar is not None:
             bar.close()
