@@ -45,6 +45,15 @@ std::vector<OpDef> BuildRegistry() {
   cpu::AddAveragePoolOps(ops);
   cpu::AddGlobalAveragePoolOps(ops);
   cpu::AddBatchNormalizationOps(ops);
+  // --- ops-elem (issue #12) ---
+  cpu::AddCompareLogicOps(ops);
+  cpu::AddWhereOps(ops);
+  cpu::AddPowOps(ops);
+  cpu::AddVariadicOps(ops);
+  cpu::AddSmoothActivationOps(ops);
+  cpu::AddPReluOps(ops);
+  cpu::AddRoundingOps(ops);
+  cpu::AddCastOps(ops);
   return ops;
 }
 

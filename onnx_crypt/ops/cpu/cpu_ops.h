@@ -49,6 +49,21 @@ void AddMaxPoolOps(std::vector<OpDef>& ops);
 void AddAveragePoolOps(std::vector<OpDef>& ops);
 void AddGlobalAveragePoolOps(std::vector<OpDef>& ops);
 void AddBatchNormalizationOps(std::vector<OpDef>& ops);
+// --- ops-elem (issue #12): comparison/logic, selection, variadic, smooth
+// activations, rounding, casts ---
+// Equal, Less, Greater, LessOrEqual, GreaterOrEqual, Not, And, Or, Xor.
+void AddCompareLogicOps(std::vector<OpDef>& ops);
+void AddWhereOps(std::vector<OpDef>& ops);
+void AddPowOps(std::vector<OpDef>& ops);
+// Max, Min, Sum, Mean.
+void AddVariadicOps(std::vector<OpDef>& ops);
+// Softplus, Softsign, Elu, Selu, Gelu.
+void AddSmoothActivationOps(std::vector<OpDef>& ops);
+void AddPReluOps(std::vector<OpDef>& ops);
+// Sign, Floor, Ceil, Round.
+void AddRoundingOps(std::vector<OpDef>& ops);
+// Cast, CastLike.
+void AddCastOps(std::vector<OpDef>& ops);
 
 }  // namespace onnx_crypt::cpu
 

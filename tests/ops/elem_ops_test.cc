@@ -1,0 +1,379 @@
+// Known-value checks for the ops of part "ops-elem" (issue #12) that ONNX's
+// node tests (libonnx-testdata, ONNX 1.12, opsets <= 17) cannot reach or do
+// not pin down: Gelu-20 against erf / tanh formulas evaluated in long double,
+// Cast-19/21 and CastLike-19/21 conversions with hand-derived results
+// (rounding ties of float16 / bfloat16, saturation, wrap-around, bool),
+// Equal-19, the integer paths that shape computations rely on (int64 beyond
+// 2^53), the tie rule of Max/Min's backward and Cast's backward.
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <string>
+#include <vector>
+
+#include "gtest/gtest.h"
+#include "onnx_crypt/ir/half.h"
+#include "onnx_crypt/ops/registry.h"
+#include "tests/support/op_check.h"
+
+namespace onnx_crypt::testing {
+namespace {
+
+absl::StatusOr<std::vector<Tensor>> Forward(const Node& node,
+                                            const std::vector<Tensor>& in) {
+  absl::StatusOr<const OpDef*> def = FindOp(node);
+  if (!def.ok()) return def.status();
+  TensorRefs refs;
+  for (const Tensor& t : in) refs.push_back(&t);
+  std::vector<Tensor> out(node.outputs.size());
+  std::unique_ptr<OpContext> ctx;
+  absl::Status s = (*def)->forward(node, refs, out, &ctx);
+  if (!s.ok()) return s;
+  return out;
+}
+
+// Backward with every input needing a gradient.
+absl::StatusOr<std::vector<Tensor>> Backward(const Node& node,
+                                             const std::vector<Tensor>& in,
+                                             const std::vector<Tensor>& out,
+                                             const Tensor& dout) {
+  absl::StatusOr<const OpDef*> def = FindOp(node);
+  if (!def.ok()) return def.status();
+  TensorRefs ir, orf, gr;
+  for (const Tensor& t : in) ir.push_back(&t);
+  for (const Tensor& t : out) orf.push_back(&t);
+  gr.push_back(&dout);
+  std::vector<Tensor> grads(in.size());
+  absl::Status s = (*def)->backward(node, ir, orf, gr, nullptr,
+                                    std::vector<bool>(in.size(), true), grads);
+  if (!s.ok()) return s;
+  return grads;
+}
+
+Tensor Bools(const Shape& shape, const std::vector<int>& v) {
+  Tensor t(DType::kBool, shape);
+  for (size_t i = 0; i < v.size(); ++i) t.mutable_data<bool>()[i] = v[i] != 0;
+  return t;
+}
+
+Tensor Halves(DType dtype, const std::vector<uint16_t>& bits) {
+  Tensor t(dtype, {static_cast<int64_t>(bits.size())});
+  std::memcpy(t.mutable_raw(), bits.data(), bits.size() * 2);
+  return t;
+}
+
+std::vector<uint16_t> Bits16(const Tensor& t) {
+  std::vector<uint16_t> v(static_cast<size_t>(t.numel()));
+  std::memcpy(v.data(), t.raw(), v.size() * 2);
+  return v;
+}
+
+Node CastNode(int opset, int64_t to) {
+  Node n = MakeNode("Cast", opset, 1, 1);
+  SetAttr(n, "to", to);
+  return n;
+}
+
+// Casts `x` with Cast-`opset` (to = `to`) and with CastLike (opset
+// `like_opset`, a 1-element target of type `to`); both must agree.
+Tensor CastBoth(const Tensor& x, int opset, DType to) {
+  auto a = Forward(CastNode(opset, static_cast<int64_t>(to)), {x});
+  EXPECT_TRUE(a.ok()) << a.status();
+  const int like_opset = opset >= 21 ? 21 : (opset >= 19 ? 19 : 15);
+  auto b =
+      Forward(MakeNode("CastLike", like_opset, 2, 1), {x, Tensor(to, {1})});
+  EXPECT_TRUE(b.ok()) << b.status();
+  if (!a.ok() || !b.ok()) return Tensor();
+  EXPECT_EQ((*a)[0].dtype(), to);
+  EXPECT_EQ((*b)[0].dtype(), to);
+  EXPECT_EQ((*a)[0].nbytes(), (*b)[0].nbytes());
+  EXPECT_EQ(std::memcmp((*a)[0].raw(), (*b)[0].raw(), (*a)[0].nbytes()), 0);
+  return (*a)[0];
+}
+
+TEST(ElemOpsTest, GeluMatchesErfAndTanhFormulas) {
+  std::vector<double> xs;
+  for (double x = -8.0; x <= 8.0; x += 0.125) xs.push_back(x);
+  const Tensor x =
+      Tensor::FromVector<double>({static_cast<int64_t>(xs.size())}, xs);
+  for (const char* mode : {"none", "tanh"}) {
+    Node n = MakeNode("Gelu", 20, 1, 1);
+    SetAttr(n, "approximate", std::string(mode));
+    auto out = Forward(n, {x});
+    ASSERT_TRUE(out.ok()) << out.status();
+    auto out32 = Forward(n, {x.CastTo(DType::kFloat32)});
+    ASSERT_TRUE(out32.ok()) << out32.status();
+    ASSERT_EQ((*out32)[0].dtype(), DType::kFloat32);
+    for (size_t i = 0; i < xs.size(); ++i) {
+      const long double v = xs[i];
+      long double want;
+      if (std::string(mode) == "tanh") {
+        const long double k = std::sqrt(2.0L / 3.14159265358979323846264L);
+        want = 0.5L * v * (1.0L + std::tanh(k * (v + 0.044715L * v * v * v)));
+      } else {
+        want = 0.5L * v * (1.0L + std::erf(v / std::sqrt(2.0L)));
+      }
+      const double got = (*out)[0].data<double>()[i];
+      EXPECT_NEAR(got, static_cast<double>(want),
+                  1e-15 + 4e-16 * std::fabs(static_cast<double>(want)))
+          << mode << " x=" << xs[i];
+      EXPECT_NEAR((*out32)[0].data<float>()[i], static_cast<double>(want),
+                  1e-6 + 1e-6 * std::fabs(static_cast<double>(want)))
+          << mode << " float32 x=" << xs[i];
+    }
+  }
+  Node bad = MakeNode("Gelu", 20, 1, 1);
+  SetAttr(bad, "approximate", std::string("fast"));
+  auto r = Forward(bad, {x});
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(r.status().message().find("Gelu"), std::string::npos);
+  // Gelu does not exist before opset 20.
+  EXPECT_FALSE(FindOp(MakeNode("Gelu", 19, 1, 1)).ok());
+}
+
+TEST(ElemOpsTest, CastToFloat16AndBFloat16RoundsOnce) {
+  const double p11 = std::ldexp(1.0, -11), p40 = std::ldexp(1.0, -40);
+  for (int opset : {13, 19, 21}) {
+    // 1 + 2^-11 is the tie between float16 1.0 and 1 + 2^-10: even (1.0).
+    // 1 + 2^-11 + 2^-40 is above the tie (a float32 intermediate rounded to
+    // nearest would make it the tie again and give 1.0).
+    const Tensor d = Tensor::FromVector<double>(
+        {8},
+        {1.0 + p11, 1.0 + p11 + p40, 65504.0, 65519.0, 65520.0, -0.0,
+         std::ldexp(1.0, -25), std::ldexp(1.0, -25) + std::ldexp(1.0, -60)});
+    EXPECT_EQ(Bits16(CastBoth(d, opset, DType::kFloat16)),
+              (std::vector<uint16_t>{0x3C00, 0x3C01, 0x7BFF, 0x7BFF, 0x7C00,
+                                     0x8000, 0x0000, 0x0001}))
+        << "opset " << opset;
+    const double p8 = std::ldexp(1.0, -8);
+    const Tensor b =
+        Tensor::FromVector<double>({3}, {1.0 + p8, 1.0 + p8 + p40, -2.0});
+    EXPECT_EQ(Bits16(CastBoth(b, opset, DType::kBFloat16)),
+              (std::vector<uint16_t>{0x3F80, 0x3F81, 0xC000}));
+    // Two inputs of ONNX 1.12's test_cast_FLOAT_to_BFLOAT16 (excluded there:
+    // its expected values truncate): bits 0x3EF535B8 and 0x3EF5EEB0 have low
+    // halves below and above 0x8000, so nearest gives 0x3EF5 and 0x3EF6.
+    const Tensor t = Tensor::FromVector<float>({2}, {0.47892547f, 0.48033667f});
+    EXPECT_EQ(Bits16(CastBoth(t, opset, DType::kBFloat16)),
+              (std::vector<uint16_t>{0x3EF5, 0x3EF6}));
+    // int64 2049 is the tie between float16 2048 and 2050: even (2048).
+    const Tensor i = Int64Tensor({3}, {2049, 2051, -3});
+    EXPECT_EQ(Bits16(CastBoth(i, opset, DType::kFloat16)),
+              (std::vector<uint16_t>{0x6800, 0x6802, 0xC200}));
+    // float16 -> float32 / int64 / bfloat16.
+    const Tensor h = Halves(DType::kFloat16, {0x3E00, 0xC500, 0x7C00});
+    const Tensor f = CastBoth(h, opset, DType::kFloat32);
+    EXPECT_EQ(f.ToDoubleVector(),
+              (std::vector<double>{1.5, -5.0,
+                                   std::numeric_limits<double>::infinity()}));
+    EXPECT_EQ(
+        CastBoth(h, opset, DType::kInt64).ToInt64Vector(),
+        (std::vector<int64_t>{1, -5, std::numeric_limits<int64_t>::max()}));
+    EXPECT_EQ(Bits16(CastBoth(h, opset, DType::kBFloat16)),
+              (std::vector<uint16_t>{0x3FC0, 0xC0A0, 0x7F80}));
+  }
+}
+
+TEST(ElemOpsTest, CastIntegerFloatAndBoolConversions) {
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  for (int opset : {6, 9, 13, 19, 21}) {
+    const Tensor f = Tensor::FromVector<float>(
+        {7},
+        {2.9f, -2.9f, static_cast<float>(nan), 1e10f, -1e10f, 0.0f, -0.5f});
+    EXPECT_EQ(CastBoth(f, opset, DType::kInt32).ToInt64Vector(),
+              (std::vector<int64_t>{2, -2, 0, INT32_MAX, INT32_MIN, 0, 0}))
+        << "opset " << opset;
+    const Tensor u = Tensor::FromVector<float>({3}, {-1.5f, 300.0f, 7.99f});
+    EXPECT_EQ(CastBoth(u, opset, DType::kUint8).ToInt64Vector(),
+              (std::vector<int64_t>{0, 255, 7}));
+    // int64 -> int32 wraps modulo 2^32; int64 -> uint8 modulo 2^8.
+    const Tensor big = Int64Tensor({2}, {(int64_t{1} << 32) + 5, -1});
+    EXPECT_EQ(CastBoth(big, opset, DType::kInt32).ToInt64Vector(),
+              (std::vector<int64_t>{5, -1}));
+    EXPECT_EQ(CastBoth(big, opset, DType::kUint8).ToInt64Vector(),
+              (std::vector<int64_t>{5, 255}));
+    // to bool: != 0 (NaN is true); from bool: 0 / 1.
+    const Tensor z = Tensor::FromVector<double>({4}, {0.0, -0.0, 0.5, nan});
+    EXPECT_EQ(CastBoth(z, opset, DType::kBool).ToInt64Vector(),
+              (std::vector<int64_t>{0, 0, 1, 1}));
+    EXPECT_EQ(
+        CastBoth(Bools({2}, {1, 0}), opset, DType::kFloat64).ToDoubleVector(),
+        (std::vector<double>{1.0, 0.0}));
+    EXPECT_EQ(CastBoth(Int64Tensor({3}, {0, 7, -2}), opset, DType::kBool)
+                  .ToInt64Vector(),
+              (std::vector<int64_t>{0, 1, 1}));
+    // int64 -> float64 / float32 round to nearest even.
+    const Tensor l = Int64Tensor({2}, {(int64_t{1} << 53) + 1, 16777217});
+    EXPECT_EQ(CastBoth(l, opset, DType::kFloat64).ToDoubleVector(),
+              (std::vector<double>{std::ldexp(1.0, 53), 16777217.0}));
+    EXPECT_EQ(CastBoth(l, opset, DType::kFloat32).data<float>()[1],
+              16777216.0f);
+    // int64 -> int64 is exact (a copy), also beyond 2^53.
+    EXPECT_EQ(CastBoth(l, opset, DType::kInt64).ToInt64Vector(),
+              l.ToInt64Vector());
+  }
+}
+
+TEST(ElemOpsTest, CastRefusesStringAndFloat8NamingTheNode) {
+  for (int opset : {13, 19, 21}) {
+    const Tensor x = Tensor::FromVector<float>({1}, {1.0f});
+    for (int64_t to : {8, 17, 19, 21}) {  // string, float8 x2, uint4
+      auto r = Forward(CastNode(opset, to), {x});
+      EXPECT_EQ(r.status().code(), absl::StatusCode::kUnimplemented) << to;
+      EXPECT_NE(r.status().message().find("Cast"), std::string::npos)
+          << r.status();
+    }
+    auto bad = Forward(CastNode(opset, 1000), {x});
+    EXPECT_EQ(bad.status().code(), absl::StatusCode::kInvalidArgument);
+  }
+  EXPECT_FALSE(FindOp(MakeNode("CastLike", 14, 2, 1)).ok());
+}
+
+TEST(ElemOpsTest, CastBackward) {
+  // float64 -> float32: the gradient comes back as float64.
+  const Tensor x = Tensor::FromVector<double>({3}, {0.1, -2.0, 3.5});
+  const Node to_float = CastNode(21, 1);
+  auto y = Forward(to_float, {x});
+  ASSERT_TRUE(y.ok()) << y.status();
+  const Tensor dy = Tensor::FromVector<float>({3}, {0.25f, -1.5f, 1e-3f});
+  auto g = Backward(to_float, {x}, *y, dy);
+  ASSERT_TRUE(g.ok()) << g.status();
+  ASSERT_EQ((*g)[0].dtype(), DType::kFloat64);
+  EXPECT_EQ((*g)[0].ToDoubleVector(), dy.ToDoubleVector());
+  // float32 -> float16: dy (float16) widened back to float32.
+  const Tensor x32 = Tensor::FromVector<float>({2}, {1.0f, 2.0f});
+  const Node to_half = CastNode(19, 10);
+  auto yh = Forward(to_half, {x32});
+  ASSERT_TRUE(yh.ok()) << yh.status();
+  auto gh = Backward(to_half, {x32}, *yh,
+                     Halves(DType::kFloat16, {0x3800, 0xBC00}));  // .5, -1
+  ASSERT_TRUE(gh.ok()) << gh.status();
+  ASSERT_EQ((*gh)[0].dtype(), DType::kFloat32);
+  EXPECT_EQ((*gh)[0].ToDoubleVector(), (std::vector<double>{0.5, -1.0}));
+  // float32 -> int64: zero gradient; int64 -> float32: none.
+  const Node to_int = CastNode(13, 7);
+  auto yi = Forward(to_int, {x32});
+  ASSERT_TRUE(yi.ok());
+  auto gi = Backward(to_int, {x32}, *yi, Int64Tensor({2}, {5, 5}));
+  ASSERT_TRUE(gi.ok()) << gi.status();
+  EXPECT_EQ((*gi)[0].ToDoubleVector(), (std::vector<double>{0.0, 0.0}));
+  const Tensor xi = Int64Tensor({2}, {1, 2});
+  auto yf = Forward(to_float, {xi});
+  ASSERT_TRUE(yf.ok());
+  auto gf = Backward(to_float, {xi}, *yf, dy);
+  ASSERT_TRUE(gf.ok()) << gf.status();
+  EXPECT_FALSE((*gf)[0].defined());
+}
+
+TEST(ElemOpsTest, ComparisonsAreExactOnInt64) {
+  const int64_t p53 = int64_t{1} << 53;
+  // As doubles these are equal; as int64 they are not.
+  const Tensor a = Int64Tensor({3}, {p53 + 1, -7, INT64_MAX});
+  const Tensor b = Int64Tensor({3}, {p53, -7, INT64_MAX - 1});
+  struct Want {
+    const char* op;
+    int opset;
+    std::vector<int64_t> out;
+  };
+  for (const Want& w : std::vector<Want>{{"Equal", 19, {0, 1, 0}},
+                                         {"Equal", 11, {0, 1, 0}},
+                                         {"Greater", 13, {1, 0, 1}},
+                                         {"Less", 13, {0, 0, 0}},
+                                         {"GreaterOrEqual", 16, {1, 1, 1}},
+                                         {"LessOrEqual", 16, {0, 1, 0}}}) {
+    auto r = Forward(MakeNode(w.op, w.opset, 2, 1), {a, b});
+    ASSERT_TRUE(r.ok()) << r.status();
+    EXPECT_EQ((*r)[0].dtype(), DType::kBool);
+    EXPECT_EQ((*r)[0].ToInt64Vector(), w.out) << w.op << "-" << w.opset;
+  }
+  // Equal-19 on bool with broadcasting, and a type mismatch is refused.
+  auto e = Forward(MakeNode("Equal", 19, 2, 1),
+                   {Bools({2, 2}, {1, 0, 0, 1}), Bools({2}, {1, 0})});
+  ASSERT_TRUE(e.ok()) << e.status();
+  EXPECT_EQ((*e)[0].ToInt64Vector(), (std::vector<int64_t>{1, 1, 0, 0}));
+  auto mismatch = Forward(MakeNode("Equal", 19, 2, 1),
+                          {a, Tensor::FromVector<float>({3}, {1, 2, 3})});
+  EXPECT_EQ(mismatch.status().code(), absl::StatusCode::kInvalidArgument);
+  // float16 compares after exact widening.
+  auto h = Forward(MakeNode("Less", 13, 2, 1),
+                   {Halves(DType::kFloat16, {0x3C00, 0x3C01}),
+                    Halves(DType::kFloat16, {0x3C01, 0x3C01})});
+  ASSERT_TRUE(h.ok()) << h.status();
+  EXPECT_EQ((*h)[0].ToInt64Vector(), (std::vector<int64_t>{1, 0}));
+}
+
+TEST(ElemOpsTest, WhereAndPowKeepInt64Exact) {
+  const int64_t big = (int64_t{1} << 62) + 3;
+  auto w = Forward(MakeNode("Where", 16, 3, 1),
+                   {Bools({2, 1}, {1, 0}), Int64Tensor({2}, {big, -big}),
+                    Int64Tensor({}, {big - 1})});
+  ASSERT_TRUE(w.ok()) << w.status();
+  EXPECT_EQ((*w)[0].shape(), (Shape{2, 2}));
+  EXPECT_EQ((*w)[0].ToInt64Vector(),
+            (std::vector<int64_t>{big, -big, big - 1, big - 1}));
+  // 3^39 = 4052555153018976267 (not representable in double).
+  auto p = Forward(MakeNode("Pow", 15, 2, 1),
+                   {Int64Tensor({5}, {3, 2, -1, 1, 5}),
+                    Int64Tensor({5}, {39, -1, -3, -9, 0})});
+  ASSERT_TRUE(p.ok()) << p.status();
+  EXPECT_EQ((*p)[0].ToInt64Vector(),
+            (std::vector<int64_t>{4052555153018976267LL, 0, -1, 1, 1}));
+  // int32 base, float exponent: truncated.
+  auto pf = Forward(MakeNode("Pow", 15, 2, 1),
+                    {Tensor::FromVector<int32_t>({2}, {2, 9}),
+                     Tensor::FromVector<float>({2}, {0.5f, 0.5f})});
+  ASSERT_TRUE(pf.ok()) << pf.status();
+  EXPECT_EQ((*pf)[0].dtype(), DType::kInt32);
+  EXPECT_EQ((*pf)[0].ToInt64Vector(), (std::vector<int64_t>{1, 3}));
+}
+
+TEST(ElemOpsTest, MaxMinTiesSendTheGradientToTheFirstInput) {
+  const Tensor a = Tensor::FromVector<double>({3}, {1.0, 2.0, 2.0});
+  const Tensor b = Tensor::FromVector<double>({3}, {2.0, 2.0, 1.0});
+  const Tensor c = Tensor::FromVector<double>({3}, {2.0, 0.0, 2.0});
+  const Tensor dout = Tensor::FromVector<double>({3}, {1.0, 10.0, 100.0});
+  const Node max = MakeNode("Max", 13, 3, 1);
+  auto out = Forward(max, {a, b, c});
+  ASSERT_TRUE(out.ok());
+  EXPECT_EQ((*out)[0].ToDoubleVector(), (std::vector<double>{2, 2, 2}));
+  auto g = Backward(max, {a, b, c}, *out, dout);
+  ASSERT_TRUE(g.ok()) << g.status();
+  EXPECT_EQ((*g)[0].ToDoubleVector(), (std::vector<double>{0, 10, 100}));
+  EXPECT_EQ((*g)[1].ToDoubleVector(), (std::vector<double>{1, 0, 0}));
+  EXPECT_EQ((*g)[2].ToDoubleVector(), (std::vector<double>{0, 0, 0}));
+  const Node min = MakeNode("Min", 13, 2, 1);
+  auto mo = Forward(min, {b, a});
+  ASSERT_TRUE(mo.ok());
+  auto mg = Backward(min, {b, a}, *mo, dout);
+  ASSERT_TRUE(mg.ok()) << mg.status();
+  EXPECT_EQ((*mg)[0].ToDoubleVector(), (std::vector<double>{0, 10, 100}));
+  EXPECT_EQ((*mg)[1].ToDoubleVector(), (std::vector<double>{1, 0, 0}));
+  // Integer Max (opset 12+) in the inputs' own type.
+  auto im = Forward(
+      MakeNode("Max", 12, 2, 1),
+      {Int64Tensor({2}, {INT64_MAX, -5}), Int64Tensor({1}, {INT64_MAX - 1})});
+  ASSERT_TRUE(im.ok()) << im.status();
+  EXPECT_EQ((*im)[0].ToInt64Vector(),
+            (std::vector<int64_t>{INT64_MAX, INT64_MAX - 1}));
+}
+
+TEST(ElemOpsTest, RoundHalvesToEvenAndSign) {
+  const Tensor x = Tensor::FromVector<double>(
+      {9}, {-2.5, -1.5, -0.5, 0.5, 1.5, 2.5, 2.4999, -0.4, 1e300});
+  auto r = Forward(MakeNode("Round", 11, 1, 1), {x});
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ((*r)[0].ToDoubleVector(),
+            (std::vector<double>{-2, -2, -0.0, 0, 2, 2, 2, -0.0, 1e300}));
+  EXPECT_TRUE(std::signbit((*r)[0].data<double>()[7]));
+  auto s = Forward(MakeNode("Sign", 13, 1, 1),
+                   {Tensor::FromVector<uint8_t>({3}, {0, 1, 255})});
+  ASSERT_TRUE(s.ok()) << s.status();
+  EXPECT_EQ((*s)[0].ToInt64Vector(), (std::vector<int64_t>{0, 1, 1}));
+  auto si = Forward(MakeNode("Sign", 13, 1, 1),
+                    {Int64Tensor({3}, {INT64_MIN, 0, 9})});
+  ASSERT_TRUE(si.ok()) << si.status();
+  EXPECT_EQ((*si)[0].ToInt64Vector(), (std::vector<int64_t>{-1, 0, 1}));
+}
+
+}  // namespace
+}  // namespace onnx_crypt::testing
