@@ -137,19 +137,27 @@ I SaturatingCast(double v) {
 // The multidirectional broadcast of all present `inputs`' shapes.
 absl::StatusOr<Shape> BroadcastAll(const Node& node, const TensorRefs& inputs);
 
-// Reads input elements at the flat indices of a broadcast output.
+// Reads input elements at the flat indices of a broadcast output: the flat
+// index itself when the input has the output's shape, 0 for a one-element
+// input, the generic BroadcastIndex otherwise.
 class BroadcastReader {
  public:
   BroadcastReader(const Shape& in, const Shape& out)
-      : out_(out), strides_(BroadcastStrides(in, out)), same_(in == out) {}
+      : out_(out),
+        strides_(BroadcastStrides(in, out)),
+        same_(in == out),
+        single_(NumElements(in) == 1) {}
   int64_t operator()(int64_t flat) const {
-    return same_ ? flat : BroadcastIndex(flat, out_, strides_);
+    if (same_) return flat;
+    if (single_) return 0;
+    return BroadcastIndex(flat, out_, strides_);
   }
 
  private:
   Shape out_;
   std::vector<int64_t> strides_;
   bool same_;
+  bool single_;
 };
 
 // OK when every present input has the dtype of input 0, else InvalidArgument
