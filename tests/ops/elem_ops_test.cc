@@ -5,6 +5,7 @@
 // (rounding ties of float16 / bfloat16, saturation, wrap-around, bool),
 // Equal-19, the integer paths that shape computations rely on (int64 beyond
 // 2^53), the tie rule of Max/Min's backward and Cast's backward.
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -472,6 +473,60 @@ TEST(ElemOpsTest, ShapeGatedGraphGradientsMatchFiniteDifferences) {
   EXPECT_NE(base->grads.at("W").ToDoubleVector()[0], 0.0);
   EXPECT_EQ(base->grads.at("W").ToDoubleVector()[1], 0.0);
   EXPECT_NE(base->grads.at("E").ToDoubleVector()[1], 0.0);
+}
+
+// The declared opset ranges (the ONNX version history of each op): found at
+// the first and last opset, refused just outside (1000 = no later version
+// known).
+TEST(ElemOpsTest, DeclaredOpsetRanges) {
+  struct Range {
+    const char* op;
+    int inputs;
+    int first, last;
+  };
+  const std::vector<Range> ranges = {
+      {"Equal", 2, 7, 1000},
+      {"Less", 2, 7, 1000},
+      {"Greater", 2, 7, 1000},
+      {"LessOrEqual", 2, 12, 1000},
+      {"GreaterOrEqual", 2, 12, 1000},
+      {"Not", 1, 1, 1000},
+      {"And", 2, 7, 1000},
+      {"Or", 2, 7, 1000},
+      {"Xor", 2, 7, 1000},
+      {"Where", 3, 9, 1000},
+      {"Pow", 2, 7, 1000},
+      {"Max", 2, 6, 1000},
+      {"Min", 2, 6, 1000},
+      {"Sum", 2, 6, 1000},
+      {"Mean", 2, 6, 1000},
+      {"Softplus", 1, 1, 21},
+      {"Softsign", 1, 1, 21},
+      {"Elu", 1, 6, 21},
+      {"Selu", 1, 6, 21},
+      {"Gelu", 1, 20, 1000},
+      {"PRelu", 2, 7, 1000},
+      {"Sign", 1, 9, 1000},
+      {"Floor", 1, 6, 1000},
+      {"Ceil", 1, 6, 1000},
+      {"Round", 1, 11, 21},
+      {"Cast", 1, 6, 22},
+      {"CastLike", 2, 15, 22},
+  };
+  for (const Range& r : ranges) {
+    for (int opset = r.first; opset <= std::min(r.last, 21); ++opset) {
+      EXPECT_TRUE(FindOp(MakeNode(r.op, opset, r.inputs, 1)).ok())
+          << r.op << "-" << opset;
+    }
+    if (r.first > 1) {
+      EXPECT_FALSE(FindOp(MakeNode(r.op, r.first - 1, r.inputs, 1)).ok())
+          << r.op << "-" << r.first - 1;
+    }
+    if (r.last < 1000) {
+      EXPECT_FALSE(FindOp(MakeNode(r.op, r.last + 1, r.inputs, 1)).ok())
+          << r.op << "-" << r.last + 1;
+    }
+  }
 }
 
 }  // namespace
