@@ -55,6 +55,15 @@ std::vector<OpDef> BuildRegistry() {
   cpu::AddReduceOps(ops);
   cpu::AddArgMaxMinOps(ops);
   cpu::AddConvTransposeOps(ops);
+  // --- ops-elem (issue #12) ---
+  cpu::AddCompareLogicOps(ops);
+  cpu::AddWhereOps(ops);
+  cpu::AddPowOps(ops);
+  cpu::AddVariadicOps(ops);
+  cpu::AddSmoothActivationOps(ops);
+  cpu::AddPReluOps(ops);
+  cpu::AddRoundingOps(ops);
+  cpu::AddCastOps(ops);
   return ops;
 }
 

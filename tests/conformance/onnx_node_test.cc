@@ -8,6 +8,7 @@
 // The suite prints how many ran, passed, were not applicable and were excluded,
 // and fails if an op of the registry never ran.
 #include <cmath>
+#include <cstring>
 #include <filesystem>
 #include <iostream>
 #include <map>
@@ -18,6 +19,7 @@
 #include "gtest/gtest.h"
 #include "onnx_crypt/base/status.h"
 #include "onnx_crypt/engine/cpu_engine.h"
+#include "onnx_crypt/ir/half.h"
 #include "onnx_crypt/onnx/model.h"
 #include "onnx_crypt/onnx/tensor_proto.h"
 #include "onnx_crypt/ops/registry.h"
@@ -45,6 +47,31 @@ const std::map<std::string, std::string>& Excluded() {
       {"test_training_dropout_mask", "training-mode random mask"},
       {"test_training_dropout_zero_ratio", "training-mode random mask"},
       {"test_training_dropout_zero_ratio_mask", "training-mode random mask"},
+      // --- ops-elem (issue #12) ---
+      // String tensors: the engine's Tensor has no string storage (the loader
+      // refuses them, Cast refuses string targets with UnimplementedError).
+      {"test_cast_FLOAT_to_STRING", "string tensors are not supported"},
+      {"test_cast_STRING_to_FLOAT", "string tensors are not supported"},
+      {"test_castlike_FLOAT_to_STRING", "string tensors are not supported"},
+      {"test_castlike_FLOAT_to_STRING_expanded",
+       "string tensors are not supported"},
+      {"test_castlike_STRING_to_FLOAT", "string tensors are not supported"},
+      {"test_castlike_STRING_to_FLOAT_expanded",
+       "string tensors are not supported"},
+      // ONNX 1.12's expected bfloat16 values truncate the float32 bits; the
+      // engine rounds to nearest even (as numpy, PyTorch and later ONNX test
+      // data do), so about half the elements differ by one bfloat16 ulp.
+      // elem_ops_test checks bfloat16 rounding instead.
+      {"test_cast_FLOAT_to_BFLOAT16", "expected values truncate"},
+      // Defective test data: the model declares input 'like' as [3, 4] but
+      // the data set feeds a [1] tensor (the other castlike tests declare [1]).
+      {"test_castlike_BFLOAT16_to_FLOAT", "'like' shape [3, 4] fed as [1]"},
+      {"test_castlike_BFLOAT16_to_FLOAT_expanded",
+       "'like' shape [3, 4] fed as [1]"},
+      {"test_castlike_FLOAT_to_BFLOAT16",
+       "'like' shape [3, 4] fed as [1]; expected values truncate"},
+      {"test_castlike_FLOAT_to_BFLOAT16_expanded",
+       "'like' shape [3, 4] fed as [1]; expected values truncate"},
   };
   return *kExcluded;
 }
@@ -57,8 +84,36 @@ const std::map<std::string, std::string>& WithoutNodeTest() {
       {"GroupNormalization",
        "added in opset 18: op cases in tests/support/op_cases_nn2.cc, "
        "tests/ops/nn2_known_values_test.cc"},
+      // ops-elem (issue #12)
+      {"Gelu",
+       "added in opset 20: op cases in tests/support/op_cases_elem2.cc, "
+       "known values in tests/ops/elem_ops_test.cc"},
   };
   return *kWithout;
+}
+
+// ONNX 1.12's bfloat16 test data holds the bfloat16 bit patterns in uint16
+// tensors (numpy has no bfloat16): read them as the bfloat16 the graph
+// declares.
+Tensor AsDeclaredBFloat16(Tensor t, DType declared) {
+  if (declared != DType::kBFloat16 || t.dtype() != DType::kUint16) return t;
+  Tensor b(DType::kBFloat16, t.shape());
+  std::memcpy(b.mutable_raw(), t.raw(), t.nbytes());
+  return b;
+}
+
+// Element values as double; float16 / bfloat16 widened exactly (Tensor's
+// ToDoubleVector does not read them).
+std::vector<double> Values(const Tensor& t) {
+  if (t.dtype() != DType::kFloat16 && t.dtype() != DType::kBFloat16)
+    return t.ToDoubleVector();
+  std::vector<double> v(static_cast<size_t>(t.numel()));
+  const uint16_t* p = t.data<uint16_t>();
+  for (size_t i = 0; i < v.size(); ++i) {
+    v[i] = t.dtype() == DType::kFloat16 ? HalfToFloat32(p[i])
+                                        : BFloat16ToFloat32(p[i]);
+  }
+  return v;
 }
 
 bool Close(double got, double want) {
@@ -104,21 +159,24 @@ absl::Status RunNodeTest(const fs::path& dir, bool* applicable,
     for (size_t i = 0; i < inputs.size(); ++i) {
       const fs::path p = set_dir / absl::StrCat("input_", i, ".pb");
       if (!fs::exists(p)) break;  // optional trailing inputs may be missing
-      OC_ASSIGN_OR_RETURN(feeds[inputs[i].name],
-                          LoadTensorProtoFile(p.string()));
+      OC_ASSIGN_OR_RETURN(Tensor feed, LoadTensorProtoFile(p.string()));
+      feeds[inputs[i].name] =
+          AsDeclaredBFloat16(std::move(feed), inputs[i].dtype);
     }
     OC_ASSIGN_OR_RETURN(std::vector<Tensor> got, engine->Run(feeds));
     for (size_t k = 0; k < outputs.size(); ++k) {
       const fs::path p = set_dir / absl::StrCat("output_", k, ".pb");
       if (!fs::exists(p)) continue;
-      OC_ASSIGN_OR_RETURN(Tensor want, LoadTensorProtoFile(p.string()));
+      OC_ASSIGN_OR_RETURN(Tensor want_stored, LoadTensorProtoFile(p.string()));
+      const Tensor want =
+          AsDeclaredBFloat16(std::move(want_stored), outputs[k].dtype);
       if (got[k].shape() != want.shape() || got[k].dtype() != want.dtype()) {
         return absl::InternalError(
             absl::StrCat("output ", k, " is ", got[k].DebugString(),
                          ", expected ", want.DebugString()));
       }
-      const std::vector<double> g = got[k].ToDoubleVector();
-      const std::vector<double> w = want.ToDoubleVector();
+      const std::vector<double> g = Values(got[k]);
+      const std::vector<double> w = Values(want);
       for (size_t i = 0; i < w.size(); ++i) {
         if (!Close(g[i], w[i])) {
           return absl::InternalError(absl::StrCat(

@@ -137,7 +137,9 @@ absl::Status CheckOpGradients(const OpCase& c) {
       if (!base.outputs[k].defined() ||
           base.outputs[k].dtype() != DType::kFloat64)
         continue;
-      if (out32.outputs[k].dtype() != DType::kFloat32 ||
+      const DType want32 =
+          c.fixed_output_type ? DType::kFloat64 : DType::kFloat32;
+      if (out32.outputs[k].dtype() != want32 ||
           out32.outputs[k].shape() != base.outputs[k].shape()) {
         return absl::InternalError(
             absl::StrCat(where, ": float32 output ", k, " is ",
@@ -221,6 +223,8 @@ std::vector<OpCase> AllOpCases() {
   AddNnCases(cases);
   // ops-nn (issue #12)
   AddNn2Cases(cases);
+  // --- ops-elem (issue #12) ---
+  AddElem2Cases(cases);
   return cases;
 }
 

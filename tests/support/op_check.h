@@ -26,6 +26,9 @@ struct OpCase {
   std::vector<int> check_inputs;
   double rtol = 1e-5;
   double atol = 1e-6;
+  // ops-elem (issue #12): set when the output type does not follow the inputs'
+  // (Cast to=DOUBLE): the float32 forward pass then also gives float64.
+  bool fixed_output_type = false;
 };
 
 // Node with inputs "in0".."in{n-1}" (an empty name where `absent` marks an
@@ -59,6 +62,9 @@ void AddShapeCases(std::vector<OpCase>& cases);        // group B
 void AddNnCases(std::vector<OpCase>& cases);           // group C
 // ops-nn (issue #12): normalizations, reductions, ConvTranspose.
 void AddNn2Cases(std::vector<OpCase>& cases);
+// --- ops-elem (issue #12) ---
+// Where, Pow, Max/Min/Sum/Mean, smooth activations, PRelu, Cast/CastLike.
+void AddElem2Cases(std::vector<OpCase>& cases);
 std::vector<OpCase> AllOpCases();
 
 }  // namespace onnx_crypt::testing

@@ -58,6 +58,21 @@ void AddGroupNormalizationOps(std::vector<OpDef>& ops);
 void AddReduceOps(std::vector<OpDef>& ops);
 void AddArgMaxMinOps(std::vector<OpDef>& ops);  // ArgMax, ArgMin
 void AddConvTransposeOps(std::vector<OpDef>& ops);
+// --- ops-elem (issue #12): comparison/logic, selection, variadic, smooth
+// activations, rounding, casts ---
+// Equal, Less, Greater, LessOrEqual, GreaterOrEqual, Not, And, Or, Xor.
+void AddCompareLogicOps(std::vector<OpDef>& ops);
+void AddWhereOps(std::vector<OpDef>& ops);
+void AddPowOps(std::vector<OpDef>& ops);
+// Max, Min, Sum, Mean.
+void AddVariadicOps(std::vector<OpDef>& ops);
+// Softplus, Softsign, Elu, Selu, Gelu.
+void AddSmoothActivationOps(std::vector<OpDef>& ops);
+void AddPReluOps(std::vector<OpDef>& ops);
+// Sign, Floor, Ceil, Round.
+void AddRoundingOps(std::vector<OpDef>& ops);
+// Cast, CastLike.
+void AddCastOps(std::vector<OpDef>& ops);
 
 }  // namespace onnx_crypt::cpu
 
