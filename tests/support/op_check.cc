@@ -219,6 +219,8 @@ std::vector<OpCase> AllOpCases() {
   AddElementwiseCases(cases);
   AddShapeCases(cases);
   AddNnCases(cases);
+  // ops-shape (issue #12)
+  AddShape2Cases(cases);
   return cases;
 }
 

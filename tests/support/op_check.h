@@ -57,6 +57,9 @@ absl::Status CheckOpGradients(const OpCase& op_case);
 void AddElementwiseCases(std::vector<OpCase>& cases);  // group A
 void AddShapeCases(std::vector<OpCase>& cases);        // group B
 void AddNnCases(std::vector<OpCase>& cases);           // group C
+// ops-shape (issue #12): Expand, Tile, Slice, Split, GatherElements, Einsum,
+// Resize, Upsample (op_cases_shape2.cc).
+void AddShape2Cases(std::vector<OpCase>& cases);
 std::vector<OpCase> AllOpCases();
 
 }  // namespace onnx_crypt::testing
