@@ -136,6 +136,18 @@ absl::StatusOr<ResizePlan> MakeResizePlan(const Node& node, const Shape& in,
                              " to ", a.out, " (scale ", spec.scales[d], ")"));
     }
     a.outside.assign(static_cast<size_t>(a.out), false);
+    if (a.in == a.out && spec.scales[d] == 1.0 && !crop) {
+      // An axis that is not resized is copied, whatever the mode: the
+      // formulas would shift it in tf_half_pixel_for_nn with ceil rounding
+      // (x + 0.5 -> x + 1); onnxruntime keeps it too.
+      a.identity = true;
+      for (int64_t j = 0; j < a.out; ++j) {
+        a.index.push_back(j);
+        a.weight.push_back(1.0);
+      }
+      plan.axes.push_back(std::move(a));
+      continue;
+    }
     for (int64_t j = 0; j < a.out; ++j) {
       OC_ASSIGN_OR_RETURN(const double x,
                           OriginalCoordinate(node, spec, d, j, a.in));
