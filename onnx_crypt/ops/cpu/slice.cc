@@ -117,14 +117,16 @@ template <typename Visit>
 void ForEachSource(const Plan& p, const Shape& in_shape, Visit visit) {
   const int64_t rank = static_cast<int64_t>(in_shape.size());
   const std::vector<int64_t> in_strides = RowMajorStrides(in_shape);
-  std::vector<int64_t> move(static_cast<size_t>(rank));
+  // One spare slot in move and index: without it GCC 12 reports a spurious
+  // -Wfree-nonheap-object here.
+  std::vector<int64_t> move(static_cast<size_t>(rank) + 1, 0);
   int64_t src = 0;
   for (int64_t d = 0; d < rank; ++d) {
     move[d] = p.step[d] * in_strides[d];
     src += p.start[d] * in_strides[d];
   }
   const int64_t total = NumElements(p.out_shape);
-  std::vector<int64_t> index(static_cast<size_t>(rank), 0);
+  std::vector<int64_t> index(static_cast<size_t>(rank) + 1, 0);
   for (int64_t o = 0; o < total; ++o) {
     visit(o, src);
     for (int64_t d = rank - 1; d >= 0; --d) {

@@ -41,8 +41,10 @@ void ForEachSource(const Shape& in_shape, const Shape& out_shape, Visit visit) {
   const int64_t rank = static_cast<int64_t>(out_shape.size());
   const std::vector<int64_t> in_strides = RowMajorStrides(in_shape);
   const int64_t total = NumElements(out_shape);
-  std::vector<int64_t> index(static_cast<size_t>(rank), 0);
-  std::vector<int64_t> wrapped(static_cast<size_t>(rank), 0);
+  // One spare slot each: without it GCC 12 reports a spurious
+  // -Wfree-nonheap-object here.
+  std::vector<int64_t> index(static_cast<size_t>(rank) + 1, 0);
+  std::vector<int64_t> wrapped(static_cast<size_t>(rank) + 1, 0);
   int64_t src = 0;
   for (int64_t o = 0; o < total; ++o) {
     visit(o, src);
