@@ -88,6 +88,9 @@ void AddSliceSplitCases(std::vector<OpCase>& cases) {
   cases.push_back(Case("Split/opset13_input", MakeNode("Split", 13, 2, 3),
                        {RandomTensor({4, 2}, 322), Int64Tensor({3}, {2, 1, 1})},
                        {0}));
+  cases.push_back(Case("Split/opset13_empty_split_is_equal",
+                       MakeNode("Split", 13, 2, 2),
+                       {RandomTensor({4, 2}, 324), Int64Tensor({0}, {})}, {0}));
   Node sp18 = MakeNode("Split", 18, 1, 3);
   SetAttr(sp18, "axis", int64_t{0});
   SetAttr(sp18, "num_outputs", int64_t{3});

@@ -1,3 +1,8 @@
+// Resize/Upsample filters (see resize_common.h). The per-axis taps follow the
+// ONNX reference implementation: its neighbour search over edge-padded data
+// is equivalent to clamping tap indices into [0, n), and it takes the
+// interpolation ratio in (0, 1] (an integral coordinate x is floor x - 1 with
+// ratio 1), which changes which taps are listed but not the result.
 #include "onnx_crypt/ops/cpu/resize_common.h"
 
 #include <algorithm>

@@ -36,7 +36,8 @@ absl::StatusOr<Plan> MakePlan(const Node& node, const TensorRefs& inputs) {
     given = node.HasAttr("split");
     if (given) p.lengths = node.GetInts("split", {});
   } else {
-    given = HasInput(inputs, 1);
+    // An empty split tensor counts as absent: equal pieces.
+    given = HasInput(inputs, 1) && inputs[1]->numel() > 0;
     if (given) {
       if (inputs[1]->rank() != 1) {
         return NodeError(node, absl::StrCat("split must be 1-D, got ",
