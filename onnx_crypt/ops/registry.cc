@@ -64,6 +64,18 @@ std::vector<OpDef> BuildRegistry() {
   cpu::AddPReluOps(ops);
   cpu::AddRoundingOps(ops);
   cpu::AddCastOps(ops);
+  // --- ops-shape (issue #12): shape computation, indexing, Einsum, Resize ---
+  cpu::AddExpandOps(ops);
+  cpu::AddTileOps(ops);
+  cpu::AddSliceOps(ops);
+  cpu::AddSplitOps(ops);
+  cpu::AddConstantOfShapeOps(ops);
+  cpu::AddRangeOps(ops);
+  cpu::AddSizeOps(ops);
+  cpu::AddGatherElementsOps(ops);
+  cpu::AddEinsumOps(ops);
+  cpu::AddResizeOps(ops);
+  cpu::AddUpsampleOps(ops);
   return ops;
 }
 

@@ -397,10 +397,12 @@ TEST(CudaEngineTest, SetInitializerValuesEditsTheDeviceCopy) {
   EXPECT_EQ(Compare(got->at(0), want->at(0), 1e-5, 1e-6), "");
 }
 
-// An op the CUDA table lacks is Unimplemented naming the op and the node.
+// An op that no table declares is Unimplemented naming the op and the node.
 TEST(CudaEngineTest, UnknownOpIsUnimplementedNamingTheNode) {
   OC_SKIP_WITHOUT_GPU();
   Graph g = TinyGraph();
+  // No table has this op (Einsum, used here before, now has a CPU kernel and
+  // would run as a CPU fallback).
   g.nodes[0].op_type = "NoSuchOp";
   absl::StatusOr<std::unique_ptr<CudaEngine>> gpu = CudaEngine::Create(g);
   ASSERT_FALSE(gpu.ok());

@@ -65,6 +65,9 @@ void AddNn2Cases(std::vector<OpCase>& cases);
 // --- ops-elem (issue #12) ---
 // Where, Pow, Max/Min/Sum/Mean, smooth activations, PRelu, Cast/CastLike.
 void AddElem2Cases(std::vector<OpCase>& cases);
+// ops-shape (issue #12): Expand, Tile, Slice, Split, GatherElements, Einsum,
+// Resize, Upsample (op_cases_shape2.cc).
+void AddShape2Cases(std::vector<OpCase>& cases);
 std::vector<OpCase> AllOpCases();
 
 }  // namespace onnx_crypt::testing

@@ -73,6 +73,18 @@ void AddPReluOps(std::vector<OpDef>& ops);
 void AddRoundingOps(std::vector<OpDef>& ops);
 // Cast, CastLike.
 void AddCastOps(std::vector<OpDef>& ops);
+// --- ops-shape (issue #12): shape computation, indexing, Einsum, Resize ---
+void AddExpandOps(std::vector<OpDef>& ops);
+void AddTileOps(std::vector<OpDef>& ops);
+void AddSliceOps(std::vector<OpDef>& ops);
+void AddSplitOps(std::vector<OpDef>& ops);
+void AddConstantOfShapeOps(std::vector<OpDef>& ops);
+void AddRangeOps(std::vector<OpDef>& ops);
+void AddSizeOps(std::vector<OpDef>& ops);
+void AddGatherElementsOps(std::vector<OpDef>& ops);
+void AddEinsumOps(std::vector<OpDef>& ops);
+void AddResizeOps(std::vector<OpDef>& ops);
+void AddUpsampleOps(std::vector<OpDef>& ops);
 
 }  // namespace onnx_crypt::cpu
 
