@@ -223,6 +223,10 @@ absl::StatusOr<AttackReport> RunAttack(const AttackRequest& request) {
   if (!request.output_path.empty()) {
     for (const std::string& name : tensors) {
       OC_ASSIGN_OR_RETURN(Tensor t, engine->GetInitializer(name));
+      // In the file's type (a float16 tensor computes in float32 here).
+      auto narrow = engine->graph().narrow_storage.find(name);
+      if (narrow != engine->graph().narrow_storage.end())
+        t = t.CastTo(narrow->second);
       OC_RETURN_IF_ERROR(model.WriteInitializer(name, t));
     }
     OC_RETURN_IF_ERROR(model.Save(request.output_path));

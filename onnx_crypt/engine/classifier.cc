@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "onnx_crypt/engine/narrow_floats.h"
 
 namespace onnx_crypt {
 
@@ -27,6 +28,7 @@ absl::Status PrepareClassifierGraph(
     }
     std::rotate(graph.outputs.begin(), it, it + 1);
   }
+  ComputeNarrowFloatsInFloat32(graph);
   const ValueInfo& first = graph.outputs[0];
   const ValueInfo* shape = first.has_shape ? &first : nullptr;
   if (shape == nullptr) {

@@ -9,7 +9,9 @@
 //    moved first (the others are still computed; "" keeps the first);
 //  - sequence-classification logits [batch, 1, classes]: a Flatten node
 //    (axis 1, named kClassifierFlattenNode) is appended to the IR so the
-//    engine reads [batch, classes]; DetectOutputKind looks through it.
+//    engine reads [batch, classes]; DetectOutputKind looks through it;
+//  - float16 / bfloat16 tensors are computed in float32
+//    (engine/narrow_floats.h).
 #ifndef ONNX_CRYPT_ENGINE_CLASSIFIER_H_
 #define ONNX_CRYPT_ENGINE_CLASSIFIER_H_
 

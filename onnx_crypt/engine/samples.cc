@@ -95,7 +95,14 @@ absl::StatusOr<Feeds> BindSamples(const Graph& graph,
               : std::string(" (one array per graph input, by input name)")));
     }
     const std::string& array = it->first;
-    const Tensor& t = it->second;
+    // A float16 / bfloat16 model computes in float32 (narrow_floats.h): its
+    // inputs take arrays of the file's narrow type too, widened exactly.
+    Tensor widened;
+    const bool narrow = it->second.dtype() == DType::kFloat16 ||
+                        it->second.dtype() == DType::kBFloat16;
+    if (narrow && input.dtype == DType::kFloat32)
+      widened = it->second.CastTo(DType::kFloat32);
+    const Tensor& t = widened.defined() ? widened : it->second;
     const std::string what =
         absl::StrCat(source, ": array '", array, "' (", t.DebugString(),
                      ") for ", Describe(input));

@@ -89,6 +89,9 @@ struct Graph {
   // was for models locked before; the key's per-tensor and structure
   // fingerprints cover them.
   std::vector<std::string> constant_order;
+  // Initializers the file holds as float16 / bfloat16 that this graph holds
+  // widened to float32 (engine/narrow_floats.h), with the file's dtype.
+  std::map<std::string, DType> narrow_storage;
   std::vector<ValueInfo> inputs;  // graph inputs that are not initializers
   std::vector<ValueInfo> outputs;
   std::map<std::string, int64_t> opsets;  // domain -> version

@@ -6,6 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "onnx_crypt/ir/half.h"
 
 namespace onnx_crypt {
 
@@ -117,6 +118,18 @@ void ConvertAny(const Tensor& src, To* dst) {
     case DType::kBool:
       ConvertAll<To, bool>(src, dst);
       break;
+    case DType::kFloat16: {
+      const uint16_t* p = src.data<uint16_t>();
+      for (int64_t i = 0; i < src.numel(); ++i)
+        dst[i] = static_cast<To>(HalfToFloat32(p[i]));
+      break;
+    }
+    case DType::kBFloat16: {
+      const uint16_t* p = src.data<uint16_t>();
+      for (int64_t i = 0; i < src.numel(); ++i)
+        dst[i] = static_cast<To>(BFloat16ToFloat32(p[i]));
+      break;
+    }
     default:
       for (int64_t i = 0; i < src.numel(); ++i) dst[i] = To{};
   }
@@ -173,6 +186,18 @@ Tensor Tensor::CastTo(DType dtype) const {
     case DType::kBool:
       ConvertAny<bool>(*this, out.mutable_data<bool>());
       break;
+    case DType::kFloat16:
+    case DType::kBFloat16: {
+      // Through float32 (one rounding for float32 sources, the usual case).
+      std::vector<float> f(static_cast<size_t>(numel_));
+      ConvertAny<float>(*this, f.data());
+      uint16_t* p = out.mutable_data<uint16_t>();
+      for (size_t i = 0; i < f.size(); ++i) {
+        p[i] = dtype == DType::kFloat16 ? Float32ToHalf(f[i])
+                                        : Float32ToBFloat16(f[i]);
+      }
+      break;
+    }
     default:
       break;
   }

@@ -12,7 +12,12 @@ std::vector<EligibleTensor> FindEligibleTensors(const Graph& graph,
     const std::string& name = node.inputs[input];
     auto it = graph.initializers.find(name);
     if (it == graph.initializers.end()) return;
-    if (it->second.dtype() != DType::kFloat32 || it->second.numel() < 2) return;
+    const DType dtype = it->second.dtype();
+    if ((dtype != DType::kFloat32 && dtype != DType::kFloat16 &&
+         dtype != DType::kBFloat16) ||
+        it->second.numel() < 2) {
+      return;
+    }
     if (found.count(name)) return;
     found[name] =
         EligibleTensor{name, role, node.Describe(), it->second.numel()};

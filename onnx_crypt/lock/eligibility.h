@@ -1,7 +1,8 @@
 // Which initializers the lock may change: the weights of weight-bearing ops,
 // and optionally their biases.
 //
-// Eligible: float32 initializers that feed a differentiable weight input of a
+// Eligible: float32 (or float16 / bfloat16: engine/narrow_floats.h)
+// initializers that feed a differentiable weight input of a
 // weight-bearing op: Conv/ConvTranspose input 1, Gemm input 1 (or input 0 when
 // that one is the constant), MatMul's constant operand. With include_bias also:
 // Conv/ConvTranspose input 2, Gemm input 2, the constant operand of an Add that

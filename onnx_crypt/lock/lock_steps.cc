@@ -15,9 +15,11 @@
 
 namespace onnx_crypt {
 
-TensorTails MakeTensorTails(const std::string& name, const Tensor& t) {
+TensorTails MakeTensorTails(const std::string& name, const Tensor& t,
+                            DType storage) {
   TensorTails s;
   s.name = name;
+  s.storage = storage;
   s.sorted.assign(t.data<float>(), t.data<float>() + t.numel());
   std::sort(s.sorted.begin(), s.sorted.end());
   const int64_t n = static_cast<int64_t>(s.sorted.size());

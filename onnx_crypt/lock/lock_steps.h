@@ -34,6 +34,7 @@
 #include "absl/status/statusor.h"
 #include "onnx_crypt/attack/attack.h"
 #include "onnx_crypt/engine/engine.h"
+#include "onnx_crypt/engine/narrow_floats.h"
 #include "onnx_crypt/ir/tensor.h"
 #include "onnx_crypt/lock/locker.h"
 #include "onnx_crypt/lock/random.h"
@@ -58,8 +59,13 @@ struct TensorTails {
   std::vector<float> sorted;  // the original values, ascending
   float min = 0, max = 0;
   float tail_lo = 0, tail_hi = 0;
+  // The type the file stores the tensor in: float32, or float16 / bfloat16
+  // (computed in float32: engine/narrow_floats.h), whose values a locked
+  // value must be one of.
+  DType storage = DType::kFloat32;
 };
-TensorTails MakeTensorTails(const std::string& name, const Tensor& t);
+TensorTails MakeTensorTails(const std::string& name, const Tensor& t,
+                            DType storage = DType::kFloat32);
 
 // A copy of some initializers' values at one moment, to write back later.
 class ValueSnapshot {
@@ -200,13 +206,14 @@ absl::StatusOr<RankResult> RankUnlockedValues(const LockContext& ctx,
                                               const LockedValues& locked);
 
 // The propose step. It draws u ~ U[0, 1) from `rng` up to 64 times, maps each
-// draw to a value with `to_value(u)`, and returns the first usable value (see
+// draw to a value with `to_value(u)` (rounded to the tensor's storage type),
+// and returns the first usable value (see
 // the file comment). It returns `theta` when none of the 64 draws is usable.
 template <typename ToValue>
 float ProposeValue(SeededGenerator& rng, const TensorTails& tails,
                    const LockedValues& locked, float theta, ToValue to_value) {
   for (int attempt = 0; attempt < 64; ++attempt) {
-    const float v = to_value(rng.Uniform());
+    const float v = RoundToStorage(to_value(rng.Uniform()), tails.storage);
     const bool is_extreme = v == tails.min || v == tails.max;
     const bool taken =
         locked.BitsTaken(v) ||

@@ -78,7 +78,11 @@ absl::StatusOr<LockResult> LockModel(Engine& engine, const Feeds& samples,
                       ValueSnapshot::Take(engine, names));
   std::vector<TensorTails> tails;
   for (size_t t = 0; t < names.size(); ++t) {
-    tails.push_back(MakeTensorTails(names[t], originals.tensor(t)));
+    auto narrow = engine.graph().narrow_storage.find(names[t]);
+    tails.push_back(MakeTensorTails(
+        names[t], originals.tensor(t),
+        narrow == engine.graph().narrow_storage.end() ? DType::kFloat32
+                                                      : narrow->second));
     result.total_parameters += originals.tensor(t).numel();
   }
   result.eligible = names;

@@ -8,13 +8,26 @@
 #include "onnx_crypt/engine/classifier.h"
 #include "onnx_crypt/engine/factory.h"
 #include "onnx_crypt/engine/samples.h"
+#include "onnx_crypt/ir/half.h"
 
 namespace onnx_crypt {
 
 namespace {
 
-std::string ElementBytes(float v) {
+// One value's bits in the tensor's storage type (float32, or float16 /
+// bfloat16: engine/narrow_floats.h; the value is representable there).
+std::string ElementBytes(float v, DType storage) {
+  if (storage == DType::kFloat16 || storage == DType::kBFloat16) {
+    const uint16_t bits =
+        storage == DType::kFloat16 ? Float32ToHalf(v) : Float32ToBFloat16(v);
+    return std::string(reinterpret_cast<const char*>(&bits), 2);
+  }
   return std::string(reinterpret_cast<const char*>(&v), 4);
+}
+
+DType StorageOf(const Graph& graph, const std::string& name) {
+  auto it = graph.narrow_storage.find(name);
+  return it == graph.narrow_storage.end() ? DType::kFloat32 : it->second;
 }
 
 }  // namespace
@@ -40,7 +53,15 @@ absl::StatusOr<ModelLockOutput> LockOnnxModelWithEngine(
     OnnxModel& model, const Graph& original, Engine& engine,
     const std::string& device, const Feeds& samples,
     const std::vector<int64_t>& labels, const LockConfig& config) {
-  const std::string model_sha_original = GraphInitializersSha256(original);
+  // Fingerprints are of the tensors as the file stores them: a graph that
+  // computes float16 weights in float32 holds other bytes.
+  absl::StatusOr<Graph> file_graph = original.narrow_storage.empty()
+                                         ? absl::StatusOr<Graph>(Graph{})
+                                         : model.ToGraph();
+  OC_RETURN_IF_ERROR(file_graph.status());
+  const Graph& stored =
+      original.narrow_storage.empty() ? original : *file_graph;
+  const std::string model_sha_original = GraphInitializersSha256(stored);
   const std::string& resolved = device;
   Engine* const engine_ptr = &engine;
   ModelLockOutput out;
@@ -70,8 +91,10 @@ absl::StatusOr<ModelLockOutput> LockOnnxModelWithEngine(
   for (const std::string& name : original.ParameterOrder()) {
     if (!touched.count(name)) continue;
     OC_ASSIGN_OR_RETURN(Tensor locked, engine.GetInitializer(name));
+    const DType storage = StorageOf(original, name);
+    if (storage != DType::kFloat32) locked = locked.CastTo(storage);  // exact
     OC_RETURN_IF_ERROR(model.WriteInitializer(name, locked));
-    const Tensor& before = original.initializers.at(name);
+    const Tensor& before = stored.initializers.at(name);
     keyfile::TensorFingerprint* fp = key.add_tensors();
     fp->set_name(name);
     fp->set_data_type(static_cast<int32_t>(before.dtype()));
@@ -97,8 +120,9 @@ absl::StatusOr<ModelLockOutput> LockOnnxModelWithEngine(
     keyfile::LockedValue* v = key.add_values();
     v->set_tensor(c.tensor);
     v->set_index(c.index);
-    v->set_original(ElementBytes(c.original));
-    v->set_locked(ElementBytes(c.locked));
+    const DType storage = StorageOf(original, c.tensor);
+    v->set_original(ElementBytes(c.original, storage));
+    v->set_locked(ElementBytes(c.locked, storage));
     v->set_round(c.round);
   }
   key.set_model_sha256_original(model_sha_original);

@@ -7,6 +7,12 @@ weights, seeded) and labelled by ONNX Runtime's own predictions (pseudo-labels,
 as a vendor without labels would). Oracles: ONNX Runtime for what the models
 compute, the original file for bit-exactness.
 
+float16 / bfloat16: weights stored in the narrow type (a model converted with
+the I/O kept float32: Cast at the input and output, float16 inside) are locked
+in their own type: the engine computes in float32, the locked values are
+float16 values, the key holds their 2-byte bits, and unlock restores the file
+exactly; ONNX Runtime runs the float16 model as the oracle.
+
 Checks: `info` lists the Constant-held weights as eligible; `lock` reaches its
 target (ONNX Runtime's accuracy of the locked model against the labels); the
 locked model has the same nodes (the Constant nodes are still Constant nodes,
@@ -14,6 +20,7 @@ in the same attribute form), no initializer added, and differs from the
 original only in the locked values; `unlock` gives the original file's
 bytes back and `verify` agrees.
 """
+import json
 import os
 import pathlib
 import subprocess
@@ -159,6 +166,170 @@ class ConstantWeightsTest(unittest.TestCase):
         self.assertEqual(onnx.load(str(back)).SerializeToString(),
                          self.model.SerializeToString())
         self.cli("verify", self.model_path, locked, key)
+
+
+def narrow_model(path, dtype, x):
+    """Cast(x -> dtype) -> Conv -> Relu -> Flatten -> Gemm -> Cast(-> float);
+    weights in `dtype` (TensorProto.FLOAT16 or BFLOAT16), the Gemm bias
+    centring the logits over x."""
+    rng = np.random.default_rng(21)
+    w = (rng.standard_normal((6, 1, 3, 3)) * 0.5).astype(np.float32)
+    fw = (rng.standard_normal((CLASSES, 6 * 12 * 12)) * 0.1).astype(np.float32)
+    fb = np.zeros(CLASSES, np.float32)
+
+    def tensor(name, a):
+        if dtype == TensorProto.FLOAT16:
+            return numpy_helper.from_array(a.astype(np.float16), name)
+        bits = (a.astype(np.float32).view(np.uint32) + 0x7FFF +
+                ((a.astype(np.float32).view(np.uint32) >> 16) & 1)) >> 16
+        t = helper.make_tensor(name, TensorProto.BFLOAT16, a.shape, [])
+        t.raw_data = bits.astype(np.uint16).tobytes()
+        return t
+
+    def build(bias):
+        nodes = [
+            helper.make_node("Cast", ["x"], ["xn"], name="in_cast", to=dtype),
+            helper.make_node("Conv", ["xn", "w"], ["c"], name="conv", kernel_shape=[3, 3]),
+            helper.make_node("Relu", ["c"], ["r"], name="relu"),
+            helper.make_node("Flatten", ["r"], ["f"], name="flatten"),
+            helper.make_node("Gemm", ["f", "fw", "fb"], ["o"], name="fc", transB=1),
+            helper.make_node("Cast", ["o"], ["logits"], name="out_cast", to=TensorProto.FLOAT),
+        ]
+        graph = helper.make_graph(
+            nodes, "narrow",
+            [helper.make_tensor_value_info("x", TensorProto.FLOAT, [None, 1, 14, 14])],
+            [helper.make_tensor_value_info("logits", TensorProto.FLOAT, [None, CLASSES])],
+            initializer=[tensor("w", w), tensor("fw", fw), tensor("fb", bias)])
+        model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+        model.ir_version = 8
+        onnx.save(model, str(path))
+        return model
+
+    build(fb)
+    if dtype == TensorProto.FLOAT16:
+        sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+        logits = sess.run(None, {"x": x})[0]
+    else:  # ONNX Runtime has no bfloat16 Conv on the CPU: numpy in float32
+        logits = None
+    if logits is not None:
+        return build((fb - logits.mean(0)).astype(np.float32))
+    return build(fb)
+
+
+def raw_uint16(model, name):
+    for t in model.graph.initializer:
+        if t.name == name:
+            return np.frombuffer(t.raw_data, np.uint16)
+    raise KeyError(name)
+
+
+class NarrowFloatTest(unittest.TestCase):
+    def setUp(self):
+        self.tmp = tempfile.TemporaryDirectory()
+        self.dir = pathlib.Path(self.tmp.name)
+        self.x = np.random.default_rng(22).standard_normal((128, 1, 14, 14)).astype(np.float32)
+
+    def tearDown(self):
+        self.tmp.cleanup()
+
+    def cli(self, *args):
+        r = subprocess.run([CLI, *map(str, args)], capture_output=True, text=True)
+        self.assertEqual(r.returncode, 0, f"{args}: {r.stdout}\n{r.stderr}")
+        return r
+
+    def check(self, dtype):
+        path = self.dir / "narrow.onnx"
+        model = narrow_model(path, dtype, self.x)
+        out = self.cli("info", path).stdout
+        self.assertIn("eligible for locking: 2 tensors", out)
+        data = self.dir / "owner.npz"
+        np.savez(data, x=self.x)  # pseudo-labels: the model's own predictions
+        dump = self.dir / "out.npz"
+        self.cli("eval", path, "--data", data, "--dump-outputs", dump)
+        ours = np.load(dump)["out"]
+        if dtype == TensorProto.FLOAT16:
+            # ONNX Runtime rounds to float16 after each op, the engine computes
+            # in float32: they differ by that rounding.
+            sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+            want = sess.run(None, {"x": self.x})[0]
+            self.assertLessEqual(np.abs(ours - want).max(), 2e-2 * np.abs(want).max())
+            self.assertGreaterEqual((ours.argmax(1) == want.argmax(1)).mean(), 0.95)
+        locked, key, back = self.dir / "l.onnx", self.dir / "l.key", self.dir / "b.onnx"
+        r = self.cli("lock", path, "--data", data, "-o", locked, "--key", key, "--json",
+                     "--threads", "1")
+        summary = json.loads(r.stdout.strip().splitlines()[-1])
+        self.assertLessEqual(summary["sample_accuracy_after"], summary["target_accuracy"])
+        lm = onnx.load(str(locked))
+        changed = 0
+        for name in ("w", "fw"):
+            before, after = raw_uint16(model, name), raw_uint16(lm, name)
+            self.assertEqual(
+                [t.data_type for t in lm.graph.initializer if t.name == name], [dtype])
+            changed += int((before != after).sum())
+        self.assertEqual(changed, summary["locked_values"])
+        # The key's values are the tensors' own 2-byte bits (a key with 4-byte
+        # values for a float16 tensor is refused by the key's validator, so
+        # the bit-exact unlock below checks this); `key --values` reads them.
+        self.assertEqual(self.cli("key", key, "--values").stdout.count(" -> "),
+                         summary["locked_values"])
+        if dtype == TensorProto.FLOAT16:
+            sess = ort.InferenceSession(str(locked), providers=["CPUExecutionProvider"])
+            y = ours.argmax(1)
+            acc = float((sess.run(None, {"x": self.x})[0].argmax(1) == y).mean())
+            self.assertLessEqual(acc, summary["target_accuracy"] + 0.05)
+        self.cli("unlock", locked, "--key", key, "-o", back)
+        self.assertEqual(onnx.load(str(back)).SerializeToString(), model.SerializeToString())
+        self.cli("verify", path, locked, key)
+
+    def test_float16_weights_lock_in_their_own_type(self):
+        self.check(TensorProto.FLOAT16)
+
+    def test_bfloat16_weights_lock_in_their_own_type(self):
+        self.check(TensorProto.BFLOAT16)
+
+
+class InitializersAsInputsTest(unittest.TestCase):
+    """IR version 3 style: every initializer is also listed as a graph input
+    (a default a caller could override). They are parameters, not inputs the
+    data must feed, and are locked in place."""
+
+    def test_lock_and_unlock(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            d = pathlib.Path(tmp)
+            rng = np.random.default_rng(31)
+            w = (rng.standard_normal((CLASSES, 20)) * 0.5).astype(np.float32)
+            x = rng.standard_normal((128, 20)).astype(np.float32)
+            b = -(x @ w.T).mean(0).astype(np.float32)
+            nodes = [helper.make_node("Gemm", ["x", "W", "B"], ["logits"], transB=1)]
+            graph = helper.make_graph(
+                nodes, "old_ir",
+                [helper.make_tensor_value_info("x", TensorProto.FLOAT, [None, 20]),
+                 helper.make_tensor_value_info("W", TensorProto.FLOAT, [CLASSES, 20]),
+                 helper.make_tensor_value_info("B", TensorProto.FLOAT, [CLASSES])],
+                [helper.make_tensor_value_info("logits", TensorProto.FLOAT, [None, CLASSES])],
+                initializer=[numpy_helper.from_array(w, "W"), numpy_helper.from_array(b, "B")])
+            model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 9)])
+            model.ir_version = 3
+            path = d / "old.onnx"
+            onnx.save(model, str(path))
+            data = d / "d.npz"
+            np.savez(data, x=x)
+            cli = lambda *a: subprocess.run([CLI, *map(str, a)], capture_output=True, text=True)
+            r = cli("info", path)
+            self.assertIn("eligible for locking: 1 tensors, 200 values", r.stdout, r.stderr)
+            r = cli("lock", path, "--data", data, "-o", d / "l.onnx", "--key", d / "l.key",
+                    "--json")
+            self.assertEqual(r.returncode, 0, r.stderr)
+            summary = json.loads(r.stdout.strip().splitlines()[-1])
+            sess = ort.InferenceSession(str(d / "l.onnx"), providers=["CPUExecutionProvider"])
+            y = (x @ w.T + b).argmax(1)
+            acc = float((sess.run(None, {"x": x})[0].argmax(1) == y).mean())
+            self.assertLessEqual(acc, summary["target_accuracy"] + 1e-9)
+            locked = onnx.load(str(d / "l.onnx"))
+            self.assertEqual([i.name for i in locked.graph.input], ["x", "W", "B"])
+            self.assertEqual(cli("unlock", d / "l.onnx", "--key", d / "l.key", "-o",
+                                 d / "b.onnx").returncode, 0)
+            self.assertEqual((d / "b.onnx").read_bytes(), path.read_bytes())
 
 
 if __name__ == "__main__":
