@@ -14,10 +14,20 @@ Output: tools/data/ (gitignored), each file holding
         fmnist_train1pct.npz   600 labelled training images (60 per class), disjoint from owner256
         fmnist_train5pct.npz   3,000 labelled training images (300 per class), disjoint from
                                owner256; a superset of train1pct
+        fmnist_rgb32_test.npz      the 10,000 test images in the 3 x 32 x 32 form (below)
+        fmnist_rgb32_owner256.npz  the 256 owner images in the 3 x 32 x 32 form
 
 Normalization (the same constants are used by tools/train_models.py, so every model expects it):
     x = (pixel / 255 - MEAN) / STD,   MEAN = 0.2860, STD = 0.3530
 (the mean and standard deviation of the training pixels scaled to [0, 1]).
+
+The 3 x 32 x 32 form (x float32 [N, 3, 32, 32], for models such as torchvision's resnet18 that
+want three channels; see to_rgb32): the normalized 28 x 28 image is resized to 32 x 32 by
+bilinear interpolation with half-pixel centers (source coordinate (o + 0.5) * 28 / 32 - 0.5,
+clamped to [0, 27]; the same as torch F.interpolate(mode="bilinear", align_corners=False) and
+ONNX Resize mode "linear" with "half_pixel"), then copied into all three channels. Resizing
+after normalizing gives the same values as normalizing after resizing (the weights of each
+output pixel sum to 1), up to float rounding.
 
 The subsets are drawn with numpy's PCG64 generator from fixed seeds, and the .npz files are written
 with fixed zip timestamps, so two runs produce the same bytes. Each file is written to a temporary
@@ -65,6 +75,32 @@ def normalize(images_u8):
     x = images_u8.astype(np.float32) / np.float32(255.0)
     x = (x - np.float32(MEAN)) / np.float32(STD)
     return x[:, None, :, :].astype(np.float32)
+
+
+def bilinear_matrix(n_in, n_out):
+    """[n_out, n_in] float64 weights of 1-D linear interpolation with half-pixel centers."""
+    w = np.zeros((n_out, n_in), dtype=np.float64)
+    for o in range(n_out):
+        src = min(max((o + 0.5) * n_in / n_out - 0.5, 0.0), n_in - 1.0)
+        i0 = int(np.floor(src))
+        i1 = min(i0 + 1, n_in - 1)
+        frac = src - i0
+        w[o, i0] += 1.0 - frac
+        w[o, i1] += frac
+    return w
+
+
+def to_rgb32(x, channels=3):
+    """float32 [N, 1, 28, 28] normalized -> float32 [N, channels, 32, 32]: bilinear resize
+    (half-pixel centers, computed in float64, rounded once to float32), channel repeated.
+    channels=1 returns the resized single channel (train_models.py repeats it per batch)."""
+    if x.ndim != 4 or x.shape[1:] != (1, 28, 28):
+        raise ValueError(f"expected [N, 1, 28, 28], got {x.shape}")
+    r = bilinear_matrix(28, 32)
+    out = np.empty((x.shape[0], 1, 32, 32), dtype=np.float32)
+    for i in range(0, x.shape[0], 5000):  # chunks keep the float64 temporaries small
+        out[i:i + 5000, 0] = (r @ x[i:i + 5000, 0].astype(np.float64) @ r.T).astype(np.float32)
+    return np.repeat(out, channels, axis=1) if channels > 1 else out
 
 
 def save_npz_atomic(path, **arrays):
@@ -132,6 +168,8 @@ def main(argv):
         "fmnist_owner256": (x_tr[owner], y_tr[owner], owner),
         "fmnist_train1pct": (x_tr[pct1], y_tr[pct1], pct1),
         "fmnist_train5pct": (x_tr[pct5], y_tr[pct5], pct5),
+        "fmnist_rgb32_test": (to_rgb32(x_te), y_te, np.arange(len(y_te), dtype=np.int64)),
+        "fmnist_rgb32_owner256": (to_rgb32(x_tr[owner]), y_tr[owner], owner),
     }
     for name, (x, y, idx) in outputs.items():
         path = os.path.join(args.out, name + ".npz")

@@ -74,7 +74,8 @@ EOF
 # --- 3. Data -----------------------------------------------------------------------------------
 DATA_DIR="${ROOT}/tools/data"
 need_data=0
-for f in fmnist_test fmnist_train fmnist_owner256 fmnist_train1pct fmnist_train5pct; do
+for f in fmnist_test fmnist_train fmnist_owner256 fmnist_train1pct fmnist_train5pct \
+  fmnist_rgb32_test fmnist_rgb32_owner256; do
   [[ -f "${DATA_DIR}/${f}.npz" ]] || need_data=1
 done
 if ((need_data)); then

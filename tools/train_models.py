@@ -10,10 +10,18 @@ Models (see MODELS.md, written by this script, for parameters and accuracies):
                      LeakyRelu, AveragePool, GlobalAveragePool and Dropout; opset 11.
   mlp_softmax.onnx   MLP 784-256-128-10 ending in Softmax (output "probs"); opset 9.
   wide_10m.onnx      small CNN stem + wide FC layers 3136-2560-1024-10 (10.7M parameters); opset 13.
+  rgb32/resnet18_fmnist.onnx  torchvision's resnet18 (num_classes=10, 11.2M parameters) at 32x32
+                     with three channels; BatchNorm folded; opset 13. In a subfolder, since its
+                     input form differs from the others' (below).
 
-Every model takes input "input" float32 [batch, 1, 28, 28], normalized as in tools/make_data.py:
-x = (pixel / 255 - 0.2860) / 0.3530. The batch axis is dynamic. Outputs are named "logits"
-(or "probs" for mlp_softmax).
+Every model but resnet18_fmnist takes input "input" float32 [batch, 1, 28, 28], normalized as in
+tools/make_data.py: x = (pixel / 255 - 0.2860) / 0.3530. resnet18_fmnist takes "input" float32
+[batch, 3, 32, 32]: the same normalized image resized to 32x32 (bilinear, half-pixel centers) and
+copied into the three channels, which is make_data.to_rgb32 (tools/data/fmnist_rgb32_*.npz hold
+the test and owner images in this form). The resize and the channel copy are done in the data
+pipeline, not in the graph, so the model is plain torchvision resnet18 (Conv, Relu, MaxPool, Add,
+GlobalAveragePool, Flatten, Gemm) and takes what any 3-channel 32x32 pipeline produces. The batch
+axis is dynamic. Outputs are named "logits" (or "probs" for mlp_softmax).
 
 About Dropout in bn_cnn: torch's exporter removes eval-mode dropout from the graph (it is the
 identity at inference). So that the model exercises the ONNX Dropout op, this script inserts a
@@ -29,8 +37,9 @@ renamed into place.
 
 Usage: train_models.py [--models lenet5,resnet_small,...] [--data DIR] [--out DIR] [--seed S]
                        [--threads N]
-Needs tools/data/fmnist_{train,test}.npz (tools/make_data.py). Writes tools/models/*.onnx,
-tools/models/models.json (machine-readable results) and tools/models/MODELS.md.
+Needs tools/data/fmnist_{train,test}.npz (tools/make_data.py). Writes tools/models/*.onnx (and
+tools/models/rgb32/*.onnx), tools/models/models.json (machine-readable results) and
+tools/models/MODELS.md.
 """
 
 import argparse
@@ -47,6 +56,9 @@ import onnxruntime as ort
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+import torchvision
+
+import make_data  # tools/make_data.py: the 3 x 32 x 32 input form (to_rgb32)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 # One intra-op thread: the weights are then bit-reproducible, and on the project's shared 2-core
@@ -55,6 +67,9 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 THREADS = 1
 BATCH = 128
 EVAL_BATCH = 1000
+# resnet18_fmnist: about 0.36 CPU s per step of 128 with 1 thread (170 CPU s per epoch), but wall
+# time on the shared 2-core machine was up to 10x that under load, hence only 2 epochs.
+EPOCHS_RESNET18 = 2
 
 
 # ------------------------------------------------------------------------------------------------
@@ -204,7 +219,18 @@ MODELS = {
                      "maxpool, then fc 3136-2560-1024-10 (wide Gemms)",
                      opset=13, epochs=2, lr=1.5e-3, wd=0.0, output="logits",
                      export="eval_folded", batch=256),
+    # torchvision's resnet18 unchanged (7x7 stride-2 stem and max pool, so the 32x32 input is 8x8
+    # after the stem and 1x1 in the last stage). Input form "rgb32": see the module doc. Written
+    # to tools/models/rgb32/, so that the tools and tests that take every tools/models/*.onnx
+    # with the 1x28x28 data files do not pick it up.
+    "resnet18_fmnist": dict(make=lambda: torchvision.models.resnet18(num_classes=10),
+                            arch="torchvision resnet18 (num_classes=10) at 3x32x32; BN folded",
+                            opset=13, epochs=EPOCHS_RESNET18, lr=2e-3, wd=1e-4, output="logits",
+                            export="eval_folded", input="rgb32", subdir="rgb32"),
 }
+
+# The input shape of each form, batch first.
+INPUT_SHAPES = {"gray28": (1, 28, 28), "rgb32": (3, 32, 32)}
 
 
 # ------------------------------------------------------------------------------------------------
@@ -221,6 +247,23 @@ def logits_of(model, x):
     if getattr(model, "softmax", False):
         return model.net[:-1](x)
     return model(x)
+
+
+def input_form(x, form):
+    """The [N, 1, 28, 28] normalized images in the model's input form. For rgb32 the values are
+    make_data.to_rgb32's (the files tools/data/fmnist_rgb32_*.npz), held as one resized channel
+    expanded to three without a copy (indexing a batch copies it). The resize is checked against
+    torch's own bilinear interpolation (F.interpolate, align_corners=False)."""
+    if form == "gray28":
+        return x
+    if form == "rgb32":
+        one = torch.from_numpy(make_data.to_rgb32(x.numpy(), channels=1))
+        ref = F.interpolate(x[:1000], size=(32, 32), mode="bilinear", align_corners=False)
+        diff = float((ref - one[:1000]).abs().max())
+        if diff > 1e-5:
+            raise RuntimeError(f"make_data.to_rgb32 differs from F.interpolate by {diff:.2e}")
+        return one.expand(-1, 3, -1, -1)
+    raise ValueError(f"unknown input form {form!r}")
 
 
 def train(model, cfg, x, y, seed):
@@ -242,6 +285,9 @@ def train(model, cfg, x, y, seed):
             opt.step()
             sched.step()
             total += loss.item() * len(idx)
+            if steps_per_epoch >= 400 and (i + 1) % 100 == 0:  # long epochs: a line per 100 steps
+                print(f"    step {i + 1}/{steps_per_epoch}: loss {loss.item():.4f} "
+                      f"({time.time() - t0:.0f} s)", flush=True)
         print(f"  epoch {epoch + 1}/{cfg['epochs']}: loss {total / len(x):.4f} "
               f"({time.time() - t0:.1f} s)", flush=True)
 
@@ -285,7 +331,8 @@ def export(model, name, cfg):
     f = io.BytesIO()
     keep_bn = cfg["export"] == "keep_bn"
     torch.onnx.export(
-        model, torch.zeros(1, 1, 28, 28), f, opset_version=cfg["opset"],
+        model, torch.zeros(1, *INPUT_SHAPES[cfg.get("input", "gray28")]), f,
+        opset_version=cfg["opset"],
         input_names=["input"], output_names=[cfg["output"]],
         dynamic_axes={"input": {0: "batch"}, cfg["output"]: {0: "batch"}},
         # PRESERVE with the model in eval mode exports BatchNormalization in inference form
@@ -319,7 +366,9 @@ def write_models_md(path, results):
         "Fashion-MNIST classifiers trained and exported by `tools/train_models.py` (PyTorch "
         f"{torch.__version__.split('+')[0]} on the CPU, seeded).",
         "Input `input`: float32 [batch, 1, 28, 28], x = (pixel / 255 - 0.2860) / 0.3530 "
-        "(see `tools/make_data.py`).",
+        "(see `tools/make_data.py`); `resnet18_fmnist`: float32 [batch, 3, 32, 32], the same "
+        "image resized to 32x32 (bilinear, half-pixel centers) in all three channels "
+        "(`make_data.to_rgb32`, `tools/data/fmnist_rgb32_*.npz`).",
         "Accuracy is on all 10,000 test images, once in PyTorch and once with ONNX Runtime "
         f"{ort.__version__} on the exported file. `max |diff|` is the largest absolute difference "
         "between the two runtimes' outputs.",
@@ -354,6 +403,9 @@ def write_models_md(path, results):
         "drops eval-mode dropout; `train_models.py` inserts an ONNX Dropout node (identity at "
         "inference) before the classifier so the op is exercised.",
         "- `mlp_softmax`: ends in Softmax; its output is probabilities.",
+        "- `resnet18_fmnist`: `torchvision.models.resnet18(num_classes=10)` unchanged, BatchNorm "
+        "folded by the exporter; the resize to 32x32 and the copy to three channels happen in "
+        "the data pipeline (`tools/make_data.py`), not in the graph.",
         "",
     ]
     write_atomic(path, "\n".join(lines).encode())
@@ -374,8 +426,8 @@ def main(argv):
 
     torch.set_num_threads(args.threads)
     torch.use_deterministic_algorithms(True)
-    x_tr, y_tr = load_npz(os.path.join(args.data, "fmnist_train.npz"))
-    x_te, y_te = load_npz(os.path.join(args.data, "fmnist_test.npz"))
+    x_tr28, y_tr = load_npz(os.path.join(args.data, "fmnist_train.npz"))
+    x_te28, y_te = load_npz(os.path.join(args.data, "fmnist_test.npz"))
     y_te_np = y_te.numpy()
 
     os.makedirs(args.out, exist_ok=True)
@@ -389,6 +441,8 @@ def main(argv):
     for name in names:
         cfg = MODELS[name]
         print(f"== {name}: {cfg['arch']}", flush=True)
+        form = cfg.get("input", "gray28")
+        x_tr, x_te = input_form(x_tr28, form), input_form(x_te28, form)
         torch.manual_seed(args.seed)
         model = cfg["make"]()
         params = sum(p.numel() for p in model.parameters())
@@ -403,7 +457,7 @@ def main(argv):
         data2, _ = export(model, name, cfg)
         if data != data2:
             raise RuntimeError(f"{name}: two exports of the same weights differ")
-        out_o = ort_outputs(data, x_te.numpy())
+        out_o = ort_outputs(data, np.ascontiguousarray(x_te.numpy()))
         acc_t = float((out_t.argmax(1) == y_te_np).mean())
         acc_o = float((out_o.argmax(1) == y_te_np).mean())
         diff = float(np.abs(out_t - out_o).max())
@@ -414,9 +468,11 @@ def main(argv):
         if abs(acc_t - acc_o) > 2e-4 or diff > 1e-3:
             raise RuntimeError(f"{name}: PyTorch and ONNX Runtime disagree")
 
-        path = os.path.join(args.out, name + ".onnx")
+        rel = os.path.join(cfg.get("subdir", ""), name + ".onnx")
+        path = os.path.join(args.out, rel)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
         write_atomic(path, data)
-        results[name] = dict(file=name + ".onnx", arch=cfg["arch"], params=params,
+        results[name] = dict(file=rel, arch=cfg["arch"], params=params,
                              opset=cfg["opset"], ops=ops, output=cfg["output"],
                              torch_acc=acc_t, ort_acc=acc_o, max_abs_diff=diff,
                              epochs=cfg["epochs"], threads=args.threads,
