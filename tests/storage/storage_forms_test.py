@@ -21,6 +21,7 @@ original only in the locked values; `unlock` gives the original file's
 bytes back and `verify` agrees.
 """
 import json
+import re
 import os
 import pathlib
 import subprocess
@@ -182,9 +183,8 @@ def narrow_model(path, dtype, x):
             return numpy_helper.from_array(a.astype(np.float16), name)
         bits = (a.astype(np.float32).view(np.uint32) + 0x7FFF +
                 ((a.astype(np.float32).view(np.uint32) >> 16) & 1)) >> 16
-        t = helper.make_tensor(name, TensorProto.BFLOAT16, a.shape, [])
-        t.raw_data = bits.astype(np.uint16).tobytes()
-        return t
+        return helper.make_tensor(name, TensorProto.BFLOAT16, a.shape,
+                                  bits.astype(np.uint16).tobytes(), raw=True)
 
     def build(bias):
         nodes = [
@@ -270,8 +270,9 @@ class NarrowFloatTest(unittest.TestCase):
         # The key's values are the tensors' own 2-byte bits (a key with 4-byte
         # values for a float16 tensor is refused by the key's validator, so
         # the bit-exact unlock below checks this); `key --values` reads them.
-        self.assertEqual(self.cli("key", key, "--values").stdout.count(" -> "),
-                         summary["locked_values"])
+        listed = re.findall(r"^  \w+\[\d+\]: \S+ -> \S+ \(round \d+\)$",
+                            self.cli("key", key, "--values").stdout, re.M)
+        self.assertEqual(len(listed), summary["locked_values"])
         if dtype == TensorProto.FLOAT16:
             sess = ort.InferenceSession(str(locked), providers=["CPUExecutionProvider"])
             y = ours.argmax(1)
