@@ -10,6 +10,8 @@
 #   ONNX_CRYPT_SKIP_SANITIZED=1   skip the sanitized stage (local iteration; CI runs it)
 #   FUZZ_RUNS=N                   inputs per fuzzer after its seeds (default 2000)
 #   ONNX_CRYPT_SKIP_WHEEL=1       skip the wheel test
+#   ONNX_CRYPT_SKIP_BIG=1         skip the large external-data test
+#   ONNX_CRYPT_BIG_TMP=DIR        where that test writes its temporary model (default: the build dir)
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 BUILD="${ONNX_CRYPT_BUILD_DIR:-${ROOT}/build}"
@@ -18,6 +20,20 @@ ASAN_BUILD="${ONNX_CRYPT_ASAN_BUILD_DIR:-${ROOT}/build-asan}"
 "${ROOT}/tools/build.sh"
 cd "${BUILD}"
 ctest --output-on-failure -j"${JOBS:-$(nproc)}" --timeout 1500
+# The large external-data test (issue #12): a ~2.45 GB external-data model generated at test time
+# (three copies on disk: original, locked, unlocked), locked and unlocked with peak RSS below its
+# size + 2 GB. Not in ctest (minutes, and GBs of disk); run here when 8 GiB are free, and then it
+# must pass.
+big_tmp="${ONNX_CRYPT_BIG_TMP:-${BUILD}}"
+big_free=$(df --output=avail -B1 "${big_tmp}" | tail -1)
+if [[ "${ONNX_CRYPT_SKIP_BIG:-0}" == "1" ]]; then
+  echo "[test] large external-data test skipped (ONNX_CRYPT_SKIP_BIG=1)"
+elif ((big_free < 8 * 1024 ** 3)); then
+  echo "[test] large external-data test skipped: $((big_free / 1024 ** 3)) GiB free in ${big_tmp}, needs 8 GiB"
+else
+  ONNX_CRYPT_CLI="${BUILD}/tools/onnx-crypt" ONNX_CRYPT_BIG_TMP="${big_tmp}" \
+    "${ROOT}/.venv/bin/python" "${ROOT}/tests/onnx/big_external_data.py"
+fi
 # The pip package: wheel, auditwheel repair, fresh venv, lock -> unlock -> ONNX Runtime.
 if [[ "${ONNX_CRYPT_SKIP_WHEEL:-0}" != "1" ]]; then
   "${ROOT}/tools/wheel_test.sh"

@@ -18,6 +18,7 @@
 
 #include <sys/types.h>
 
+#include <cstdint>
 #include <string>
 #include <utility>
 #include <vector>
@@ -45,6 +46,53 @@ absl::StatusOr<std::string> ReadFile(const std::string& path);
 absl::StatusOr<std::string> ResolveInsideFolder(const std::string& folder,
                                                 const std::string& relative);
 
+// ---- Large inputs read in place (external data, issue #12): a file kept open
+// and read at offsets, and outputs copied from it with a few byte ranges
+// changed.
+
+// A regular file opened for reading and kept open, so that its bytes can be
+// read where they are needed instead of whole. The same checks as ReadFile
+// (regular file; NotFound, PermissionDenied, InvalidArgument), but no size
+// limit: nothing is allocated for it. The descriptor refers to the file that
+// was opened even if the path is later replaced; a change to the file itself
+// (size or modification time) after Open makes every later read and copy fail
+// with DataLoss instead of mixing old and new bytes. Move-only; const methods
+// may run concurrently (pread).
+class ReadOnlyFile {
+ public:
+  static absl::StatusOr<ReadOnlyFile> Open(const std::string& path);
+  ReadOnlyFile(ReadOnlyFile&& other) noexcept;
+  ReadOnlyFile& operator=(ReadOnlyFile&& other) noexcept;
+  ReadOnlyFile(const ReadOnlyFile&) = delete;
+  ReadOnlyFile& operator=(const ReadOnlyFile&) = delete;
+  ~ReadOnlyFile();
+
+  const std::string& path() const { return path_; }
+  int64_t size() const { return size_; }
+  int fd() const { return fd_; }
+  // Reads `n` bytes at `offset` into `dst`. OutOfRange when the range is not
+  // inside the file as opened; DataLoss on a read error or a changed file.
+  absl::Status ReadAt(int64_t offset, void* dst, size_t n) const;
+  // DataLoss, naming the file, when its size or modification time is no
+  // longer what it was at Open.
+  absl::Status CheckUnchanged() const;
+
+ private:
+  ReadOnlyFile() = default;
+  std::string path_;
+  int fd_ = -1;
+  int64_t size_ = 0;
+  int64_t mtime_ns_ = 0;
+};
+
+// Bytes to write over a copy, at an offset of the copied file.
+struct FilePatch {
+  int64_t offset = 0;
+  absl::string_view bytes;
+};
+
+// ---- end of the large-input block
+
 // Several outputs, written all or none. Not thread-safe.
 class OutputSet {
  public:
@@ -60,6 +108,14 @@ class OutputSet {
   // stays as it was.
   absl::Status Add(const std::string& path, absl::string_view bytes,
                    mode_t mode = kPublicFileMode);
+  // The same for a copy of `source` with `patches` (inside the source's
+  // size, in any order) written over it: the bulk is copied by the kernel
+  // (copy_file_range, which shares extents on file systems with reflinks;
+  // read/write where it is not available), so only the patched bytes pass
+  // through memory. DataLoss when the source changed since it was opened.
+  absl::Status AddCopy(const std::string& path, const ReadOnlyFile& source,
+                       const std::vector<FilePatch>& patches,
+                       mode_t mode = kPublicFileMode);
   // Renames every temporary over its path, in the order added. Should a
   // rename fail (rare: the folder changed under us), the temporaries not yet
   // renamed are removed and the error names the path.
@@ -73,6 +129,10 @@ class OutputSet {
   struct Pending {
     std::string tmp, path;
   };
+  // Creates the temporary of `path`, lets `write` fill the open descriptor,
+  // fsyncs and closes it, and records it (removing it on any failure).
+  template <typename Write>
+  absl::Status AddWith(const std::string& path, mode_t mode, Write write);
   std::vector<Pending> pending_;
 };
 

@@ -82,19 +82,32 @@ std::string TensorSha256(const Tensor& tensor) {
   return h.Finish();
 }
 
-std::string GraphInitializersSha256(const Graph& graph) {
+struct InitializersSha256::State {
   Sha256Hasher h;
+};
+
+InitializersSha256::InitializersSha256() : state_(std::make_unique<State>()) {}
+InitializersSha256::~InitializersSha256() = default;
+
+void InitializersSha256::Add(const std::string& name, const Tensor& t) {
+  Sha256Hasher& h = state_->h;
+  h.UpdateU64(name.size());
+  h.Update(name.data(), name.size());
+  h.UpdateU64(static_cast<uint64_t>(t.dtype()));
+  h.UpdateU64(t.shape().size());
+  for (int64_t d : t.shape()) h.UpdateU64(static_cast<uint64_t>(d));
+  h.UpdateU64(t.nbytes());
+  h.Update(t.raw(), t.nbytes());
+}
+
+std::string InitializersSha256::Finish() { return state_->h.Finish(); }
+
+std::string GraphInitializersSha256(const Graph& graph) {
+  InitializersSha256 h;
   for (const std::string& name : graph.initializer_order) {
     auto it = graph.initializers.find(name);
     if (it == graph.initializers.end()) continue;
-    const Tensor& t = it->second;
-    h.UpdateU64(name.size());
-    h.Update(name.data(), name.size());
-    h.UpdateU64(static_cast<uint64_t>(t.dtype()));
-    h.UpdateU64(t.shape().size());
-    for (int64_t d : t.shape()) h.UpdateU64(static_cast<uint64_t>(d));
-    h.UpdateU64(t.nbytes());
-    h.Update(t.raw(), t.nbytes());
+    h.Add(name, it->second);
   }
   return h.Finish();
 }

@@ -2,6 +2,7 @@
 #ifndef ONNX_CRYPT_KEY_KEY_H_
 #define ONNX_CRYPT_KEY_KEY_H_
 
+#include <memory>
 #include <string>
 
 #include "absl/status/statusor.h"
@@ -49,6 +50,23 @@ std::string HexString(absl::string_view bytes);
 std::string TensorSha256(const Tensor& tensor);
 // SHA-256 over all initializers (name, dtype, dims, bytes) in file order.
 std::string GraphInitializersSha256(const Graph& graph);
+
+// The same digest one initializer at a time, for a model too large to decode
+// whole (issue #12): Add every initializer in file order, then Finish() equals
+// GraphInitializersSha256 of a graph holding them. Single use.
+class InitializersSha256 {
+ public:
+  InitializersSha256();
+  ~InitializersSha256();
+  InitializersSha256(const InitializersSha256&) = delete;
+  InitializersSha256& operator=(const InitializersSha256&) = delete;
+  void Add(const std::string& name, const Tensor& t);
+  std::string Finish();
+
+ private:
+  struct State;
+  std::unique_ptr<State> state_;
+};
 
 }  // namespace onnx_crypt
 

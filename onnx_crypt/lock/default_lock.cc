@@ -40,6 +40,7 @@
 #include <set>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "onnx_crypt/base/status.h"
 #include "onnx_crypt/lock/lock_steps.h"
 #include "onnx_crypt/lock/random.h"
@@ -140,8 +141,11 @@ absl::StatusOr<std::vector<DefaultTrial>> SortedTrials(
 
 }  // namespace
 
-absl::StatusOr<LockResult> DefaultLock(LockContext& ctx, SampleMeasure start,
-                                       LockResult result) {
+namespace {
+
+// The rounds; on an error `result.changes` lists every value locked so far.
+absl::Status DefaultLockRounds(LockContext& ctx, SampleMeasure start,
+                               LockResult& result) {
   SeededGenerator rng(ctx.config.seed);
   LockedValues locked;
   SampleMeasure current = start;
@@ -226,7 +230,30 @@ absl::StatusOr<LockResult> DefaultLock(LockContext& ctx, SampleMeasure start,
   }
   result.sample_accuracy_after = current.accuracy;
   result.loss_after = current.loss;
-  return result;
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<LockResult> DefaultLock(LockContext& ctx, SampleMeasure start,
+                                       LockResult result) {
+  const absl::Status status = DefaultLockRounds(ctx, start, result);
+  if (status.ok()) return result;
+  // Put back every value this loop locked, newest first (trials restore
+  // themselves), so the engine holds the original model again.
+  for (auto it = result.changes.rbegin(); it != result.changes.rend(); ++it) {
+    const absl::Status undo =
+        SetValue(ctx.engine, it->tensor, it->index, it->original);
+    if (!undo.ok()) {
+      return absl::Status(
+          status.code(),
+          absl::StrCat(status.message(),
+                       "; restoring the engine's original values also "
+                       "failed: ",
+                       undo.ToString()));
+    }
+  }
+  return status;
 }
 
 }  // namespace onnx_crypt

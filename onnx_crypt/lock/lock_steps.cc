@@ -16,19 +16,78 @@
 namespace onnx_crypt {
 
 TensorTails MakeTensorTails(const std::string& name, const Tensor& t,
-                            DType storage) {
+                            size_t tensor, bool sorted, DType storage) {
   TensorTails s;
   s.name = name;
+  s.tensor = tensor;
   s.storage = storage;
-  s.sorted.assign(t.data<float>(), t.data<float>() + t.numel());
-  std::sort(s.sorted.begin(), s.sorted.end());
-  const int64_t n = static_cast<int64_t>(s.sorted.size());
+  const int64_t n = t.numel();
   const int64_t m = std::clamp<int64_t>(n / 100, 2, 256);
-  s.min = s.sorted.front();
-  s.max = s.sorted.back();
-  s.tail_lo = s.sorted[std::min(m, n - 1)];
-  s.tail_hi = s.sorted[std::max<int64_t>(n - 1 - m, 0)];
+  const float* v = t.data<float>();
+  if (sorted) {
+    s.sorted.assign(v, v + n);
+    std::sort(s.sorted.begin(), s.sorted.end());
+    s.min = s.sorted.front();
+    s.max = s.sorted.back();
+    s.tail_lo = s.sorted[std::min(m, n - 1)];
+    s.tail_hi = s.sorted[std::max<int64_t>(n - 1 - m, 0)];
+    return s;
+  }
+  s.current = &t;
+  // The same order statistics without a sorted copy: the k + 1 smallest
+  // (largest) values in a bounded heap give the element of rank k from the
+  // bottom (top).
+  const int64_t k_lo = std::min(m, n - 1);
+  const int64_t k_hi = n - 1 - std::max<int64_t>(n - 1 - m, 0);
+  std::vector<float> lo, hi;  // max-heap of the smallest, min-heap of largest
+  const auto greater = [](float a, float b) { return a > b; };
+  s.min = v[0];
+  s.max = v[0];
+  for (int64_t i = 0; i < n; ++i) {
+    const float x = v[i];
+    s.min = std::min(s.min, x);
+    s.max = std::max(s.max, x);
+    if (static_cast<int64_t>(lo.size()) <= k_lo) {
+      lo.push_back(x);
+      std::push_heap(lo.begin(), lo.end());
+    } else if (x < lo.front()) {
+      std::pop_heap(lo.begin(), lo.end());
+      lo.back() = x;
+      std::push_heap(lo.begin(), lo.end());
+    }
+    if (static_cast<int64_t>(hi.size()) <= k_hi) {
+      hi.push_back(x);
+      std::push_heap(hi.begin(), hi.end(), greater);
+    } else if (x > hi.front()) {
+      std::pop_heap(hi.begin(), hi.end(), greater);
+      hi.back() = x;
+      std::push_heap(hi.begin(), hi.end(), greater);
+    }
+  }
+  s.tail_lo = lo.front();
+  s.tail_hi = hi.front();
   return s;
+}
+
+bool HoldsOriginalValue(const TensorTails& tails, const LockedValues& locked,
+                        float v) {
+  if (tails.current == nullptr) {
+    return std::binary_search(tails.sorted.begin(), tails.sorted.end(), v);
+  }
+  if (!(v >= tails.min && v <= tails.max)) return false;
+  // Unlocked positions of the engine's tensor hold their original values.
+  const float* w = tails.current->data<float>();
+  const int64_t n = tails.current->numel();
+  for (const float* p = std::find(w, w + n, v); p != w + n;
+       p = std::find(p + 1, w + n, v)) {
+    if (!locked.Holds(tails.tensor, p - w)) return true;
+  }
+  // Locked positions: their originals.
+  for (auto it = locked.originals.lower_bound({tails.tensor, 0});
+       it != locked.originals.end() && it->first.first == tails.tensor; ++it) {
+    if (it->second == v) return true;
+  }
+  return false;
 }
 
 absl::StatusOr<ValueSnapshot> ValueSnapshot::Take(
@@ -213,6 +272,7 @@ absl::StatusOr<int> LockBest(const LockContext& ctx,
     OC_RETURN_IF_ERROR(SetValue(ctx.engine, name, c.index, c.value));
     locked->positions.insert({c.tensor, c.index});
     locked->bits.insert(FloatBits(c.value));
+    locked->originals[{c.tensor, c.index}] = c.original;
     ++taken;
   }
   return taken;

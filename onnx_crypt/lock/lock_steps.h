@@ -50,13 +50,23 @@ inline uint32_t FloatBits(float v) {
   return b;
 }
 
-// The original values of one eligible tensor, sorted, with their range and the
-// two tail quantiles. Each tail is the outer 1 % of the tensor's values (at
-// least 2 values and at most 256): the values below `tail_lo` and the values
-// above `tail_hi`.
+// The original values of one eligible tensor: their range, the two tail
+// quantiles, and what ProposeValue needs to know whether a value is among
+// them. Each tail is the outer 1 % of the tensor's values (at least 2 values
+// and at most 256): the values below `tail_lo` and the values above
+// `tail_hi`.
+//
+// Membership is answered from a sorted copy of the values (`sorted`), or, for
+// a tensor made with `sorted = false` (large tensors, so that the lock does not
+// hold a second copy of a model's weights: issue #12), by scanning the
+// engine's own tensor (`current`, whose unlocked positions still hold the
+// original values) together with the originals of the locked positions
+// (LockedValues). Both give the same answer.
 struct TensorTails {
   std::string name;
-  std::vector<float> sorted;  // the original values, ascending
+  std::vector<float> sorted;        // the original values, ascending; or empty
+  const Tensor* current = nullptr;  // the engine's tensor, when not sorted
+  size_t tensor = 0;                // its index among the eligible tensors
   float min = 0, max = 0;
   float tail_lo = 0, tail_hi = 0;
   // The type the file stores the tensor in: float32, or float16 / bfloat16
@@ -64,8 +74,17 @@ struct TensorTails {
   // value must be one of.
   DType storage = DType::kFloat32;
 };
+// `t` holds the tensor's original values. With `sorted`, the tails keep a
+// sorted copy; otherwise they keep `t` itself (which must be the engine's
+// tensor and outlive them) and find the quantiles without a copy. `storage`:
+// TensorTails::storage.
 TensorTails MakeTensorTails(const std::string& name, const Tensor& t,
+                            size_t tensor, bool sorted = true,
                             DType storage = DType::kFloat32);
+// Tensors are given sorted tails while the sorted copies of all eligible
+// tensors so far stay within this many elements (256 MiB); the rest are
+// scanned. Which form a tensor gets changes no result, only memory and time.
+inline constexpr int64_t kSortedTailsBudgetElements = int64_t{64} << 20;
 
 // A copy of some initializers' values at one moment, to write back later.
 class ValueSnapshot {
@@ -119,7 +138,11 @@ struct LockContext {
   OutputKind kind;
   std::vector<std::string> names;
   std::vector<TensorTails> tails;
-  ValueSnapshot originals;  // every eligible tensor before locking
+  // Every eligible tensor before locking, for the hardened loop, which reads
+  // them throughout. Empty for the default loop, which reads the originals
+  // from the engine's unlocked positions and from its own changes (so a lock
+  // holds one copy of the weights: the engine's).
+  ValueSnapshot originals;
   // Where trials are screened before the best are confirmed on all samples:
   // a subset of S in slot 1, or S itself in slot 0 (then with the labels
   // above and no feeds: the kept run on S is read). MakeScreenSet fills it.
@@ -180,11 +203,18 @@ absl::Status SetValue(Engine& engine, const std::string& tensor, int64_t index,
 struct LockedValues {
   std::set<std::pair<size_t, int64_t>> positions;
   std::set<uint32_t> bits;
+  // The original value at each locked position (TensorTails membership).
+  std::map<std::pair<size_t, int64_t>, float> originals;
   bool Holds(size_t tensor, int64_t index) const {
     return positions.count({tensor, index}) > 0;
   }
   bool BitsTaken(float v) const { return bits.count(FloatBits(v)) > 0; }
 };
+
+// Whether `v` equals (as a float) one of the original values of the tensor
+// of `tails`.
+bool HoldsOriginalValue(const TensorTails& tails, const LockedValues& locked,
+                        float v);
 
 // One value considered for locking in a round.
 struct LockCandidate {
@@ -216,8 +246,7 @@ float ProposeValue(SeededGenerator& rng, const TensorTails& tails,
     const float v = RoundToStorage(to_value(rng.Uniform()), tails.storage);
     const bool is_extreme = v == tails.min || v == tails.max;
     const bool taken =
-        locked.BitsTaken(v) ||
-        std::binary_search(tails.sorted.begin(), tails.sorted.end(), v);
+        locked.BitsTaken(v) || HoldsOriginalValue(tails, locked, v);
     if (!is_extreme && !taken && v != theta) return v;
   }
   return theta;
@@ -247,7 +276,9 @@ absl::Status ReportRound(const LockConfig& config, const LockResult& result,
 // The two loops. Each starts from the unlocked engine, whose owner-sample
 // measure is `start`, and from `result` with the fields that LockModel fills
 // before the loop. Each leaves the locked values in the engine. On an error
-// they may leave the engine half locked: LockModel restores it.
+// the default loop writes back the values it locked before returning; the
+// hardened loop may leave the engine half locked, and LockModel restores it
+// from ctx.originals.
 absl::StatusOr<LockResult> DefaultLock(LockContext& ctx, SampleMeasure start,
                                        LockResult result);
 absl::StatusOr<LockResult> HardenedLock(LockContext& ctx, SampleMeasure start,

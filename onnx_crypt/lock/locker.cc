@@ -8,7 +8,8 @@
 // accuracy on the owner samples is already at or below the target. Then it
 // runs the default loop (default_lock.cc) or, with `harden`, the hardened loop
 // (hardened_lock.cc). If the loop fails, every value that it changed is
-// written back from the snapshot, so the engine holds the original model
+// written back (by the default loop itself from its list of changes; for the
+// hardened loop from the snapshot), so the engine holds the original model
 // again, bit for bit.
 #include "onnx_crypt/lock/locker.h"
 
@@ -74,16 +75,31 @@ absl::StatusOr<LockResult> LockModel(Engine& engine, const Feeds& samples,
   }
   std::vector<std::string> names;
   for (const EligibleTensor& e : eligible) names.push_back(e.name);
-  OC_ASSIGN_OR_RETURN(ValueSnapshot originals,
-                      ValueSnapshot::Take(engine, names));
+  // The hardened loop reads the original tensors throughout: it keeps a
+  // snapshot of them (and sorted tails). The default loop keeps neither for
+  // large models: its tails read the engine's own tensors (lock_steps.h).
+  OC_ASSIGN_OR_RETURN(
+      ValueSnapshot originals,
+      ValueSnapshot::Take(engine,
+                          config.harden ? names : std::vector<std::string>()));
   std::vector<TensorTails> tails;
+  int64_t sorted_elements = 0;
   for (size_t t = 0; t < names.size(); ++t) {
+    auto it = engine.graph().initializers.find(names[t]);
+    if (it == engine.graph().initializers.end()) {
+      return absl::InternalError(absl::StrCat("eligible tensor '", names[t],
+                                              "' is not in the engine"));
+    }
+    const Tensor& w = it->second;
+    const bool sorted = config.harden || sorted_elements + w.numel() <=
+                                             kSortedTailsBudgetElements;
+    if (sorted) sorted_elements += w.numel();
     auto narrow = engine.graph().narrow_storage.find(names[t]);
     tails.push_back(MakeTensorTails(
-        names[t], originals.tensor(t),
+        names[t], w, t, sorted,
         narrow == engine.graph().narrow_storage.end() ? DType::kFloat32
                                                       : narrow->second));
-    result.total_parameters += originals.tensor(t).numel();
+    result.total_parameters += w.numel();
   }
   result.eligible = names;
 
@@ -112,7 +128,7 @@ absl::StatusOr<LockResult> LockModel(Engine& engine, const Feeds& samples,
   absl::StatusOr<LockResult> locked =
       config.harden ? HardenedLock(ctx, m0, std::move(result))
                     : DefaultLock(ctx, m0, std::move(result));
-  if (!locked.ok()) {
+  if (!locked.ok() && config.harden) {
     const absl::Status restored = ctx.originals.RestoreAll(engine);
     if (!restored.ok()) {
       return absl::Status(

@@ -2,6 +2,8 @@
 
 #include <cstring>
 #include <map>
+#include <set>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "onnx_crypt/base/status.h"
@@ -30,38 +32,24 @@ DType StorageOf(const Graph& graph, const std::string& name) {
   return it == graph.narrow_storage.end() ? DType::kFloat32 : it->second;
 }
 
-}  // namespace
-
-absl::StatusOr<ModelLockOutput> LockOnnxModel(
-    OnnxModel& model, const std::map<std::string, Tensor>& arrays,
-    const std::vector<int64_t>& labels, const std::string& source,
-    const std::string& output, const LockConfig& config,
-    const std::string& device, int num_threads) {
-  OC_ASSIGN_OR_RETURN(Graph original, model.ToGraph());
-  OC_RETURN_IF_ERROR(
-      PrepareClassifierGraph(original, output, model.inferred_values()));
-  OC_ASSIGN_OR_RETURN(const Feeds samples,
-                      BindSamples(original, arrays, labels, source));
-  OC_ASSIGN_OR_RETURN(const std::string resolved, ResolveDevice(device));
-  OC_ASSIGN_OR_RETURN(std::unique_ptr<Engine> engine,
-                      CreateEngine(original, resolved, num_threads));
-  return LockOnnxModelWithEngine(model, original, *engine, resolved, samples,
-                                 labels, config);
+// GraphInitializersSha256 of the model as it is now, decoding one initializer
+// at a time (a model with large external data is never decoded whole here).
+absl::StatusOr<std::string> ModelInitializersSha256(const OnnxModel& model) {
+  InitializersSha256 h;
+  for (const std::string& name : model.InitializerNames()) {
+    OC_ASSIGN_OR_RETURN(const Tensor t, model.ReadInitializer(name));
+    h.Add(name, t);
+  }
+  return h.Finish();
 }
 
-absl::StatusOr<ModelLockOutput> LockOnnxModelWithEngine(
-    OnnxModel& model, const Graph& original, Engine& engine,
+// The lock itself. `model_sha_original` is GraphInitializersSha256 of the
+// unlocked model; the original values of touched tensors are read from
+// `model` before they are written, so no copy of the original graph is needed.
+absl::StatusOr<ModelLockOutput> LockWithEngine(
+    OnnxModel& model, const std::string& model_sha_original, Engine& engine,
     const std::string& device, const Feeds& samples,
     const std::vector<int64_t>& labels, const LockConfig& config) {
-  // Fingerprints are of the tensors as the file stores them: a graph that
-  // computes float16 weights in float32 holds other bytes.
-  absl::StatusOr<Graph> file_graph = original.narrow_storage.empty()
-                                         ? absl::StatusOr<Graph>(Graph{})
-                                         : model.ToGraph();
-  OC_RETURN_IF_ERROR(file_graph.status());
-  const Graph& stored =
-      original.narrow_storage.empty() ? original : *file_graph;
-  const std::string model_sha_original = GraphInitializersSha256(stored);
   const std::string& resolved = device;
   Engine* const engine_ptr = &engine;
   ModelLockOutput out;
@@ -88,13 +76,16 @@ absl::StatusOr<ModelLockOutput> LockOnnxModelWithEngine(
   std::map<std::string, bool> touched;
   for (const LockChange& c : r.changes) touched[c.tensor] = true;
   keyfile::LockKey& key = out.key;
-  for (const std::string& name : original.ParameterOrder()) {
+  for (const std::string& name : engine.graph().ParameterOrder()) {
     if (!touched.count(name)) continue;
+    // One touched tensor at a time: its original (still in `model`, in the
+    // file's type) and its locked value (in the file's type too: a float16
+    // tensor computes in float32, and its locked values are float16 values).
+    OC_ASSIGN_OR_RETURN(const Tensor before, model.ReadInitializer(name));
     OC_ASSIGN_OR_RETURN(Tensor locked, engine.GetInitializer(name));
-    const DType storage = StorageOf(original, name);
+    const DType storage = StorageOf(engine.graph(), name);
     if (storage != DType::kFloat32) locked = locked.CastTo(storage);  // exact
     OC_RETURN_IF_ERROR(model.WriteInitializer(name, locked));
-    const Tensor& before = stored.initializers.at(name);
     keyfile::TensorFingerprint* fp = key.add_tensors();
     fp->set_name(name);
     fp->set_data_type(static_cast<int32_t>(before.dtype()));
@@ -102,8 +93,6 @@ absl::StatusOr<ModelLockOutput> LockOnnxModelWithEngine(
     fp->set_sha256_original(TensorSha256(before));
     fp->set_sha256_locked(TensorSha256(locked));
   }
-  OC_ASSIGN_OR_RETURN(Graph locked_graph, model.ToGraph());
-
   key.set_tool_version(kToolVersion);
   keyfile::LockOptions* o = key.mutable_options();
   o->set_max_values(config.max_values);
@@ -120,13 +109,15 @@ absl::StatusOr<ModelLockOutput> LockOnnxModelWithEngine(
     keyfile::LockedValue* v = key.add_values();
     v->set_tensor(c.tensor);
     v->set_index(c.index);
-    const DType storage = StorageOf(original, c.tensor);
+    const DType storage = StorageOf(engine.graph(), c.tensor);
     v->set_original(ElementBytes(c.original, storage));
     v->set_locked(ElementBytes(c.locked, storage));
     v->set_round(c.round);
   }
   key.set_model_sha256_original(model_sha_original);
-  key.set_model_sha256_locked(GraphInitializersSha256(locked_graph));
+  OC_ASSIGN_OR_RETURN(const std::string model_sha_locked,
+                      ModelInitializersSha256(model));
+  key.set_model_sha256_locked(model_sha_locked);
   OC_ASSIGN_OR_RETURN(const std::string structure, model.SerializeStructure());
   key.set_model_structure_sha256(Sha256(structure));
   key.set_total_parameters(r.total_parameters);
@@ -137,19 +128,91 @@ absl::StatusOr<ModelLockOutput> LockOnnxModelWithEngine(
   return out;
 }
 
+// One fingerprinted tensor of `model` (a locked model) with the key's
+// original values put back, after checking that it has the recorded type and
+// shape and that each locked element holds the key's locked bits.
+absl::StatusOr<Tensor> RestoredTensor(
+    const OnnxModel& model, const std::set<std::string>& present,
+    const keyfile::TensorFingerprint& fp,
+    const std::vector<const keyfile::LockedValue*>& values) {
+  // The whole-model fingerprint matched, but a crafted key can still name a
+  // tensor the model lacks.
+  if (!present.count(fp.name())) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "the key does not belong to this model: it has no tensor '", fp.name(),
+        "'"));
+  }
+  OC_ASSIGN_OR_RETURN(Tensor t, model.ReadInitializer(fp.name()));
+  if (static_cast<int32_t>(t.dtype()) != fp.data_type() ||
+      t.shape() != Shape(fp.dims().begin(), fp.dims().end())) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("tensor '", fp.name(), "' is ", t.DebugString(),
+                     ", not what the key recorded"));
+  }
+  const size_t elem = DTypeSize(t.dtype());
+  for (const keyfile::LockedValue* v : values) {
+    uint8_t* p = t.mutable_raw() + v->index() * elem;
+    if (std::memcmp(p, v->locked().data(), elem) != 0) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("element ", v->tensor(), "[", v->index(),
+                       "] does not hold the key's locked value"));
+    }
+    std::memcpy(p, v->original().data(), elem);
+  }
+  return t;
+}
+
+}  // namespace
+
+absl::StatusOr<ModelLockOutput> LockOnnxModel(
+    OnnxModel& model, const std::map<std::string, Tensor>& arrays,
+    const std::vector<int64_t>& labels, const std::string& source,
+    const std::string& output, const LockConfig& config,
+    const std::string& device, int num_threads) {
+  OC_ASSIGN_OR_RETURN(Graph graph, model.ToGraph());
+  // Of the file's tensors, before the graph is prepared for the engine
+  // (float16 weights computed in float32 hold other bytes).
+  const std::string model_sha_original = GraphInitializersSha256(graph);
+  OC_RETURN_IF_ERROR(
+      PrepareClassifierGraph(graph, output, model.inferred_values()));
+  OC_ASSIGN_OR_RETURN(const Feeds samples,
+                      BindSamples(graph, arrays, labels, source));
+  OC_ASSIGN_OR_RETURN(const std::string resolved, ResolveDevice(device));
+  // The engine takes the graph (its initializers are the only decoded copy
+  // of the model's weights while the lock runs).
+  OC_ASSIGN_OR_RETURN(std::unique_ptr<Engine> engine,
+                      CreateEngine(std::move(graph), resolved, num_threads));
+  return LockWithEngine(model, model_sha_original, *engine, resolved, samples,
+                        labels, config);
+}
+
+absl::StatusOr<ModelLockOutput> LockOnnxModelWithEngine(
+    OnnxModel& model, const Graph& original, Engine& engine,
+    const std::string& device, const Feeds& samples,
+    const std::vector<int64_t>& labels, const LockConfig& config) {
+  // `original` is prepared for the engine: fingerprint the file's tensors.
+  OC_ASSIGN_OR_RETURN(const std::string model_sha_original,
+                      ModelInitializersSha256(model));
+  return LockWithEngine(model, model_sha_original, engine, device, samples,
+                        labels, config);
+}
+
 absl::Status ApplyKey(OnnxModel& model, const keyfile::LockKey& key) {
   OC_RETURN_IF_ERROR(ValidateKey(key));
-  OC_ASSIGN_OR_RETURN(Graph graph, model.ToGraph());
-  if (GraphInitializersSha256(graph) != key.model_sha256_locked()) {
+  const std::vector<std::string> names = model.ParameterNames();
+  const std::set<std::string> present(names.begin(), names.end());
+  OC_ASSIGN_OR_RETURN(const std::string locked_sha,
+                      ModelInitializersSha256(model));
+  if (locked_sha != key.model_sha256_locked()) {
     // Find the most precise explanation before giving the general one.
     for (const keyfile::TensorFingerprint& fp : key.tensors()) {
-      auto it = graph.initializers.find(fp.name());
-      if (it == graph.initializers.end()) {
+      if (!present.count(fp.name())) {
         return absl::InvalidArgumentError(absl::StrCat(
             "the key does not belong to this model: it has no tensor '",
             fp.name(), "'"));
       }
-      if (TensorSha256(it->second) != fp.sha256_locked()) {
+      OC_ASSIGN_OR_RETURN(const Tensor t, model.ReadInitializer(fp.name()));
+      if (TensorSha256(t) != fp.sha256_locked()) {
         return absl::InvalidArgumentError(absl::StrCat(
             "the key does not match this model: tensor '", fp.name(),
             "' differs from the locked tensor the key was made for (wrong key, "
@@ -175,53 +238,54 @@ absl::Status ApplyKey(OnnxModel& model, const keyfile::LockKey& key) {
           "key, or the locked model was changed since locking)");
     }
   }
-  std::map<std::string, Tensor> restored;
+  // The key's values by tensor, in key order (ValidateKey checked that each
+  // names a fingerprinted tensor and lies inside it).
+  std::map<std::string, std::vector<const keyfile::LockedValue*>> values_of;
+  std::map<std::string, const keyfile::TensorFingerprint*> fingerprint_of;
   for (const keyfile::TensorFingerprint& fp : key.tensors()) {
-    // The whole-model fingerprint matched, but a crafted key can still name a
-    // tensor the model lacks.
-    auto found = graph.initializers.find(fp.name());
-    if (found == graph.initializers.end()) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "the key does not belong to this model: it has no tensor '",
-          fp.name(), "'"));
-    }
-    const Tensor& t = found->second;
-    if (static_cast<int32_t>(t.dtype()) != fp.data_type() ||
-        t.shape() != Shape(fp.dims().begin(), fp.dims().end())) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("tensor '", fp.name(), "' is ", t.DebugString(),
-                       ", not what the key recorded"));
-    }
-    restored[fp.name()] = t;
+    fingerprint_of[fp.name()] = &fp;
+    values_of[fp.name()];
   }
   for (const keyfile::LockedValue& v : key.values()) {
-    Tensor& t = restored.at(v.tensor());
-    const size_t elem = DTypeSize(t.dtype());
-    uint8_t* p = t.mutable_raw() + v.index() * elem;
-    if (std::memcmp(p, v.locked().data(), elem) != 0) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("element ", v.tensor(), "[", v.index(),
-                       "] does not hold the key's locked value"));
-    }
-    std::memcpy(p, v.original().data(), elem);
+    values_of[v.tensor()].push_back(&v);
   }
   for (const keyfile::TensorFingerprint& fp : key.tensors()) {
-    if (TensorSha256(restored.at(fp.name())) != fp.sha256_original()) {
+    OC_ASSIGN_OR_RETURN(
+        const Tensor t,
+        RestoredTensor(model, present, fp, values_of.at(fp.name())));
+    if (TensorSha256(t) != fp.sha256_original()) {
       return absl::DataLossError(
           absl::StrCat("restoring tensor '", fp.name(),
                        "' does not reproduce its original fingerprint: "
                        "the key is corrupted"));
     }
   }
-  for (auto& [name, t] : restored) graph.initializers[name] = t;
-  if (GraphInitializersSha256(graph) != key.model_sha256_original()) {
+  // The initializer fingerprint covers graph initializers only (Constant-held
+  // parameters have their per-tensor fingerprints, checked above).
+  InitializersSha256 original;
+  for (const std::string& name : model.InitializerNames()) {
+    auto fp = fingerprint_of.find(name);
+    if (fp == fingerprint_of.end()) {
+      OC_ASSIGN_OR_RETURN(const Tensor t, model.ReadInitializer(name));
+      original.Add(name, t);
+    } else {
+      OC_ASSIGN_OR_RETURN(
+          const Tensor t,
+          RestoredTensor(model, present, *fp->second, values_of.at(name)));
+      original.Add(name, t);
+    }
+  }
+  if (original.Finish() != key.model_sha256_original()) {
     return absl::DataLossError(
         "the restored model does not reproduce the original model's "
         "fingerprint");
   }
   // Every check passed: only now change the model.
-  for (const auto& [name, t] : restored)
+  for (const auto& [name, fp] : fingerprint_of) {
+    OC_ASSIGN_OR_RETURN(const Tensor t, RestoredTensor(model, present, *fp,
+                                                       values_of.at(name)));
     OC_RETURN_IF_ERROR(model.WriteInitializer(name, t));
+  }
   return absl::OkStatus();
 }
 

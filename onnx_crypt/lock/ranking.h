@@ -85,6 +85,13 @@ struct RankRequest {
   // Keep the gradient pass's forward values in this slot of the engine, for
   // trials (Engine::RunTrials) on the same samples (kNoSlot: don't).
   int keep_slot = Engine::kNoSlot;
+  // The most gradient bytes the host ranking holds at once: parameters whose
+  // gradients together exceed it are ranked in groups (in parameter order),
+  // one gradient pass per group, so that a model of several GB does not need
+  // a second model's worth of memory for its gradients (issue #12). Every
+  // group's gradients are the same numbers one pass would give, and the
+  // ranking is a total order, so the result does not depend on the grouping.
+  int64_t gradient_budget_bytes = int64_t{512} << 20;
 };
 
 struct RankedValue {

@@ -7,6 +7,7 @@
 #include <onnx/checker.h>
 #include <onnx/onnx_pb.h>
 
+#include <algorithm>
 #include <climits>
 #include <exception>
 #include <filesystem>
@@ -88,8 +89,9 @@ void ForEachTensor(onnx::ModelProto* model, Fn fn) {
   }
 }
 
-// Reads every external data file the model references into `files` and checks
-// each external tensor's location, offset and length against them.
+// Opens every external data file the model references (ExternalData reads
+// them in place, only the tensors that are decoded) and checks each external
+// tensor's location, offset and length against them.
 absl::Status LoadExternalFiles(onnx::ModelProto* model,
                                const std::string& base_dir,
                                ExternalFiles* files) {
@@ -108,23 +110,20 @@ absl::Status LoadExternalFiles(onnx::ModelProto* model,
           "') but the model was given without a base folder to read it from"));
       return;
     }
-    auto it = files->find(ref->location);
-    if (it == files->end()) {
+    if (!files->Has(ref->location)) {
       // Inside the model's folder after symlinks (as onnx's checker
-      // requires), then a regular file within the memory budget.
+      // requires), then a regular file, kept open.
       absl::StatusOr<std::string> file =
           ResolveInsideFolder(base_dir, ref->location);
-      absl::StatusOr<std::string> bytes =
-          file.ok() ? ReadFile(*file) : file.status();
-      if (!bytes.ok()) {
-        status = Annotate(
-            bytes.status(),
-            absl::StrCat("external data of tensor '", tensor->name(), "'"));
+      absl::Status opened =
+          file.ok() ? files->Open(ref->location, *file) : file.status();
+      if (!opened.ok()) {
+        status = Annotate(opened, absl::StrCat("external data of tensor '",
+                                               tensor->name(), "'"));
         return;
       }
-      it = files->emplace(ref->location, *std::move(bytes)).first;
     }
-    const int64_t size = static_cast<int64_t>(it->second.size());
+    const int64_t size = files->FileSize(ref->location);
     if (ref->offset > size || ref->length > size - ref->offset) {
       status = absl::InvalidArgumentError(absl::StrCat(
           "tensor '", tensor->name(), "': external data range of ", ref->length,
@@ -135,19 +134,44 @@ absl::Status LoadExternalFiles(onnx::ModelProto* model,
   return status;
 }
 
-// Replaces every external tensor's location by raw_data holding its bytes.
-void InlineExternal(onnx::ModelProto* model, const ExternalFiles& files) {
+// External tensors up to this size are inlined with their real bytes into the
+// copy the checker and shape inference see (shape inference reads the values
+// of small constants: infer_shapes.h); larger ones get a one-element
+// placeholder, so the copy costs no memory. The checker (libonnx 1.12) checks
+// that a tensor has exactly one value field, not the length of raw_data, and
+// our own decoder checks every external range (LoadExternalFiles).
+constexpr int64_t kInlineForChecksBytes = int64_t{64} << 10;
+
+// Replaces every external tensor's location by raw_data holding its bytes
+// (with `placeholders`, only those up to kInlineForChecksBytes; larger ones get
+// the bytes of one element instead).
+absl::Status InlineExternal(onnx::ModelProto* model, const ExternalFiles& files,
+                            bool placeholders) {
+  absl::Status status;
   ForEachTensor(model, [&](onnx::TensorProto* tensor) {
-    if (tensor->data_location() != onnx::TensorProto::EXTERNAL) return;
-    // LoadExternalFiles validated every reference, so these cannot fail.
+    if (!status.ok() || tensor->data_location() != onnx::TensorProto::EXTERNAL)
+      return;
+    // LoadExternalFiles validated every reference, so this cannot fail.
     absl::StatusOr<ExternalDataRef> ref = ParseExternalDataRef(*tensor);
     if (!ref.ok()) return;
-    auto it = files.find(ref->location);
-    if (it == files.end()) return;
-    tensor->set_raw_data(it->second.substr(ref->offset, ref->length));
+    std::string bytes;
+    if (placeholders && ref->length > kInlineForChecksBytes) {
+      const int64_t numel =
+          NumElements(Shape(tensor->dims().begin(), tensor->dims().end()));
+      bytes.assign(numel > 0 ? ref->length / numel : 0, '\0');
+    } else {
+      bytes.resize(static_cast<size_t>(ref->length));
+      status = Annotate(
+          files.Read(ref->location, ref->offset, ref->length,
+                     reinterpret_cast<uint8_t*>(bytes.data())),
+          absl::StrCat("external data of tensor '", tensor->name(), "'"));
+      if (!status.ok()) return;
+    }
+    tensor->set_raw_data(std::move(bytes));
     tensor->clear_external_data();
     tensor->clear_data_location();
   });
+  return status;
 }
 
 // The domain the checker view moves newer-opset nodes into (see
@@ -506,7 +530,8 @@ absl::StatusOr<OnnxModel> OnnxModel::Parse(const std::string& bytes,
   // Checker and shape inference run on a copy, so the stored proto stays as
   // read.
   onnx::ModelProto copy = impl->proto;
-  InlineExternal(&copy, impl->external);
+  OC_RETURN_IF_ERROR(
+      InlineExternal(&copy, impl->external, /*placeholders=*/true));
   OC_RETURN_IF_ERROR(RunChecker(copy));
   OC_RETURN_IF_ERROR(CheckWindowAttributes(copy.graph()));
   // Shapes are for information only; a model whose inference fails still
@@ -604,6 +629,16 @@ std::vector<std::string> OnnxModel::InitializerNames() const {
   return names;
 }
 
+std::vector<std::string> OnnxModel::ParameterNames() const {
+  std::vector<std::string> names = InitializerNames();
+  std::vector<std::pair<int, std::string>> constants;
+  for (const auto& [name, node] : impl_->constant_index)
+    constants.emplace_back(node, name);
+  std::sort(constants.begin(), constants.end());
+  for (const auto& [node, name] : constants) names.push_back(name);
+  return names;
+}
+
 absl::StatusOr<Tensor> OnnxModel::ReadInitializer(
     const std::string& name) const {
   auto it = impl_->initializer_index.find(name);
@@ -669,7 +704,8 @@ absl::Status OnnxModel::StageSave(const std::string& path,
   fs::path out_dir = fs::path(path).parent_path();
   if (out_dir.empty()) out_dir = ".";
   // Check every external file before writing any.
-  for (const auto& [location, contents] : impl_->external) {
+  const std::vector<std::string> locations = impl_->external.locations();
+  for (const std::string& location : locations) {
     const fs::path out_file = out_dir / location;
     if (SamePath(out_file.string(),
                  (fs::path(impl_->base_dir) / location).string())) {
@@ -685,7 +721,7 @@ absl::Status OnnxModel::StageSave(const std::string& path,
                        "' would overwrite a model file"));
     }
   }
-  for (const auto& [location, contents] : impl_->external) {
+  for (const std::string& location : locations) {
     const fs::path out_file = out_dir / location;
     std::error_code ec;
     fs::create_directories(out_file.parent_path(), ec);
@@ -702,7 +738,9 @@ absl::Status OnnxModel::StageSave(const std::string& path,
           ResolveInsideFolder(out_dir.string(), sub.string()).status(),
           absl::StrCat("external data file '", out_file.string(), "'")));
     }
-    OC_RETURN_IF_ERROR(outputs.Add(out_file.string(), contents));
+    // A copy of the input's file with the changed bytes written over it.
+    OC_RETURN_IF_ERROR(
+        impl_->external.StageCopy(location, out_file.string(), outputs));
   }
   return outputs.Add(path, bytes);
 }
@@ -710,8 +748,12 @@ absl::Status OnnxModel::StageSave(const std::string& path,
 bool OnnxModel::HasExternalData() const { return !impl_->external.empty(); }
 
 absl::Status OnnxModel::InlineExternalData() {
-  InlineExternal(&impl_->proto, impl_->external);
-  impl_->external.clear();
+  // On a copy, so that a read error leaves the model as it was.
+  onnx::ModelProto inlined = impl_->proto;
+  OC_RETURN_IF_ERROR(
+      InlineExternal(&inlined, impl_->external, /*placeholders=*/false));
+  impl_->proto = std::move(inlined);
+  impl_->external = ExternalFiles();
   return absl::OkStatus();
 }
 
@@ -719,7 +761,7 @@ absl::StatusOr<std::string> OnnxModel::SerializeToBytes() const {
   if (HasExternalData()) {
     return absl::FailedPreconditionError(
         absl::StrCat("the model keeps tensor data in external files (e.g. '",
-                     impl_->external.begin()->first,
+                     impl_->external.locations().front(),
                      "'); call InlineExternalData() before SerializeToBytes(), "
                      "or use Save()"));
   }

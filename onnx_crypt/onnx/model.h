@@ -7,12 +7,18 @@
 // saved without changes is therefore equal field for field to the input,
 // unknown fields included.
 //
-// External data (tensors with data_location = EXTERNAL) is read into memory
-// when the model is loaded: every referenced file, whole. Locations must be
+// External data (tensors with data_location = EXTERNAL) stays on disk: each
+// referenced file is opened at load time and kept open, and tensors are read
+// from it when they are decoded (external_data.h); WriteInitializer keeps only
+// the bytes that differ from the file. Memory therefore holds the graph and
+// whatever the caller decodes, never a copy of the files. Locations must be
 // relative paths that stay inside the model's folder after lexical
 // normalization. Save writes each referenced file next to the output model
-// under the same relative location with the same offsets, so the output is a
-// complete copy that does not depend on the input's files.
+// under the same relative location with the same offsets (a kernel copy of the
+// input's file with the changed bytes written over it), so the output is a
+// complete copy that does not depend on the input's files. An external file
+// changed in place while the model is loaded makes reads and Save fail with
+// DataLoss.
 //
 // Errors: Load* give NotFound for a missing file and InvalidArgument for a
 // malformed, truncated or invalid model (the onnx checker's message included);
@@ -67,6 +73,10 @@ class OnnxModel {
 
   // Names of the graph's initializers in file order.
   std::vector<std::string> InitializerNames() const;
+  // InitializerNames, then the outputs of the Constant nodes that hold
+  // parameters (Graph::constant_order): every name ReadInitializer and
+  // WriteInitializer take.
+  std::vector<std::string> ParameterNames() const;
   // Decodes one initializer. NotFound if there is no initializer of that name.
   absl::StatusOr<Tensor> ReadInitializer(const std::string& name) const;
   // Replaces the values of initializer `name`, keeping its storage form

@@ -193,13 +193,12 @@ absl::StatusOr<ExternalDataRef> LocateExternal(const onnx::TensorProto& proto,
         absl::StrCat(TensorLabel(proto), " has external data ('", ref.location,
                      "') but no external data files were loaded"));
   }
-  auto it = external->find(ref.location);
-  if (it == external->end()) {
+  if (!external->Has(ref.location)) {
     return absl::InvalidArgumentError(
         absl::StrCat(TensorLabel(proto), ": external data file '", ref.location,
                      "' was not loaded"));
   }
-  const int64_t file_size = static_cast<int64_t>(it->second.size());
+  const int64_t file_size = external->FileSize(ref.location);
   if (ref.offset > file_size || ref.length > file_size - ref.offset) {
     return absl::InvalidArgumentError(absl::StrCat(
         TensorLabel(proto), ": external data range of ", ref.length,
@@ -345,11 +344,12 @@ absl::StatusOr<Tensor> TensorFromProto(const onnx::TensorProto& proto,
 
   if (proto.data_location() == onnx::TensorProto::EXTERNAL) {
     OC_ASSIGN_OR_RETURN(ExternalDataRef ref, LocateExternal(proto, external));
-    Tensor tensor(dtype, std::move(shape));
+    // Every byte is read from the file: no need to zero it first.
+    Tensor tensor = Tensor::Uninitialized(dtype, std::move(shape));
     if (nbytes > 0) {
-      std::memcpy(tensor.mutable_raw(),
-                  external->at(ref.location).data() + ref.offset,
-                  static_cast<size_t>(nbytes));
+      OC_RETURN_IF_ERROR(Annotate(external->Read(ref.location, ref.offset,
+                                                 nbytes, tensor.mutable_raw()),
+                                  TensorLabel(proto)));
     }
     return tensor;
   }
@@ -411,8 +411,9 @@ absl::Status WriteTensorValues(const Tensor& value, onnx::TensorProto* proto,
   if (proto->data_location() == onnx::TensorProto::EXTERNAL) {
     OC_ASSIGN_OR_RETURN(ExternalDataRef ref, LocateExternal(*proto, external));
     if (nbytes > 0) {
-      std::memcpy((*external)[ref.location].data() + ref.offset, value.raw(),
-                  static_cast<size_t>(nbytes));
+      OC_RETURN_IF_ERROR(Annotate(
+          external->Write(ref.location, ref.offset, nbytes, value.raw()),
+          TensorLabel(*proto)));
     }
     return absl::OkStatus();
   }

@@ -27,12 +27,13 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "onnx_crypt/ir/tensor.h"
+#include "onnx_crypt/onnx/external_data.h"
 
 namespace onnx_crypt {
 
-// External data files of one model, in memory: normalized location -> the
-// file's bytes.
-using ExternalFiles = std::map<std::string, std::string>;
+// External data files of one model (external_data.h: read in place, written
+// as patches).
+using ExternalFiles = ExternalData;
 
 // Where the bytes of an external tensor live.
 struct ExternalDataRef {
@@ -66,7 +67,8 @@ absl::StatusOr<Tensor> TensorFromProto(const onnx::TensorProto& proto,
 
 // Replaces the values of `proto` with those of `value`, keeping its storage
 // form: raw_data stays raw_data, a typed field stays that field with the same
-// length, an external tensor has its byte range in `external` overwritten.
+// length, an external tensor has its byte range in `external` written (kept
+// as patches of the bytes that differ).
 // `value` must have the proto's dtype and shape.
 absl::Status WriteTensorValues(const Tensor& value, onnx::TensorProto* proto,
                                ExternalFiles* external);

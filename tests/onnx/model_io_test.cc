@@ -13,12 +13,14 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <random>
 #include <string>
 #include <vector>
 
 #include "gtest/gtest.h"
 #include "onnx_crypt/base/file.h"
 #include "onnx_crypt/base/memory_budget.h"
+#include "onnx_crypt/onnx/external_data.h"
 #include "onnx_crypt/onnx/model.h"
 #include "onnx_crypt/onnx/tensor_proto.h"
 
@@ -1039,6 +1041,115 @@ TEST(OnnxModelTest, MovedModelKeepsItsState) {
   EXPECT_EQ(other.path(), dir / "raw.onnx");
   EXPECT_EQ(other.InitializerNames(), (std::vector<std::string>{"W", "B"}));
   EXPECT_EQ(Values<float>(*other.ReadInitializer("B")), kB);
+}
+
+// --- external data written as patches (issue #12)
+// ----------------------------------------------------------------------------
+
+// A changed value is kept as the bytes that differ from the file, the saved
+// copy differs from the input only there, and writing the original back
+// leaves nothing to patch: the saved copy is the input byte for byte.
+TEST(OnnxModelTest, ExternalDataSavesOnlyTheChangedBytes) {
+  TempDir in;
+  std::string file;
+  WriteModel(in / "m.onnx",
+             ExternalModel(&file, "weights/w.bin", "weights/w.bin"));
+  WriteBytes(in / "weights/w.bin", file);
+  absl::StatusOr<OnnxModel> model = OnnxModel::Load(in / "m.onnx");
+  ASSERT_TRUE(model.ok()) << model.status();
+  std::vector<float> w = kW;
+  w[3] = 7.25f;  // element 3 of W: file bytes 16 + 12 .. 16 + 15
+  ASSERT_TRUE(
+      model->WriteInitializer("W", Tensor::FromVector<float>({4, 3}, w)).ok());
+  absl::StatusOr<Tensor> read = model->ReadInitializer("W");
+  ASSERT_TRUE(read.ok()) << read.status();
+  EXPECT_EQ(Values<float>(*read), w);
+  TempDir out;
+  ASSERT_TRUE(model->Save(out / "locked.onnx").ok());
+  const std::string saved = ReadBytes(out / "weights/w.bin");
+  ASSERT_EQ(saved.size(), file.size());
+  std::string expected = file;
+  std::memcpy(expected.data() + 16 + 12, &w[3], 4);
+  EXPECT_EQ(saved, expected);
+  EXPECT_EQ(ReadBytes(in / "weights/w.bin"), file) << "the input changed";
+
+  ASSERT_TRUE(
+      model->WriteInitializer("W", Tensor::FromVector<float>({4, 3}, kW)).ok());
+  TempDir back;
+  ASSERT_TRUE(model->Save(back / "unlocked.onnx").ok());
+  EXPECT_EQ(ReadBytes(back / "weights/w.bin"), file);
+}
+
+// An external data file changed in place after loading is not mixed into a
+// read or an output: both fail with DataLoss, and Save writes nothing.
+TEST(OnnxModelTest, ExternalDataChangedAfterLoadIsDataLoss) {
+  TempDir in;
+  std::string file;
+  WriteModel(in / "m.onnx",
+             ExternalModel(&file, "weights/w.bin", "weights/w.bin"));
+  WriteBytes(in / "weights/w.bin", file);
+  absl::StatusOr<OnnxModel> model = OnnxModel::Load(in / "m.onnx");
+  ASSERT_TRUE(model.ok()) << model.status();
+  {
+    std::ofstream f(in / "weights/w.bin", std::ios::binary | std::ios::app);
+    f << "more";
+  }
+  absl::StatusOr<Tensor> w = model->ReadInitializer("W");
+  EXPECT_EQ(w.status().code(), absl::StatusCode::kDataLoss) << w.status();
+  TempDir out;
+  const absl::Status saved = model->Save(out / "copy.onnx");
+  EXPECT_EQ(saved.code(), absl::StatusCode::kDataLoss) << saved;
+  EXPECT_FALSE(fs::exists(out / "copy.onnx"));
+  EXPECT_FALSE(fs::exists(out / "weights/w.bin"));
+}
+
+// ExternalData's patches against a plain oracle: a byte array written the
+// same way. Overlapping and repeated writes, writes of the file's own bytes,
+// and reads across patch edges.
+TEST(ExternalDataTest, PatchesMatchAnInMemoryFile) {
+  TempDir dir;
+  std::mt19937 rng(7);
+  std::string file(4096, '\0');
+  for (char& c : file) c = static_cast<char>(rng() & 3);  // many equal bytes
+  WriteBytes(dir / "d.bin", file);
+  ExternalData data;
+  ASSERT_TRUE(data.Open("d.bin", dir / "d.bin").ok());
+  std::string oracle = file;
+  for (int round = 0; round < 400; ++round) {
+    const int64_t off = rng() % 4000, len = 1 + rng() % 96;
+    std::string bytes = oracle.substr(off, len);
+    for (char& c : bytes) {
+      if (rng() % 3 == 0) c = static_cast<char>(rng() & 3);
+    }
+    if (round % 50 == 49) bytes = file.substr(off, len);  // the file's own
+    ASSERT_TRUE(data.Write("d.bin", off, len,
+                           reinterpret_cast<const uint8_t*>(bytes.data()))
+                    .ok());
+    oracle.replace(off, len, bytes);
+    const int64_t r0 = rng() % 4096, rn = rng() % (4096 - r0 + 1);
+    std::string got(rn, '\0');
+    ASSERT_TRUE(
+        data.Read("d.bin", r0, rn, reinterpret_cast<uint8_t*>(got.data()))
+            .ok());
+    ASSERT_EQ(got, oracle.substr(r0, rn)) << "round " << round;
+  }
+  int64_t differing = 0;
+  for (size_t i = 0; i < file.size(); ++i) differing += file[i] != oracle[i];
+  EXPECT_GE(data.PatchedBytes(), differing);
+  OutputSet outputs;
+  ASSERT_TRUE(data.StageCopy("d.bin", dir / "copy.bin", outputs).ok());
+  ASSERT_TRUE(outputs.Commit().ok());
+  EXPECT_EQ(ReadBytes(dir / "copy.bin"), oracle);
+  // Writing the file's bytes back everywhere leaves no patch.
+  ASSERT_TRUE(data.Write("d.bin", 0, 4096,
+                         reinterpret_cast<const uint8_t*>(file.data()))
+                  .ok());
+  EXPECT_EQ(data.PatchedBytes(), 0);
+  uint8_t b;
+  EXPECT_EQ(data.Read("d.bin", 4096, 1, &b).code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(data.Read("other.bin", 0, 1, &b).code(),
+            absl::StatusCode::kInvalidArgument);
 }
 
 }  // namespace
