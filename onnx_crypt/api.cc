@@ -21,6 +21,7 @@
 #include "onnx_crypt/engine/evaluate.h"
 #include "onnx_crypt/engine/factory.h"
 #include "onnx_crypt/engine/samples.h"
+#include "onnx_crypt/ir/half.h"
 #include "onnx_crypt/key/key.h"
 #include "onnx_crypt/key/key_wrap.h"
 #include "onnx_crypt/lock/model_lock.h"
@@ -114,22 +115,6 @@ std::vector<RestoredTensor> RestoredFrom(const OnnxModel& unlocked,
   return out;
 }
 
-// An IEEE 754 binary16 value as a float (exact: every half is a float).
-float HalfToFloat(uint16_t h) {
-  const int exponent = (h >> 10) & 0x1f;
-  const int mantissa = h & 0x3ff;
-  float magnitude;
-  if (exponent == 0) {
-    magnitude = std::ldexp(static_cast<float>(mantissa), -24);  // subnormal
-  } else if (exponent == 31) {
-    magnitude = mantissa ? std::numeric_limits<float>::quiet_NaN()
-                         : std::numeric_limits<float>::infinity();
-  } else {
-    magnitude = std::ldexp(static_cast<float>(mantissa | 0x400), exponent - 25);
-  }
-  return (h & 0x8000) ? -magnitude : magnitude;
-}
-
 // One element of a key value, as its tensor's element type shows it, with
 // enough digits to read back the same value ("?" for bytes that do not fit the
 // type; ValidateKey refuses those before this is reached).
@@ -145,13 +130,9 @@ std::string ElementText(const std::string& bytes, DType dtype) {
     case DType::kFloat64:
       return absl::StrFormat("%.17g", as(double{}));
     case DType::kFloat16:
-      return absl::StrFormat("%.5g", HalfToFloat(as(uint16_t{})));
-    case DType::kBFloat16: {
-      const uint32_t bits = uint32_t{as(uint16_t{})} << 16;
-      float f;
-      std::memcpy(&f, &bits, sizeof(f));
-      return absl::StrFormat("%.4g", f);
-    }
+      return absl::StrFormat("%.5g", HalfToFloat32(as(uint16_t{})));
+    case DType::kBFloat16:
+      return absl::StrFormat("%.4g", BFloat16ToFloat32(as(uint16_t{})));
     case DType::kInt8:
       return absl::StrCat(static_cast<int>(as(int8_t{})));
     case DType::kUint8:

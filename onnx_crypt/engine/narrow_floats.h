@@ -1,12 +1,14 @@
 // float16 / bfloat16 models, computed in float32.
 //
 // The kernels compute in float32 and float64. A model whose weights, inputs
-// or activations are float16 or bfloat16 runs as the same graph with each
-// such tensor widened to float32: initializers (exactly: every half and
-// bfloat16 value is a float), graph inputs and outputs, Constant and
-// ConstantOfShape values, and Cast / CastLike targets (a Cast to float16
-// becomes a Cast to float). Results differ from a runtime that rounds to the
-// narrow type after every op by that rounding only.
+// or inputs are float16 or bfloat16 runs as the same graph with each such
+// tensor widened to float32: initializers (exactly: every half and bfloat16
+// value is a float), graph inputs and outputs, Constant and ConstantOfShape
+// values. A Cast to float16 still rounds to float16, then widens back (an IR
+// node is added after it), so the model's own casts round where they did.
+// Results differ from a runtime that rounds to the narrow type after every op
+// by that rounding only. A float32 model whose only narrow values come from
+// such casts is left as it is (the kernels take float16 where they can).
 //
 // Graph::narrow_storage records the initializers the file holds in a narrow
 // type, so that the lock keeps their locked values representable in it

@@ -490,7 +490,9 @@ def model_cases():
             m.graph.initializer[0].CopyFrom(numpy_helper.from_array(w.astype(dtype), "W"))
             return m
         return build
-    for dtype in (np.int8, np.float16, np.float64, np.int64):
+    # (A float16 weight is computed in float32 like every float16 tensor,
+    # engine/narrow_floats.h, so a float16 W beside a float32 x runs.)
+    for dtype in (np.int8, np.float64, np.int64):
         add(g, f"Gemm weight of {np.dtype(dtype).name}: eval",
             ["eval", "m.onnx", "--data", "g.npz"],
             EXIT_FAILURE, err=("fc",), setup=chain(model_setup("m.onnx", retyped(dtype)), gdata))

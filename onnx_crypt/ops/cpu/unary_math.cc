@@ -9,6 +9,7 @@
 // Outside the domain (Log, Sqrt of x < 0, 1/0) the result is what the C
 // library gives (NaN / inf), as in ONNX Runtime.
 #include <cmath>
+#include <type_traits>
 
 #include "onnx_crypt/ops/cpu/cpu_ops.h"
 #include "onnx_crypt/ops/cpu/elementwise.h"
@@ -106,6 +107,55 @@ struct Erf {
   }
 };
 
+// Neg and Abs also take signed integers (exported shape arithmetic negates
+// int64 axis counts, as LayerNormalization's function body does); exact, with
+// no gradient through integers.
+template <typename F>
+absl::Status SignedForward(const Node& node, const TensorRefs& inputs,
+                           std::vector<Tensor>& outputs,
+                           std::unique_ptr<OpContext>* ctx) {
+  if (inputs.empty() || !inputs[0]->defined())
+    return Forward<F>(node, inputs, outputs, ctx);
+  const Tensor& x = *inputs[0];
+  auto run = [&](auto tag) {
+    using T = decltype(tag);
+    Tensor y(x.dtype(), x.shape());
+    const T* px = x.data<T>();
+    T* py = y.mutable_data<T>();
+    for (int64_t i = 0; i < x.numel(); ++i) py[i] = F::template i<T>(px[i]);
+    outputs[0] = std::move(y);
+    return absl::OkStatus();
+  };
+  switch (x.dtype()) {
+    case DType::kInt64:
+      return run(int64_t{});
+    case DType::kInt32:
+      return run(int32_t{});
+    case DType::kInt16:
+      return run(int16_t{});
+    case DType::kInt8:
+      return run(int8_t{});
+    default:
+      return Forward<F>(node, inputs, outputs, ctx);
+  }
+}
+
+struct NegInt {
+  template <class T>
+  static T i(T x) {
+    // Two's complement wrap for the most negative value, as ONNX Runtime.
+    return static_cast<T>(-static_cast<std::make_unsigned_t<T>>(x) + 0u);
+  }
+};
+struct AbsInt {
+  template <class T>
+  static T i(T x) {
+    return x < 0 ? NegInt::i<T>(x) : x;
+  }
+};
+template <typename F, typename I>
+struct WithInt : F, I {};
+
 template <typename F>
 void Add(std::vector<OpDef>& ops, const char* type, int since) {
   OpDef def;
@@ -121,7 +171,9 @@ void Add(std::vector<OpDef>& ops, const char* type, int since) {
 
 void AddUnaryMathOps(std::vector<OpDef>& ops) {
   Add<Neg>(ops, "Neg", 6);
+  ops.back().forward = SignedForward<WithInt<Neg, NegInt>>;
   Add<Abs>(ops, "Abs", 6);
+  ops.back().forward = SignedForward<WithInt<Abs, AbsInt>>;
   Add<Exp>(ops, "Exp", 6);
   Add<Log>(ops, "Log", 6);
   Add<Sqrt>(ops, "Sqrt", 6);
