@@ -9,8 +9,8 @@ The zoo is generated into ONNX_CRYPT_ZOO_DIR (default tools/data/zoo/) unless ma
 stamped that folder complete for its current version. Sets: ONNX_CRYPT_ZOO=ci (default) runs the
 models that fit the CI budget (~10 minutes on 2 cores); ONNX_CRYPT_ZOO=full adds alexnet, vgg11,
 vit_b_16 and wide_resnet50_2 (57M-129M parameters; see FULL_ONLY in make_zoo.py). The test
-prints which models its set leaves out. ONNX_CRYPT_ZOO_ONLY=NAME[,NAME...] restricts the run to
-those model names (for development; the test then says so).
+prints which models its set leaves out. ONNX_CRYPT_ZOO_ONLY=X[,X...] restricts the run to
+those model names or file stems (resnet18, resnet18-op17) (for development; the test then says so).
 """
 import os
 import subprocess
@@ -41,7 +41,7 @@ class ZooTest(unittest.TestCase):
         manifest = zoo_check.load_manifest(ZOO_DIR)
         entries = [e for e in manifest if ZOO_SET == "full" or e["set"] == "ci"]
         if ONLY:
-            entries = [e for e in entries if e["name"] in ONLY]
+            entries = [e for e in entries if e["name"] in ONLY or e["file"] in ONLY]
             print(f"zoo: ONNX_CRYPT_ZOO_ONLY={','.join(ONLY)}: {len(entries)} models")
         left_out = sorted({e["name"] for e in manifest if e["set"] != "ci"})
         if ZOO_SET == "ci":

@@ -4,6 +4,7 @@ as tests/zoo/zoo_test.py checks it (tools/zoo/zoo_check.py), one row per model a
 
 Usage:
   zoo_table.py [--cli PATH] [--zoo DIR] [--set ci|full] [--gradients BIN] [--out FILE.md]
+               [--follow]
 
 --cli: the onnx-crypt binary (default build/tools/onnx-crypt). --zoo: the zoo folder (default
 tools/data/zoo; made or reused with make_zoo.py --ensure). --set: ci (default) or full.
@@ -24,6 +25,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import time
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 sys.path.insert(0, os.path.join(ROOT, "tools", "zoo"))
@@ -36,11 +38,40 @@ def gradients(binary, zoo, stem, zoo_set):
     p = subprocess.run([binary], capture_output=True, text=True, env=env, cwd=ROOT)
     if p.returncode == 0:
         return "pass"
-    for line in p.stdout.splitlines():
-        if "Failure" in line or "error" in line.lower():
-            nxt = p.stdout.splitlines()[p.stdout.splitlines().index(line) + 1:][:2]
-            return "FAIL: " + " ".join(s.strip() for s in nxt)[:160]
+    # The first failure: its message is the last line before "Google Test trace:".
+    lines = p.stdout.splitlines()
+    for i, line in enumerate(lines):
+        if line.endswith(": Failure"):
+            block = []
+            for nxt in lines[i + 1:]:
+                if nxt.startswith("Google Test trace:") or nxt.endswith(": Failure"):
+                    break
+                block.append(nxt.strip())
+            fails = sum(1 for x in lines if x.endswith(": Failure"))
+            return f"FAIL ({fails} failures): " + (block[-1] if block else "")[:200]
     return f"FAIL (exit {p.returncode})"
+
+
+def table_row(e, args, tmp, have_grads, missing):
+    if "skipped" in e:
+        return None
+    r = zoo_check.check_model(e, args.zoo, args.cli, tmp)
+    print(zoo_check.format_result(r), flush=True)
+    grads = "n/a"  # filled in once the zoo is complete (the gradient test locks the folder)
+    for op in zoo_check.parse_ops(r["reason"]) if r["status"] == "info" else []:
+        missing.setdefault(op, set()).add(e["name"])
+    acc = r.get("accuracy")
+    return e, [
+        e["name"], e["opset"], e["source"], e["storage"],
+        f"{r['params']:,}" if r.get("params") else "",
+        " ".join(r["ops"]),
+        f"{r['eval_err']:.1e}" if "eval_err" in r else "",
+        grads,
+        r.get("lock_values", ""),
+        f"{acc[0]:.2f} -> {acc[1]:.2f}" if acc else "",
+        f"{r['lock_seconds']:.1f}" if "lock_seconds" in r else "",
+        "ok" if r["status"] == "ok" else f"**{r['status']}**: {r['reason']}",
+    ]
 
 
 def cell(s):
@@ -55,36 +86,39 @@ def main(argv):
     ap.add_argument("--gradients", default=os.path.join(ROOT, "build", "tests",
                                                         "zoo_gradients_test"))
     ap.add_argument("--out", default=os.path.join(ROOT, "tools", "bench", "results", "zoo.md"))
+    ap.add_argument("--follow", action="store_true",
+                    help="do not make the zoo: check each model as a running make_zoo.py "
+                         "writes it, until its stamp says the zoo is complete")
     args = ap.parse_args(argv)
-    subprocess.run([sys.executable, os.path.join(ROOT, "tools", "zoo", "make_zoo.py"), "--out",
-                    args.zoo, "--set", args.set, "--ensure"], check=True)
-    manifest = zoo_check.load_manifest(args.zoo)
-    entries = [e for e in manifest if args.set == "full" or e["set"] == "ci"]
+    if not args.follow:
+        subprocess.run([sys.executable, os.path.join(ROOT, "tools", "zoo", "make_zoo.py"),
+                        "--out", args.zoo, "--set", args.set, "--ensure"], check=True)
     have_grads = os.path.exists(args.gradients)
-    rows, missing = [], {}
+    rows, missing, done = [], {}, set()
     with tempfile.TemporaryDirectory() as tmp:
-        for e in entries:
-            r = zoo_check.check_model(e, args.zoo, args.cli, tmp)
-            print(zoo_check.format_result(r), flush=True)
-            grads = "n/a"
-            if have_grads and e.get("reference"):
-                grads = gradients(args.gradients, args.zoo, e["file"], args.set)
-            for op in zoo_check.parse_ops(r["reason"]) if r["status"] == "info" else []:
-                missing.setdefault(op, set()).add(e["name"])
-            acc = r.get("accuracy")
-            rows.append([
-                e["name"], e["opset"], e["source"], e["storage"],
-                f"{r['params']:,}" if r.get("params") else "",
-                " ".join(r["ops"]),
-                f"{r['eval_err']:.1e}" if "eval_err" in r else "",
-                grads,
-                r.get("lock_values", ""),
-                f"{acc[0]:.2f} -> {acc[1]:.2f}" if acc else "",
-                f"{r['lock_seconds']:.1f}" if "lock_seconds" in r else "",
-                "ok" if r["status"] == "ok" else f"**{r['status']}**: {r['reason']}",
-            ])
+        while True:
+            complete = os.path.exists(os.path.join(args.zoo, "COMPLETE"))
+            try:
+                manifest = zoo_check.load_manifest(args.zoo)
+            except (OSError, ValueError):
+                manifest = []
+            for e in manifest:
+                if e["file"] in done or (args.set == "ci" and e["set"] != "ci"):
+                    continue
+                done.add(e["file"])
+                rows.append(table_row(e, args, tmp, have_grads, missing))
+            if complete or not args.follow:
+                break
+            time.sleep(20)
     commit = subprocess.run(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"],
                             capture_output=True, text=True).stdout.strip()
+    manifest = zoo_check.load_manifest(args.zoo)
+    rows = [x for x in rows if x is not None]
+    for e, row in rows:
+        if have_grads and e.get("reference"):
+            row[7] = gradients(args.gradients, args.zoo, e["file"], args.set)
+            print(f"{e['file']}: gradients {row[7]}", flush=True)
+    rows = [row for _, row in rows]
     ok = sum(1 for row in rows if row[-1] == "ok")
     lines = [
         "# Model zoo: onnx-crypt on the models other tools produce",
@@ -97,7 +131,7 @@ def main(argv):
         "`tests/zoo/zoo_gradients_test.cc` against PyTorch float64 autograd.",
         "",
         f"**{ok} of {len(rows)} rows pass.**" + (
-            "" if args.set == "full" else
+            "" if args.set == "full" or not any(e["set"] != "ci" for e in manifest) else
             " Set `ci`: " + ", ".join(sorted({e['name'] for e in manifest
                                                if e['set'] != 'ci'})) +
             " are in the full set only (`ONNX_CRYPT_ZOO=full`, `--set full`)."),

@@ -23,6 +23,8 @@ NAME-opK):
                      constant), inputs, params, input size, the ONNX-name -> torch-name map, the
                      torch-vs-ORT forward check, and `error` for a model that could not be made
                      (for example a torchvision architecture torch.onnx.export refuses).
+                     Both lists are rewritten after each model, so that a reader can follow a
+                     run (tools/bench/zoo_table.py --follow); only the stamp says they are whole.
   COMPLETE           the stamp: this script's SHA-256 and the set; written last. --ensure returns
                      at once when DIR holds a stamp for this script version and a set that covers
                      the one asked for (full covers ci). An flock on DIR/.lock serializes
@@ -579,6 +581,7 @@ def build(out_dir, which, only):
                 manifest.append({"name": name, "opset": opset, "file": f"{name}-op{opset}",
                                  "source": source, "set": tier, "storage": storage,
                                  "skipped": "in the full set only (--set full)"})
+                write_lists(out_dir, manifest)
                 continue
             stem = f"{name}-op{opset}"
             entry = {"name": name, "opset": opset, "file": stem, "source": source,
@@ -601,6 +604,7 @@ def build(out_dir, which, only):
                         os.remove(p)
             print(f"make_zoo: {stem}: {time.process_time() - t0:.1f} s CPU", flush=True)
             manifest.append(entry)
+            write_lists(out_dir, manifest)  # after each model: readers may follow along
     write_lists(out_dir, manifest)
     return manifest
 
