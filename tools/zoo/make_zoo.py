@@ -25,10 +25,12 @@ NAME-opK):
                      (for example a torchvision architecture torch.onnx.export refuses).
                      Both lists are rewritten after each model, so that a reader can follow a
                      run (tools/bench/zoo_table.py --follow); only the stamp says they are whole.
-  COMPLETE           the stamp: this script's SHA-256 and the set; written last. --ensure returns
-                     at once when DIR holds a stamp for this script version and a set that covers
-                     the one asked for (full covers ci). An flock on DIR/.lock serializes
-                     concurrent runs (the zoo test and the gradient test may start together).
+  COMPLETE           the stamp: this script's SHA-256, the set and the package versions (torch,
+                     torchvision, onnx, onnxruntime, transformers); written last. --ensure
+                     returns at once when DIR holds a stamp for this script version, the same
+                     package versions and a set that covers the one asked for (full covers ci).
+                     An flock on DIR/.lock serializes concurrent runs (the zoo test and the
+                     gradient test may start together).
 
 How ONNX names map to torch parameters (recorded per model in manifest.json "names"):
   torchvision / transformers: exported with do_constant_folding=False and
@@ -215,8 +217,9 @@ def map_names(model, named_params, named_buffers=None):
     return names, unmapped
 
 
-def reference(torch, module, feeds_torch, y, names, softmax_output=False):
-    """float64 forward and autograd gradients of the mean cross-entropy against y."""
+def torch_reference(torch, module, feeds_torch, y, softmax_output=False):
+    """float64 forward and autograd gradients of the mean cross-entropy against y, by torch
+    parameter name: (out, loss, {name: grad})."""
     m64 = copy.deepcopy(module).double().eval()
     params = dict(m64.named_parameters())
     for p in params.values():
@@ -232,12 +235,19 @@ def reference(torch, module, feeds_torch, y, names, softmax_output=False):
     else:
         loss = torch.nn.functional.cross_entropy(out, yt)
     loss.backward()
-    ref = {"__out__": out.detach().numpy(), "__loss__": np.array(loss.item())}
+    grads = {k: (p.grad.detach().numpy() if p.grad is not None else np.zeros(tuple(p.shape)))
+             for k, p in params.items()}
+    return out.detach().numpy(), loss.item(), grads
+
+
+def reference(torch_ref, names):
+    """The reference file's arrays: __out__, __loss__ and the gradients under ONNX names."""
+    out, loss, grads = torch_ref
+    ref = {"__out__": out, "__loss__": np.array(loss)}
     for onnx_name, (torch_name, how) in sorted(names.items()):
-        p = params.get(torch_name)
-        if how == "buffer" or p is None:
+        if how == "buffer" or torch_name not in grads:
             continue  # a buffer, not a parameter
-        g = p.grad.detach().numpy() if p.grad is not None else np.zeros(p.shape)
+        g = grads[torch_name]
         ref[onnx_name] = g.T.copy() if how == "transposed" else g
     return ref
 
@@ -295,36 +305,53 @@ def export_torch(torch, module, args, input_names, dynamic, opset):
     return onnx.load_from_string(buf.getvalue())
 
 
-def make_torchvision(torch, name, size, kwargs, opset, out_dir, entry):
+# Per model: what does not depend on the opset (module, data, labels, torch reference), made once
+# and used for both exports.
+_BUILT = {}
+
+
+def torchvision_module(torch, name, size, kwargs):
+    if name in _BUILT:
+        return _BUILT[name]
+    _BUILT.clear()
     import torchvision
     torch.manual_seed(SEED)
     module = getattr(torchvision.models, name)(num_classes=10, **kwargs)
     module.eval()
     perturb_constant_parameters(torch, module)
     gen = torch.Generator().manual_seed(SEED + 1)
-    # BatchNorm running statistics from one pass over a calibration batch (train mode, momentum
-    # None: the plain batch statistics), so that activations have realistic scales.
+    x = torch.randn(SAMPLES, 3, size, size, generator=gen)
+    # BatchNorm running statistics from one pass over a calibration batch (the samples and 48
+    # more), with only the BatchNorm modules in train mode (momentum None: the plain batch
+    # statistics; dropout and stochastic depth stay off), so that activations have realistic
+    # scales (with statistics of other samples only, the 1x1 late stages of a 32x32 input grow
+    # to logits ~1e3 in efficientnet_b0).
     bns = [m for m in module.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
     if bns:
-        calib = torch.randn(16, 3, size, size, generator=gen)
+        calib = torch.cat([x, torch.randn(48, 3, size, size, generator=gen)])
         for m in bns:
             m.reset_running_stats()
             m.momentum = None
-        module.train()
+            m.train()
         with torch.no_grad():
             module(calib)
         module.eval()
-    x = torch.randn(SAMPLES, 3, size, size, generator=gen)
     with torch.no_grad():
         torch_out = module(x).numpy()
     y = torch_out.argmax(axis=1).astype(np.int64)
+    _BUILT[name] = (module, x, y, torch_out, torch_reference(torch, module, [x], y))
+    return _BUILT[name]
+
+
+def make_torchvision(torch, name, size, kwargs, opset, out_dir, entry):
+    module, x, y, torch_out, torch_ref = torchvision_module(torch, name, size, kwargs)
     model = export_torch(torch, module, [x[:2]], ["input"],
                          {"input": {0: "N"}, "logits": {0: "N"}}, opset)
     names, unmapped = map_names(model, dict(module.named_parameters()),
                                 dict(module.named_buffers()))
-    ref = reference(torch, module, [x], y, names)
     entry["input_size"] = size
-    finish_entry(entry, model, {"input": x.numpy()}, y, ref, names, unmapped, out_dir, torch_out)
+    finish_entry(entry, model, {"input": x.numpy()}, y, reference(torch_ref, names), names,
+                 unmapped, out_dir, torch_out)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -350,7 +377,7 @@ def make_bert(torch, opset, out_dir, entry):
                           "logits": {0: "N"}}, opset)
     names, unmapped = map_names(model, dict(module.named_parameters()),
                                 dict(module.named_buffers()))
-    ref = reference(torch, module, [ids, mask], y, names)
+    ref = reference(torch_reference(torch, module, [ids, mask], y), names)
     entry["transformers"] = transformers.__version__
     entry["config"] = BERT_CONFIG
     finish_entry(entry, model, {"input_ids": ids.numpy(), "attention_mask": mask.numpy()}, y,
@@ -448,7 +475,7 @@ def make_tf2onnx(torch, opset, out_dir, entry):
         torch_out = net(x).numpy()
     y = torch_out.argmax(axis=1).astype(np.int64)
     names = {k: (f"p.p{i}", "same") for i, k in enumerate(net.keys)}
-    ref = reference(torch, net, [x], y, names, softmax_output=True)
+    ref = reference(torch_reference(torch, net, [x], y, softmax_output=True), names)
     entry["input_size"] = H
     finish_entry(entry, model, {"input_1": x.numpy()}, y, ref, names, [], out_dir, torch_out)
 
@@ -536,7 +563,7 @@ def make_paddle(torch, opset, out_dir, entry):
         torch_out = net(x).numpy()
     y = torch_out.argmax(axis=1).astype(np.int64)
     names = {k: (f"p.p{i}", "same") for i, k in enumerate(net.keys)}
-    ref = reference(torch, net, [x], y, names)
+    ref = reference(torch_reference(torch, net, [x], y), names)
     entry["input_size"] = H
     finish_entry(entry, model, {"x": x.numpy()}, y, ref, names, [], out_dir, torch_out)
 
@@ -545,16 +572,17 @@ def make_paddle(torch, opset, out_dir, entry):
 # The zoo
 # ------------------------------------------------------------------------------------------------
 def catalogue():
-    """(name, source, set, storage, builder(torch, opset, out_dir, entry)) in a fixed order."""
-    items = []
+    """(name, source, set, storage, builder(torch, opset, out_dir, entry)) in a fixed order:
+    the small hand-built graphs and BERT first, then torchvision by name."""
+    items = [
+        ("tf2onnx_cnn", "onnx.helper (tf2onnx style)", "ci", "initializer", make_tf2onnx),
+        ("paddle_cnn", "onnx.helper (Paddle style)", "ci", "constant", make_paddle),
+        ("bert_tiny", "transformers", "ci", "initializer", make_bert),
+    ]
     for name, size, kwargs in TORCHVISION:
         items.append((name, "torchvision", "full" if name in FULL_ONLY else "ci", "initializer",
                       lambda t, op, d, e, n=name, s=size, k=kwargs:
                       make_torchvision(t, n, s, k, op, d, e)))
-    items.append(("bert_tiny", "transformers", "ci", "initializer", make_bert))
-    items.append(("tf2onnx_cnn", "onnx.helper (tf2onnx style)", "ci", "initializer",
-                  make_tf2onnx))
-    items.append(("paddle_cnn", "onnx.helper (Paddle style)", "ci", "constant", make_paddle))
     return items
 
 
@@ -627,6 +655,19 @@ def write_lists(out_dir, manifest):
     os.replace(os.path.join(out_dir, "models.txt.tmp"), os.path.join(out_dir, "models.txt"))
 
 
+def packages():
+    """Versions of the packages the zoo is made with (None: not installed). A zoo made without
+    transformers (its BERT row then failed) is remade once the package is there."""
+    from importlib import metadata
+    out = {}
+    for name in ("torch", "torchvision", "onnx", "onnxruntime", "transformers"):
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            out[name] = None
+    return out
+
+
 def read_stamp(out_dir):
     try:
         with open(os.path.join(out_dir, "COMPLETE")) as f:
@@ -655,7 +696,7 @@ def main(argv):
         stamp = read_stamp(args.out)
         version = script_version()
         if (args.ensure and not args.only and stamp and stamp.get("version") == version
-                and covers(stamp, args.set)):
+                and covers(stamp, args.set) and stamp.get("packages") == packages()):
             with open(os.path.join(args.out, "manifest.json")) as f:
                 write_lists(args.out, json.load(f))  # the sets as FULL_ONLY has them now
             print(f"make_zoo: {args.out} is complete ({stamp['set']} set, this script version)")
@@ -668,7 +709,7 @@ def main(argv):
         if not args.only:
             with open(os.path.join(args.out, "COMPLETE"), "w") as f:
                 json.dump({"version": version, "set": args.set, "models": len(manifest),
-                           "full_only": sorted(FULL_ONLY)}, f)
+                           "full_only": sorted(FULL_ONLY), "packages": packages()}, f)
                 f.write("\n")
         print(f"make_zoo: {len(manifest) - len(failed) - len(skipped)} of "
               f"{len(manifest) - len(skipped)} models written to {args.out}"
