@@ -17,7 +17,9 @@ NAME-opK):
                      (mean cross-entropy of __out__ against y; for a model ending in Softmax the
                      mean of -log p[y]), and, for every float ONNX initializer or Constant-node
                      weight that maps to a torch parameter, d loss / d parameter (float64) saved
-                     under the ONNX name, in the ONNX tensor's shape.
+                     under the ONNX name, in the ONNX tensor's shape, and under
+                     `__f32err__/NAME` the relative L2 error of PyTorch's own float32 gradient
+                     against that float64 one (the float32 noise floor of the model).
   models.txt         one line per model for C++ readers: stem, set, made|failed, ref|noref.
   manifest.json      one entry per model: name, opset, source, set, storage (initializer |
                      constant), inputs, params, input size, the ONNX-name -> torch-name map, the
@@ -237,18 +239,40 @@ def torch_reference(torch, module, feeds_torch, y, softmax_output=False):
     loss.backward()
     grads = {k: (p.grad.detach().numpy() if p.grad is not None else np.zeros(tuple(p.shape)))
              for k, p in params.items()}
-    return out.detach().numpy(), loss.item(), grads
+    # The same gradient from PyTorch in float32: how far a correct float32 implementation lands
+    # from the float64 one (deep random-init nets: up to ~1e-2 relative, ReLU and max-pool
+    # decisions flip), per parameter as ||g32 - g64|| / ||g64||.
+    m32 = copy.deepcopy(module).float().eval()
+    for p in m32.parameters():
+        p.requires_grad_(True)
+        p.grad = None
+    out32 = m32(*[t.float() if t.is_floating_point() else t for t in feeds_torch])
+    if isinstance(out32, (tuple, list)):
+        out32 = out32[0]
+    if softmax_output:
+        loss32 = -torch.log(out32.clamp_min(1e-12)).gather(1, yt[:, None]).mean()
+    else:
+        loss32 = torch.nn.functional.cross_entropy(out32, yt)
+    loss32.backward()
+    f32err = {}
+    for k, p in m32.named_parameters():
+        g32 = (p.grad.detach().numpy().astype(np.float64) if p.grad is not None
+               else np.zeros(tuple(p.shape)))
+        norm = np.linalg.norm(grads[k])
+        f32err[k] = float(np.linalg.norm(g32 - grads[k]) / norm) if norm > 0 else 0.0
+    return out.detach().numpy(), loss.item(), grads, f32err
 
 
 def reference(torch_ref, names):
     """The reference file's arrays: __out__, __loss__ and the gradients under ONNX names."""
-    out, loss, grads = torch_ref
+    out, loss, grads, f32err = torch_ref
     ref = {"__out__": out, "__loss__": np.array(loss)}
     for onnx_name, (torch_name, how) in sorted(names.items()):
         if how == "buffer" or torch_name not in grads:
             continue  # a buffer, not a parameter
         g = grads[torch_name]
         ref[onnx_name] = g.T.copy() if how == "transposed" else g
+        ref["__f32err__/" + onnx_name] = np.array(f32err[torch_name])
     return ref
 
 
