@@ -12,9 +12,14 @@
 // names such as resnet18, or file stems such as resnet18-op17) restricts the
 // run.
 //
-// Tolerance, as tests/engine/torch_gradients_test.cc: per tensor
+// Tolerance: as tests/engine/torch_gradients_test.cc (per tensor
 // ||g - g_torch|| <= 1e-4 ||g_torch||, every element within
-// 1e-3 |g_torch| + 1e-5 max|g_torch|; the loss within 1e-5 relative.
+// 1e-3 |g_torch| + 1e-5 max|g_torch|; the loss within 1e-5 relative), except
+// that where PyTorch's own float32 gradient of the tensor is further from the
+// float64 one (relative L2 error e, recorded by make_zoo.py; deep random-init
+// nets reach ~1e-2, as ReLU and max-pool decisions flip in float32), the
+// engine may be 4 e off in L2 and 4 e (relative and of max|g_torch|) per
+// element: as accurate as a correct float32 implementation, within 4x.
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
@@ -90,16 +95,24 @@ void CheckModel(const fs::path& zoo, const std::string& stem) {
     const std::vector<double> g = got->grads.at(p).ToDoubleVector();
     const std::vector<double> w = want->at(p).ToDoubleVector();
     ASSERT_EQ(g.size(), w.size()) << p;
+    // PyTorch's own float32 gradient error against float64 for this tensor.
+    const std::string floor_key = "__f32err__/" + p;
+    const double f32 =
+        want->count(floor_key) ? want->at(floor_key).ToDoubleVector()[0] : 0.0;
+    const double rel_tol = std::max(1e-4, 4 * f32);
     double diff2 = 0, norm2 = 0, wmax = 0;
     for (size_t i = 0; i < w.size(); ++i) {
       diff2 += (g[i] - w[i]) * (g[i] - w[i]);
       norm2 += w[i] * w[i];
       wmax = std::max(wmax, std::abs(w[i]));
     }
-    EXPECT_LE(std::sqrt(diff2), 1e-4 * std::sqrt(norm2) + 1e-12) << p;
+    EXPECT_LE(std::sqrt(diff2), rel_tol * std::sqrt(norm2) + 1e-12)
+        << p << ": relative L2 error " << std::sqrt(diff2 / norm2)
+        << " (PyTorch float32: " << f32 << ")";
     int bad = 0;
     for (size_t i = 0; i < w.size() && bad < 5; ++i) {
-      if (std::abs(g[i] - w[i]) > 1e-3 * std::abs(w[i]) + 1e-5 * wmax) {
+      if (std::abs(g[i] - w[i]) >
+          (1e-3 + 4 * f32) * std::abs(w[i]) + (1e-5 + 4 * f32) * wmax) {
         ADD_FAILURE() << p << "[" << i << "]: " << g[i] << " vs torch " << w[i];
         ++bad;
       }

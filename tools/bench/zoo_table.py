@@ -87,17 +87,22 @@ def main(argv):
                                                         "zoo_gradients_test"))
     ap.add_argument("--out", default=os.path.join(ROOT, "tools", "bench", "results", "zoo.md"))
     ap.add_argument("--follow", action="store_true",
-                    help="do not make the zoo: check each model as a running make_zoo.py "
-                         "writes it, until its stamp says the zoo is complete")
+                    help="do not make the zoo: check each model as a make_zoo.py started "
+                         "before this writes it, until its stamp says the zoo is complete")
     args = ap.parse_args(argv)
     if not args.follow:
         subprocess.run([sys.executable, os.path.join(ROOT, "tools", "zoo", "make_zoo.py"),
                         "--out", args.zoo, "--set", args.set, "--ensure"], check=True)
     have_grads = os.path.exists(args.gradients)
     rows, missing, done = [], {}, set()
+    started = time.time()
+    stamp = os.path.join(args.zoo, "COMPLETE")
+    if args.follow:  # a stamp (and manifest) of an earlier run: wait for make_zoo.py to clear it
+        while os.path.exists(stamp) and os.path.getmtime(stamp) < started:
+            time.sleep(5)
     with tempfile.TemporaryDirectory() as tmp:
         while True:
-            complete = os.path.exists(os.path.join(args.zoo, "COMPLETE"))
+            complete = os.path.exists(stamp)
             try:
                 manifest = zoo_check.load_manifest(args.zoo)
             except (OSError, ValueError):
