@@ -76,6 +76,9 @@ std::vector<OpDef> BuildRegistry() {
   cpu::AddEinsumOps(ops);
   cpu::AddResizeOps(ops);
   cpu::AddUpsampleOps(ops);
+  // --- for the zoo (issue #12): swin_t's window arithmetic ---
+  cpu::AddModOps(ops);
+  cpu::AddScatterNDOps(ops);
   return ops;
 }
 

@@ -320,7 +320,10 @@ class DeployTest(unittest.TestCase):
 
         def work():
             t0 = time.monotonic()
-            result["out"] = onnx_crypt.lock(MODEL, OWNER, seed=2, **QUICK)
+            # Long enough to tell a pause from the lock: 40 values, no target.
+            result["out"] = onnx_crypt.lock(MODEL, OWNER, seed=2, max_values=40,
+                                            target_accuracy=0.0, values_per_round=1,
+                                            threads=1)
             result["seconds"] = time.monotonic() - t0
 
         thread = threading.Thread(target=work)

@@ -225,6 +225,8 @@ std::vector<OpCase> AllOpCases() {
   AddNn2Cases(cases);
   // --- ops-elem (issue #12) ---
   AddElem2Cases(cases);
+  // Mod, ScatterND (issue #12)
+  AddZooCases(cases);
   // ops-shape (issue #12)
   AddShape2Cases(cases);
   return cases;

@@ -68,6 +68,8 @@ void AddElem2Cases(std::vector<OpCase>& cases);
 // ops-shape (issue #12): Expand, Tile, Slice, Split, GatherElements, Einsum,
 // Resize, Upsample (op_cases_shape2.cc).
 void AddShape2Cases(std::vector<OpCase>& cases);
+// Mod, ScatterND (for the zoo, issue #12).
+void AddZooCases(std::vector<OpCase>& cases);
 std::vector<OpCase> AllOpCases();
 
 }  // namespace onnx_crypt::testing

@@ -85,6 +85,9 @@ void AddGatherElementsOps(std::vector<OpDef>& ops);
 void AddEinsumOps(std::vector<OpDef>& ops);
 void AddResizeOps(std::vector<OpDef>& ops);
 void AddUpsampleOps(std::vector<OpDef>& ops);
+// --- for the zoo (issue #12): swin_t's window arithmetic ---
+void AddModOps(std::vector<OpDef>& ops);
+void AddScatterNDOps(std::vector<OpDef>& ops);
 
 }  // namespace onnx_crypt::cpu
 

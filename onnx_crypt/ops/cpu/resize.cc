@@ -181,39 +181,13 @@ absl::StatusOr<ResizeSpec> ParseResize(const Node& node,
   return spec;
 }
 
-absl::Status ResizeForward(const Node& node, const TensorRefs& inputs,
-                           std::vector<Tensor>& outputs,
-                           std::unique_ptr<OpContext>* ctx) {
-  OC_ASSIGN_OR_RETURN(const ResizeSpec spec, ParseResize(node, inputs));
-  OC_ASSIGN_OR_RETURN(const ResizePlan plan,
-                      MakeResizePlan(node, inputs[0]->shape(), spec));
-  OC_ASSIGN_OR_RETURN(outputs[0], ResizeApply(node, *inputs[0], plan));
-  return absl::OkStatus();
-}
-
-absl::Status ResizeBackward(const Node& node, const TensorRefs& inputs,
-                            const TensorRefs& outputs,
-                            const TensorRefs& grad_outputs,
-                            const OpContext* ctx,
-                            const std::vector<bool>& need_grad,
-                            std::vector<Tensor>& grad_inputs) {
-  if (need_grad.empty() || !need_grad[0]) return absl::OkStatus();
-  OC_ASSIGN_OR_RETURN(const ResizeSpec spec, ParseResize(node, inputs));
-  OC_ASSIGN_OR_RETURN(const ResizePlan plan,
-                      MakeResizePlan(node, inputs[0]->shape(), spec));
-  const Tensor dy = GradOrZeros(grad_outputs[0], *outputs[0]);
-  OC_ASSIGN_OR_RETURN(grad_inputs[0],
-                      ResizeGradient(node, *inputs[0], plan, dy));
-  return absl::OkStatus();
-}
-
 }  // namespace
 
 void AddResizeOps(std::vector<OpDef>& ops) {
   OpDef def;
   def.op_type = "Resize";
-  def.forward = ResizeForward;
-  def.backward = ResizeBackward;
+  def.forward = ResizeLikeForward<ParseResize>;
+  def.backward = ResizeLikeBackward<ParseResize>;
   def.differentiable_inputs = 0b1;  // X; roi, scales, sizes are not
   // One declaration per schema version (ParseResize reads node.opset).
   const int ranges[][2] = {{10, 10}, {11, 12}, {13, 17}, {18, 18}, {19, 1000}};

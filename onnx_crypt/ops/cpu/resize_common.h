@@ -15,13 +15,17 @@
 #define ONNX_CRYPT_OPS_CPU_RESIZE_COMMON_H_
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "onnx_crypt/base/status.h"
 #include "onnx_crypt/ir/graph.h"
 #include "onnx_crypt/ir/tensor.h"
+#include "onnx_crypt/ops/cpu/op_helpers.h"
+#include "onnx_crypt/ops/op.h"
 
 namespace onnx_crypt::cpu {
 
@@ -73,6 +77,38 @@ absl::StatusOr<Tensor> ResizeApply(const Node& node, const Tensor& x,
 // dx for dy (float32/float64, shape plan.out_shape).
 absl::StatusOr<Tensor> ResizeGradient(const Node& node, const Tensor& x,
                                       const ResizePlan& plan, const Tensor& dy);
+
+// The forward and backward of an op that parses its node into a ResizeSpec
+// (Resize and Upsample differ only in that): the plan from X's shape, then
+// ResizeApply / ResizeGradient (into X only).
+using ParseResizeFn = absl::StatusOr<ResizeSpec> (*)(const Node& node,
+                                                     const TensorRefs& inputs);
+template <ParseResizeFn Parse>
+absl::Status ResizeLikeForward(const Node& node, const TensorRefs& inputs,
+                               std::vector<Tensor>& outputs,
+                               std::unique_ptr<OpContext>* ctx) {
+  OC_ASSIGN_OR_RETURN(const ResizeSpec spec, Parse(node, inputs));
+  OC_ASSIGN_OR_RETURN(const ResizePlan plan,
+                      MakeResizePlan(node, inputs[0]->shape(), spec));
+  OC_ASSIGN_OR_RETURN(outputs[0], ResizeApply(node, *inputs[0], plan));
+  return absl::OkStatus();
+}
+template <ParseResizeFn Parse>
+absl::Status ResizeLikeBackward(const Node& node, const TensorRefs& inputs,
+                                const TensorRefs& outputs,
+                                const TensorRefs& grad_outputs,
+                                const OpContext* ctx,
+                                const std::vector<bool>& need_grad,
+                                std::vector<Tensor>& grad_inputs) {
+  if (need_grad.empty() || !need_grad[0]) return absl::OkStatus();
+  OC_ASSIGN_OR_RETURN(const ResizeSpec spec, Parse(node, inputs));
+  OC_ASSIGN_OR_RETURN(const ResizePlan plan,
+                      MakeResizePlan(node, inputs[0]->shape(), spec));
+  const Tensor dy = GradOrZeros(grad_outputs[0], *outputs[0]);
+  OC_ASSIGN_OR_RETURN(grad_inputs[0],
+                      ResizeGradient(node, *inputs[0], plan, dy));
+  return absl::OkStatus();
+}
 
 }  // namespace onnx_crypt::cpu
 

@@ -57,39 +57,13 @@ absl::StatusOr<ResizeSpec> ParseUpsample(const Node& node,
   return spec;
 }
 
-absl::Status UpsampleForward(const Node& node, const TensorRefs& inputs,
-                             std::vector<Tensor>& outputs,
-                             std::unique_ptr<OpContext>* ctx) {
-  OC_ASSIGN_OR_RETURN(const ResizeSpec spec, ParseUpsample(node, inputs));
-  OC_ASSIGN_OR_RETURN(const ResizePlan plan,
-                      MakeResizePlan(node, inputs[0]->shape(), spec));
-  OC_ASSIGN_OR_RETURN(outputs[0], ResizeApply(node, *inputs[0], plan));
-  return absl::OkStatus();
-}
-
-absl::Status UpsampleBackward(const Node& node, const TensorRefs& inputs,
-                              const TensorRefs& outputs,
-                              const TensorRefs& grad_outputs,
-                              const OpContext* ctx,
-                              const std::vector<bool>& need_grad,
-                              std::vector<Tensor>& grad_inputs) {
-  if (need_grad.empty() || !need_grad[0]) return absl::OkStatus();
-  OC_ASSIGN_OR_RETURN(const ResizeSpec spec, ParseUpsample(node, inputs));
-  OC_ASSIGN_OR_RETURN(const ResizePlan plan,
-                      MakeResizePlan(node, inputs[0]->shape(), spec));
-  const Tensor dy = GradOrZeros(grad_outputs[0], *outputs[0]);
-  OC_ASSIGN_OR_RETURN(grad_inputs[0],
-                      ResizeGradient(node, *inputs[0], plan, dy));
-  return absl::OkStatus();
-}
-
 }  // namespace
 
 void AddUpsampleOps(std::vector<OpDef>& ops) {
   OpDef def;
   def.op_type = "Upsample";
-  def.forward = UpsampleForward;
-  def.backward = UpsampleBackward;
+  def.forward = ResizeLikeForward<ParseUpsample>;
+  def.backward = ResizeLikeBackward<ParseUpsample>;
   def.differentiable_inputs = 0b1;  // X; scales is not
   def.since_version = 7;
   def.until_version = 8;  // scales attribute
