@@ -45,8 +45,6 @@ const std::map<std::string, std::string>& Excluded() {
       {"test_training_dropout_default", "training-mode random mask"},
       {"test_training_dropout_default_mask", "training-mode random mask"},
       {"test_training_dropout_mask", "training-mode random mask"},
-      {"test_training_dropout_zero_ratio", "training-mode random mask"},
-      {"test_training_dropout_zero_ratio_mask", "training-mode random mask"},
       // --- ops-elem (issue #12) ---
       // String tensors: the engine's Tensor has no string storage (the loader
       // refuses them, Cast refuses string targets with UnimplementedError).

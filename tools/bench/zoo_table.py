@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Writes the zoo table (issue #12): every model of tools/zoo/make_zoo.py through onnx-crypt,
-as tests/zoo/zoo_test.py checks it (tools/zoo/zoo_check.py), one row per model and opset.
+as tests/zoo/zoo_models_check.py checks it (tools/zoo/zoo_check.py), one row per model and opset.
 
 Usage:
   zoo_table.py [--cli PATH] [--zoo DIR] [--set ci|full] [--gradients BIN] [--out FILE.md]
@@ -8,7 +8,7 @@ Usage:
 
 --cli: the onnx-crypt binary (default build/tools/onnx-crypt). --zoo: the zoo folder (default
 tools/data/zoo; made or reused with make_zoo.py --ensure). --set: ci (default) or full.
---gradients: the zoo_gradients_test binary (default build/tests/zoo_gradients_test when it
+--gradients: the zoo_gradients_check binary (default build/tests/zoo_gradients_check when it
 exists); each model's gradients against PyTorch are then checked with ONNX_CRYPT_ZOO_ONLY set to
 it, and the column says pass / FAIL (first failure line). --out: default
 tools/bench/results/zoo.md.
@@ -84,7 +84,7 @@ def main(argv):
     ap.add_argument("--zoo", default=os.path.join(ROOT, "tools", "data", "zoo"))
     ap.add_argument("--set", choices=["ci", "full"], default="ci")
     ap.add_argument("--gradients", default=os.path.join(ROOT, "build", "tests",
-                                                        "zoo_gradients_test"))
+                                                        "zoo_gradients_check"))
     ap.add_argument("--out", default=os.path.join(ROOT, "tools", "bench", "results", "zoo.md"))
     ap.add_argument("--follow", action="store_true",
                     help="do not make the zoo: check each model as a make_zoo.py started "
@@ -133,8 +133,8 @@ def main(argv):
         f"{datetime.date.today().isoformat()} (checkout {commit}, binary `{args.cli}`); "
         "models from `tools/zoo/make_zoo.py` (random init, fixed seed, 16 samples, "
         "pseudo-labels = the model's own argmax). The checks are those of "
-        "`tests/zoo/zoo_test.py` (`tools/zoo/zoo_check.py`); gradients from "
-        "`tests/zoo/zoo_gradients_test.cc` against PyTorch float64 autograd.",
+        "`tests/zoo/zoo_models_check.py` (`tools/zoo/zoo_check.py`); gradients from "
+        "`tests/zoo/zoo_gradients_check.cc` against PyTorch float64 autograd.",
         "",
         f"**{ok} of {len(rows)} rows pass** (status ok and gradients pass; {steps_ok} pass "
         "info/eval/lock/unlock/storage)." + (

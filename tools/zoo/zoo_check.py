@@ -1,5 +1,5 @@
 """Runs one zoo model (tools/zoo/make_zoo.py) through onnx-crypt, step by step, against the
-oracles; shared by tests/zoo/zoo_test.py and tools/bench/zoo_table.py.
+oracles; shared by tests/zoo/zoo_models_check.py and tools/bench/zoo_table.py.
 
 Steps, in order; the first that fails ends the check and names the reason:
   made     make_zoo.py exported the model (else its recorded error, e.g. the exporter refused it)

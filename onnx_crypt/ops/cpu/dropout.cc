@@ -3,8 +3,9 @@
 //  - opset 7..9: `ratio` attribute; mask has the input's type (all ones).
 //  - opset 10, 11: `ratio` attribute; mask is bool (all true).
 //  - opset 12+: optional inputs ratio (1) and training_mode (2); a true
-//    training_mode is rejected (random masks are not reproducible and are not
-//    needed for locking).
+//    training_mode is rejected unless the ratio is 0 (then nothing is
+//    dropped); random masks are not reproducible and are not needed for
+//    locking.
 // Only `data` is differentiable.
 #include "onnx_crypt/ops/cpu/cpu_ops.h"
 #include "onnx_crypt/ops/cpu/op_helpers.h"
@@ -24,10 +25,21 @@ absl::Status DropoutForward(const Node& node, const TensorRefs& inputs,
                        absl::StrCat("training_mode must be a scalar, got ",
                                     training.DebugString()));
     }
-    if (training.ToInt64Vector()[0] != 0) {
+    // Training mode with ratio 0 keeps every element: the identity, as
+    // torchvision's swin_t exports its attention dropout (p = 0).
+    double ratio = 0.5;  // the spec's default
+    if (HasInput(inputs, 1)) {
+      if (inputs[1]->numel() != 1) {
+        return NodeError(node, absl::StrCat("ratio must be a scalar, got ",
+                                            inputs[1]->DebugString()));
+      }
+      ratio = inputs[1]->ToDoubleVector()[0];
+    }
+    if (training.ToInt64Vector()[0] != 0 && ratio != 0.0) {
       return absl::UnimplementedError(absl::StrCat(
           node.Describe(),
-          ": training_mode = true is not supported (inference only)"));
+          ": training_mode = true with a ratio other than 0 is not supported "
+          "(inference only)"));
     }
   }
   outputs[0] = x;

@@ -3,7 +3,7 @@ onnx-crypt info / eval (against ONNX Runtime) / lock (pseudo-labels, to its targ
 unlock (bit-exact) / storage form; tools/zoo/zoo_check.py has the steps and tolerances. One
 subtest per model: a model the engine cannot run yet fails with the step and the reason (for
 example the unsupported op types), none is skipped. Gradients against PyTorch are checked by
-tests/zoo/zoo_gradients_test.cc on the same zoo.
+tests/zoo/zoo_gradients_check.cc on the same zoo.
 
 The zoo is generated into ONNX_CRYPT_ZOO_DIR (default tools/data/zoo/) unless make_zoo.py
 stamped that folder complete for its current version. Sets: ONNX_CRYPT_ZOO=ci (default) runs the
@@ -12,10 +12,12 @@ vit_b_16 and wide_resnet50_2 (57M-129M parameters; see FULL_ONLY in make_zoo.py)
 prints which models its set leaves out. ONNX_CRYPT_ZOO_ONLY=X[,X...] restricts the run to
 those model names or file stems (resnet18, resnet18-op17) (for development; the test then says so).
 
+Not a CTest test (the name does not match *_test.py): tools/zoo/run_zoo.sh runs it.
+
 Time (measured 2026-12-02 on the shared 2-core machine): making the ci zoo costs ~390 s CPU
 (~6.5 min; 8-17 min wall under load; 3.7 GB of files, mostly float64 gradients), reused
-afterwards while the stamp holds; the checks themselves took 149 s wall (py_zoo_test) and 9 s
-(zoo_gradients_test) with 24 of 40 models getting as far as lock (each lock < 25 s). The full
+afterwards while the stamp holds; the checks themselves took 149 s wall (this check) and 9 s
+(zoo_gradients_check) with 24 of 40 models getting as far as lock (each lock < 25 s). The full
 set adds 4 models of 57-129M parameters (GBs and minutes of export each): not in the CI budget,
 hence ONNX_CRYPT_ZOO=full as the explicit opt-in.
 """
