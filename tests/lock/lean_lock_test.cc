@@ -42,7 +42,8 @@ TEST(LeanLockTest, GroupedGradientsRankLikeOnePass) {
       LoadDataset(testing::DataDir() + "/fmnist_owner256.npz");
   ASSERT_TRUE(d.ok()) << d.status() << " (run tools/setup.sh)";
   Feeds feeds;
-  feeds[(*engine)->graph().inputs[0].name] = SliceRows(d->inputs.at("x"), 0, 32);
+  feeds[(*engine)->graph().inputs[0].name] =
+      SliceRows(d->inputs.at("x"), 0, 32);
   std::vector<int64_t> labels = d->y.ToInt64Vector();
   labels.resize(32);
 

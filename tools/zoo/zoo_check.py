@@ -94,7 +94,10 @@ def first_error(p):
     return text[0] if text else f"exit status {p.returncode}"
 
 
-def check_model(entry, zoo_dir, cli, tmp, timeout=900):
+DEFAULT_TIMEOUT = int(os.environ.get("ONNX_CRYPT_ZOO_TIMEOUT", "900"))  # seconds per command
+
+
+def check_model(entry, zoo_dir, cli, tmp, timeout=DEFAULT_TIMEOUT):
     """Returns a dict: file, name, opset, params, ops, status ('ok' or the failing step),
     reason, and whatever was measured on the way (unsupported, eval_err, lock_values,
     lock_seconds, accuracy, refusal)."""
