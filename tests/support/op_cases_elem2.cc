@@ -14,16 +14,6 @@
 namespace onnx_crypt::testing {
 namespace {
 
-OpCase Case(const std::string& label, Node node, std::vector<Tensor> inputs,
-            std::vector<int> check_inputs) {
-  OpCase c;
-  c.label = label;
-  c.node = std::move(node);
-  c.inputs = std::move(inputs);
-  c.check_inputs = std::move(check_inputs);
-  return c;
-}
-
 // Moves elements within `margin` of 0 to +-2 margin.
 Tensor AwayFromZero(Tensor t, double margin = 0.05) {
   double* p = t.mutable_data<double>();

@@ -24,16 +24,6 @@ Tensor AwayFromKinks(Tensor t, const std::vector<double>& kinks,
   return t;
 }
 
-OpCase Case(const std::string& label, Node node, std::vector<Tensor> inputs,
-            std::vector<int> check_inputs) {
-  OpCase c;
-  c.label = label;
-  c.node = std::move(node);
-  c.inputs = std::move(inputs);
-  c.check_inputs = std::move(check_inputs);
-  return c;
-}
-
 void AddBinaryCases(std::vector<OpCase>& cases) {
   struct Shapes {
     const char* name;

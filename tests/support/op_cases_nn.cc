@@ -11,34 +11,6 @@ namespace {
 
 using Ints = std::vector<int64_t>;
 
-// Distinct values evenly spaced over [-1, 1) in a seeded random order: every
-// pair differs by at least 2 / numel, far more than the finite-difference step,
-// so max pooling has no ties and no probe crosses a kink.
-Tensor SpreadTensor(const Shape& shape, uint64_t seed) {
-  const Tensor keys = RandomTensor(shape, seed);
-  const int64_t n = keys.numel();
-  std::vector<int64_t> order(static_cast<size_t>(n));
-  std::iota(order.begin(), order.end(), 0);
-  const double* k = keys.data<double>();
-  std::sort(order.begin(), order.end(),
-            [k](int64_t a, int64_t b) { return k[a] < k[b]; });
-  Tensor t(DType::kFloat64, shape);
-  double* p = t.mutable_data<double>();
-  for (int64_t r = 0; r < n; ++r)
-    p[order[r]] = -1.0 + 2.0 * static_cast<double>(r) / n;
-  return t;
-}
-
-OpCase Case(const std::string& label, Node node, std::vector<Tensor> inputs,
-            std::vector<int> check) {
-  OpCase c;
-  c.label = label;
-  c.node = std::move(node);
-  c.inputs = std::move(inputs);
-  c.check_inputs = std::move(check);
-  return c;
-}
-
 void AddConvCases(std::vector<OpCase>& cases) {
   {
     Node n = MakeNode("Conv", 11, 3, 1);
@@ -205,7 +177,7 @@ void AddPoolCases(std::vector<OpCase>& cases) {
     SetAttr(n, "strides", Ints{2, 2});
     SetAttr(n, "pads", Ints{1, 1, 1, 1});
     cases.push_back(Case("MaxPool/2d_pads_strides", n,
-                         {SpreadTensor({2, 2, 5, 5}, 61)}, {0}));
+                         {DistinctTensor({2, 2, 5, 5}, 61)}, {0}));
   }
   {
     Node n = MakeNode("MaxPool", 12, 1, 1);
@@ -214,7 +186,7 @@ void AddPoolCases(std::vector<OpCase>& cases) {
     SetAttr(n, "dilations", Ints{2, 1});
     SetAttr(n, "ceil_mode", int64_t{1});
     cases.push_back(Case("MaxPool/2d_ceil_dilation", n,
-                         {SpreadTensor({1, 2, 6, 7}, 62)}, {0}));
+                         {DistinctTensor({1, 2, 6, 7}, 62)}, {0}));
   }
   {
     Node n = MakeNode("MaxPool", 8, 1, 1);
@@ -222,14 +194,14 @@ void AddPoolCases(std::vector<OpCase>& cases) {
     SetAttr(n, "strides", Ints{2});
     SetAttr(n, "auto_pad", std::string("SAME_UPPER"));
     cases.push_back(
-        Case("MaxPool/1d_same_upper", n, {SpreadTensor({2, 3, 8}, 63)}, {0}));
+        Case("MaxPool/1d_same_upper", n, {DistinctTensor({2, 3, 8}, 63)}, {0}));
   }
   {
     Node n = MakeNode("MaxPool", 12, 1, 2);  // with the Indices output
     SetAttr(n, "kernel_shape", Ints{2, 2, 2});
     SetAttr(n, "strides", Ints{2, 1, 2});
     cases.push_back(Case("MaxPool/3d_with_indices", n,
-                         {SpreadTensor({1, 2, 4, 3, 4}, 64)}, {0}));
+                         {DistinctTensor({1, 2, 4, 3, 4}, 64)}, {0}));
   }
   // AveragePool
   {

@@ -13,33 +13,6 @@ namespace {
 
 using Ints = std::vector<int64_t>;
 
-// Distinct values evenly spaced over [-1, 1) in a seeded order: no ties, so
-// Max/Min have a unique selected element and no probe crosses a kink.
-Tensor Distinct(const Shape& shape, uint64_t seed) {
-  const Tensor keys = RandomTensor(shape, seed);
-  const int64_t n = keys.numel();
-  std::vector<int64_t> order(static_cast<size_t>(n));
-  std::iota(order.begin(), order.end(), 0);
-  const double* k = keys.data<double>();
-  std::sort(order.begin(), order.end(),
-            [k](int64_t a, int64_t b) { return k[a] < k[b]; });
-  Tensor t(DType::kFloat64, shape);
-  double* p = t.mutable_data<double>();
-  for (int64_t r = 0; r < n; ++r)
-    p[order[r]] = -1.0 + 2.0 * (static_cast<double>(r) + 0.5) / n;
-  return t;
-}
-
-OpCase Case(const std::string& label, Node node, std::vector<Tensor> inputs,
-            std::vector<int> check) {
-  OpCase c;
-  c.label = label;
-  c.node = std::move(node);
-  c.inputs = std::move(inputs);
-  c.check_inputs = std::move(check);
-  return c;
-}
-
 void AddNormalizationCases(std::vector<OpCase>& cases) {
   {
     Node n = MakeNode("LayerNormalization", 17, 3, 1);
@@ -136,7 +109,7 @@ void AddReduceCases(std::vector<OpCase>& cases) {
     const bool distinct = s.lo == s.hi;
     auto data = [&](const Shape& shape) {
       ++seed;
-      return distinct ? Distinct(shape, seed)
+      return distinct ? DistinctTensor(shape, seed)
                       : RandomTensor(shape, seed, s.lo, s.hi);
     };
     const int attr_opset = s.input_axes_since == 13 ? 11 : 13;
@@ -192,7 +165,7 @@ void AddReduceCases(std::vector<OpCase>& cases) {
     SetAttr(n, "axis", int64_t{1});
     SetAttr(n, "keepdims", int64_t{0});
     cases.push_back(Case(std::string(op) + "/forward_axis1", n,
-                         {Distinct({2, 5, 3}, 400)}, {}));
+                         {DistinctTensor({2, 5, 3}, 400)}, {}));
   }
 }
 

@@ -8,16 +8,6 @@
 namespace onnx_crypt::testing {
 namespace {
 
-OpCase Case(const std::string& label, Node node, std::vector<Tensor> inputs,
-            std::vector<int> check_inputs) {
-  OpCase c;
-  c.label = label;
-  c.node = std::move(node);
-  c.inputs = std::move(inputs);
-  c.check_inputs = std::move(check_inputs);
-  return c;
-}
-
 void AddReshapeLikeCases(std::vector<OpCase>& cases) {
   Node flat = MakeNode("Flatten", 13, 1, 1);
   SetAttr(flat, "axis", int64_t{2});

@@ -13,16 +13,6 @@
 namespace onnx_crypt::testing {
 namespace {
 
-OpCase Case(const std::string& label, Node node, std::vector<Tensor> inputs,
-            std::vector<int> check_inputs) {
-  OpCase c;
-  c.label = label;
-  c.node = std::move(node);
-  c.inputs = std::move(inputs);
-  c.check_inputs = std::move(check_inputs);
-  return c;
-}
-
 Tensor Floats(const Shape& shape, const std::vector<float>& values) {
   return Tensor::FromVector<float>(shape, values);
 }

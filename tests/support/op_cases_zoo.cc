@@ -10,16 +10,6 @@
 namespace onnx_crypt::testing {
 namespace {
 
-OpCase ZooCase(const std::string& label, Node node, std::vector<Tensor> inputs,
-               std::vector<int> check_inputs) {
-  OpCase c;
-  c.label = label;
-  c.node = std::move(node);
-  c.inputs = std::move(inputs);
-  c.check_inputs = std::move(check_inputs);
-  return c;
-}
-
 // a / b at least 0.1 away from a whole number.
 Tensor AwayFromJumps(Tensor a, const Tensor& b) {
   double* pa = a.mutable_data<double>();
@@ -42,23 +32,23 @@ void AddZooCases(std::vector<OpCase>& cases) {
     Node n = MakeNode("Mod", 13, 2, 1);
     SetAttr(n, "fmod", int64_t{1});
     const Tensor b = RandomTensor({4}, 701, 0.5, 1.5);
-    cases.push_back(ZooCase(
-        "Mod/fmod_bcast", n,
-        {AwayFromJumps(RandomTensor({3, 4}, 700, -4, 4), b), b}, {0, 1}));
+    cases.push_back(
+        Case("Mod/fmod_bcast", n,
+             {AwayFromJumps(RandomTensor({3, 4}, 700, -4, 4), b), b}, {0, 1}));
   }
   {
     Node n = MakeNode("ScatterND", 16, 3, 1);
     cases.push_back(
-        ZooCase("ScatterND/rows", n,
-                {RandomTensor({4, 3}, 710), Int64Tensor({2, 1}, {2, -4}),
-                 RandomTensor({2, 3}, 711)},
-                {0, 2}));
+        Case("ScatterND/rows", n,
+             {RandomTensor({4, 3}, 710), Int64Tensor({2, 1}, {2, -4}),
+              RandomTensor({2, 3}, 711)},
+             {0, 2}));
     Node e = MakeNode("ScatterND", 11, 3, 1);
-    cases.push_back(ZooCase("ScatterND/elements", e,
-                            {RandomTensor({2, 3, 2}, 712),
-                             Int64Tensor({3, 3}, {0, 1, 1, 1, 2, 0, 1, 0, 1}),
-                             RandomTensor({3}, 713)},
-                            {0, 2}));
+    cases.push_back(Case("ScatterND/elements", e,
+                         {RandomTensor({2, 3, 2}, 712),
+                          Int64Tensor({3, 3}, {0, 1, 1, 1, 2, 0, 1, 0, 1}),
+                          RandomTensor({3}, 713)},
+                         {0, 2}));
   }
 }
 

@@ -6,8 +6,10 @@
 // margin.
 #include "tests/support/op_check.h"
 
+#include <algorithm>
 #include <cmath>
 #include <memory>
+#include <numeric>
 
 #include "absl/strings/str_cat.h"
 #include "onnx_crypt/base/status.h"
@@ -117,6 +119,31 @@ Tensor RandomTensor(const Shape& shape, uint64_t seed, double lo, double hi) {
 
 Tensor Int64Tensor(const Shape& shape, const std::vector<int64_t>& values) {
   return Tensor::FromVector<int64_t>(shape, values);
+}
+
+Tensor DistinctTensor(const Shape& shape, uint64_t seed) {
+  const Tensor keys = RandomTensor(shape, seed);
+  const int64_t n = keys.numel();
+  std::vector<int64_t> order(static_cast<size_t>(n));
+  std::iota(order.begin(), order.end(), 0);
+  const double* k = keys.data<double>();
+  std::sort(order.begin(), order.end(),
+            [k](int64_t a, int64_t b) { return k[a] < k[b]; });
+  Tensor t(DType::kFloat64, shape);
+  double* p = t.mutable_data<double>();
+  for (int64_t r = 0; r < n; ++r)
+    p[order[r]] = -1.0 + 2.0 * static_cast<double>(r) / n;
+  return t;
+}
+
+OpCase Case(const std::string& label, Node node, std::vector<Tensor> inputs,
+            std::vector<int> check_inputs) {
+  OpCase c;
+  c.label = label;
+  c.node = std::move(node);
+  c.inputs = std::move(inputs);
+  c.check_inputs = std::move(check_inputs);
+  return c;
 }
 
 absl::Status CheckOpGradients(const OpCase& c) {

@@ -48,6 +48,15 @@ void SetAttr(Node& node, const std::string& key,
 Tensor RandomTensor(const Shape& shape, uint64_t seed, double lo = -1.0,
                     double hi = 1.0);
 Tensor Int64Tensor(const Shape& shape, const std::vector<int64_t>& values);
+// Distinct float64 values evenly spaced over [-1, 1) in a seeded random order:
+// every pair differs by at least 2 / numel, far more than the
+// finite-difference step, so max-like ops have no ties and no probe crosses a
+// kink.
+Tensor DistinctTensor(const Shape& shape, uint64_t seed);
+
+// A case with the default tolerances.
+OpCase Case(const std::string& label, Node node, std::vector<Tensor> inputs,
+            std::vector<int> check_inputs);
 
 // Runs the case: forward in float64, backward with random upstream gradients w,
 // and compares each checked input's gradient against central differences of
