@@ -12,14 +12,14 @@ vit_b_16 and wide_resnet50_2 (57M-129M parameters; see FULL_ONLY in make_zoo.py)
 prints which models its set leaves out. ONNX_CRYPT_ZOO_ONLY=X[,X...] restricts the run to
 those model names or file stems (resnet18, resnet18-op17) (for development; the test then says so).
 
-Not a CTest test (the name does not match *_test.py): tools/zoo/run_zoo.sh runs it.
+Not a CTest test (the name does not match *_test.py): tools/zoo/run_zoo.sh runs it, and
+tools/test.sh runs that after ctest.
 
-Time (measured 2026-12-02 on the shared 2-core machine): making the ci zoo costs ~390 s CPU
-(~6.5 min; 8-17 min wall under load; 3.7 GB of files, mostly float64 gradients), reused
-afterwards while the stamp holds; the checks themselves took 149 s wall (this check) and 9 s
-(zoo_gradients_check) with 24 of 40 models getting as far as lock (each lock < 25 s). The full
-set adds 4 models of 57-129M parameters (GBs and minutes of export each): not in the CI budget,
-hence ONNX_CRYPT_ZOO=full as the explicit opt-in.
+Time (measured 2026-12-02 on the shared 2-core machine, tools/bench/zoo_table.py, which makes the
+zoo and runs the same checks and the gradient check): 6.5 min wall for all 40 ci models from an
+empty folder (3.7 GB of files, mostly float64 gradients), reused afterwards while the stamp
+holds; each lock < 20 s. The full set adds 4 models of 57-129M parameters (GBs and minutes of
+export each): not in the CI budget, hence ONNX_CRYPT_ZOO=full as the explicit opt-in.
 """
 import os
 import subprocess

@@ -24,11 +24,11 @@ model's own predictions are the labels). A model with several inputs (a text cla
 input_ids and attention_mask, say) takes one array per input, named after it; a single-input
 model takes x (or the array named after its input). Integer and NHWC inputs work alike: each
 array must have its input's dtype and shape, batch first. --output NAME: the classification
-output, when the model has several (default: the first); logits [N, C] or [N, 1, C]. Each round computes gradients on the samples, tries
-up to M (default 16) of the best first-order candidates, each with a re-run of only what lies
-downstream of it (screened on a 64-sample subset when there are more than 128 samples), and
-locks up to K (default 4) that hurt accuracy most and whose effects add up when tried
-together, until the sample accuracy is at most A (default: chance + 0.02) or N values are
+output, when the model has several (default: the first); logits [N, C] or [N, 1, C].
+Each round computes gradients on the samples, tries up to M (default 16) of the best
+first-order candidates, each with a re-run of only what lies downstream of it (screened on a
+64-sample subset when there are more than 128 samples), and locks up to K (default 4) that
+hurt accuracy most and whose effects add up when tried together, until the sample accuracy is at most A (default: chance + 0.02) or N values are
 locked (default 256, a safety budget: CNNs reach the target after about a dozen values).
 Writes LOCKED.onnx (same graph and storage, a few values changed) and KEY (keep it secret).
 The same inputs and seed (default 0) give byte-identical outputs. With --json the last line of

@@ -29,9 +29,9 @@ constexpr char kHelp[] =
 
 Locks every MODEL (and those listed in FILE, one path per line, # for comments) with the owner
 samples of FILE.npz (x, or one array per model input by input name, as for lock; --output NAME
-picks the classification output as for lock). With --variants N, each model is locked N times with seeds S, S+1, ...
-and a seeded half of the positions left out per variant, so variants differ in positions and
-values and each key unlocks only its own variant. For NAME.onnx and variant i it writes
+picks the classification output as for lock). With --variants N, each model is locked N
+times with seeds S, S+1, ... and a seeded half of the positions left out per variant, so
+variants differ in positions and values and each key unlocks only its own variant. For NAME.onnx and variant i it writes
 DIR/NAME-i.onnx and DIR/NAME-i.key. One engine per model serves all its variants; files are
 written while the next variant is computed. A failing model is reported and skipped (nothing
 half-written is left); the exit status is 1 if any item failed. With --json the last line is

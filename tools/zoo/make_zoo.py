@@ -11,7 +11,11 @@ NAME-opK):
                      constructor), num_classes 10 (BERT: 2 labels), eval mode, batch axis dynamic.
   NAME-opK.npz       the data: one array per graph input, under the input's name, plus `x` when
                      the model has one input; and `y` (int64), the model's own argmax on those
-                     samples (pseudo-labels, as a vendor without labels would use).
+                     samples (pseudo-labels, as a vendor without labels would use). torchvision models:
+                     the SAMPLES are picked from POOL random inputs, at most
+                     ceil(SAMPLES / classes) per pseudo-label, after BatchNorm statistics are
+                     taken on the pool and the final Linear's bias is centred on it (random init
+                     puts most inputs in a few classes; see center_head, balanced_pick).
   NAME-opK.ref.npz   the PyTorch reference, only where a torch source exists (every model here):
                      `__out__` (float64 forward of a float64 copy of the torch module), `__loss__`
                      (mean cross-entropy of __out__ against y; for a model ending in Softmax the
@@ -73,6 +77,8 @@ import onnx.numpy_helper as onh
 
 SEED = 1234
 SAMPLES = 16          # samples per data file: pseudo-label accuracy 1.0, lock target 0.12 -> 1 of 16
+POOL = 64             # random inputs per torchvision model: BatchNorm calibration, head centring and
+                      # the SAMPLES with balanced pseudo-labels (balanced_pick)
 OPSETS = (13, 17)
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 DEFAULT_OUT = os.path.join(ROOT, "tools", "data", "zoo")
@@ -190,6 +196,44 @@ def perturb_constant_parameters(torch, module):
             flat = p.reshape(-1)
             if flat.numel() > 0 and bool((flat == flat[0]).all()):
                 p.add_(0.1 * torch.randn(p.shape, generator=gen))
+
+
+def center_head(torch, module, pool):
+    """Random init gives every class its own constant offset in the logits, larger than what the
+    input changes (swin_t's argmax over 64 random inputs: 60 of 160 one class), so the model's
+    own labels sit on a few classes, which no trained classifier shows. Subtracting the pool's
+    mean logit from the bias of the final Linear (exact: nothing follows it) centres them. Only
+    where the output is that Linear's (checked); returns whether it did."""
+    heads = [m for m in module.modules() if isinstance(m, torch.nn.Linear)]
+    if not heads or heads[-1].bias is None:
+        return False
+    head = heads[-1]
+    with torch.no_grad():
+        before = module(pool)
+        mean = before.mean(dim=0)
+        if head.out_features != before.shape[1]:
+            return False
+        head.bias -= mean
+        after = module(pool)
+        if not torch.allclose(after, before - mean, rtol=1e-4, atol=1e-4 * float(before.abs().max())):
+            head.bias += mean  # something follows the Linear: leave the model as it was
+            return False
+    return True
+
+
+def balanced_pick(labels, n, classes):
+    """Indices of n pool samples, in pool order, with at most ceil(n / classes) per pseudo-label
+    (filled in pool order when the pool has too few classes), so that a lock's target (chance +
+    0.02) is as far from a constant prediction as a trained model's."""
+    cap = -(-n // classes)
+    counts = [0] * classes
+    picked = []
+    for i, c in enumerate(labels):
+        if len(picked) < n and counts[c] < cap:
+            picked.append(i)
+            counts[c] += 1
+    rest = [i for i in range(len(labels)) if i not in picked]
+    return sorted(picked + rest[:n - len(picked)])
 
 
 def map_names(model, named_params, named_buffers=None):
@@ -322,7 +366,14 @@ def finish_entry(entry, model, feeds, y, ref, names, unmapped, out_dir, torch_ou
         # torch (float32 module) against ONNX Runtime on the data: the export is faithful.
         "torch_vs_ort": float(np.abs(torch_out - ort_out).max()),
         "max_abs_out": float(np.abs(ort_out).max()),
+        "label_counts": np.bincount(y, minlength=ort_out.shape[-1]).tolist(),
     })
+    if ref is not None:
+        # The model's own float32 noise: PyTorch float32 against PyTorch float64, over max |out|.
+        # Two correct float32 implementations differ by about twice this, so the eval check's
+        # 1e-4 is meaningful only where it is well below (tools/zoo/zoo_check.py says so).
+        out64 = ref["__out__"].reshape(torch_out.shape)
+        entry["f32_noise"] = float(np.abs(torch_out - out64).max() / np.abs(out64).max())
 
 
 # ------------------------------------------------------------------------------------------------
@@ -351,36 +402,40 @@ def torchvision_module(torch, name, size, kwargs):
     module.eval()
     perturb_constant_parameters(torch, module)
     gen = torch.Generator().manual_seed(SEED + 1)
-    x = torch.randn(SAMPLES, 3, size, size, generator=gen)
-    # BatchNorm running statistics from one pass over a calibration batch (the samples and 48
-    # more), with only the BatchNorm modules in train mode (momentum None: the plain batch
-    # statistics; dropout and stochastic depth stay off), so that activations have realistic
-    # scales (with statistics of other samples only, the 1x1 late stages of a 32x32 input grow
-    # to logits ~1e3 in efficientnet_b0).
+    pool = torch.randn(POOL, 3, size, size, generator=gen)
+    # BatchNorm running statistics from one pass over the pool, with only the BatchNorm modules
+    # in train mode (momentum None: the plain batch statistics; dropout and stochastic depth stay
+    # off), so that activations have realistic scales (with statistics of other samples only, the
+    # 1x1 late stages of a 32x32 input grow to logits ~1e3 in efficientnet_b0).
     bns = [m for m in module.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
     if bns:
-        calib = torch.cat([x, torch.randn(48, 3, size, size, generator=gen)])
         for m in bns:
             m.reset_running_stats()
             m.momentum = None
             m.train()
         with torch.no_grad():
-            module(calib)
+            module(pool)
         module.eval()
+    centered = center_head(torch, module, pool)
+    with torch.no_grad():
+        pool_out = module(pool).numpy()
+    pick = balanced_pick(pool_out.argmax(axis=1), SAMPLES, pool_out.shape[1])
+    x = pool[pick]
     with torch.no_grad():
         torch_out = module(x).numpy()
     y = torch_out.argmax(axis=1).astype(np.int64)
-    _BUILT[name] = (module, x, y, torch_out, torch_reference(torch, module, [x], y))
+    _BUILT[name] = (module, x, y, torch_out, torch_reference(torch, module, [x], y), centered)
     return _BUILT[name]
 
 
 def make_torchvision(torch, name, size, kwargs, opset, out_dir, entry):
-    module, x, y, torch_out, torch_ref = torchvision_module(torch, name, size, kwargs)
+    module, x, y, torch_out, torch_ref, centered = torchvision_module(torch, name, size, kwargs)
     model = export_torch(torch, module, [x[:2]], ["input"],
                          {"input": {0: "N"}, "logits": {0: "N"}}, opset)
     names, unmapped = map_names(model, dict(module.named_parameters()),
                                 dict(module.named_buffers()))
     entry["input_size"] = size
+    entry["head_centered"] = centered
     finish_entry(entry, model, {"input": x.numpy()}, y, reference(torch_ref, names), names,
                  unmapped, out_dir, torch_out)
 

@@ -6,7 +6,11 @@ Steps, in order; the first that fails ends the check and names the reason:
   info     `onnx-crypt info --json` exits 0 and says the model can be locked (else the
            unsupported nodes, summarized by op type and opset, or its own reason)
   eval     `onnx-crypt eval --dump-outputs` on the model's data agrees with ONNX Runtime:
-           same shape, max |diff| <= 1e-4 * max |ORT output|
+           same shape, max |diff| <= 1e-4 * max |ORT output|; for a model whose own float32
+           noise (PyTorch float32 vs float64) is >= 0.25e-4 of max |out| (a deep random-init
+           net in its chaotic regime: inception_v3's error doubles per block), two correct float32
+           runtimes differ by more than that, and the oracle is the float64 forward instead:
+           onnx-crypt no farther from it than 2x ONNX Runtime (recorded as eval_rule)
   lock     `onnx-crypt lock --json` with the pseudo-labels y exits 0 and stops on its target
            (stop_reason "target", sample accuracy after <= target accuracy)
   unlock   `onnx-crypt verify` exits 0 and `onnx-crypt unlock` gives back the original bytes
@@ -29,6 +33,9 @@ import onnx
 import onnx.numpy_helper as onh
 
 EVAL_RTOL = 1e-4
+# A model whose own float32 noise (PyTorch float32 against float64, over max |out|) is at least
+# this share of EVAL_RTOL is checked against the float64 forward instead (see check_model).
+NOISE_FLOOR_SHARE = 0.25
 STEPS = ("made", "info", "eval", "lock", "unlock", "storage")
 
 
@@ -160,12 +167,22 @@ def check_model(entry, zoo_dir, cli, tmp, timeout=DEFAULT_TIMEOUT):
     if not err <= EVAL_RTOL * scale:
         why = f"max |diff| {err:.3g} > {EVAL_RTOL:g} * max |out| {scale:.3g}"
         ref_path = os.path.join(zoo_dir, entry["file"] + ".ref.npz")
-        if os.path.exists(ref_path):  # which float32 result is nearer the float64 truth?
-            ref = np.load(ref_path)["__out__"]
-            if ref.shape == want.shape:
-                why += (f" (against PyTorch float64: onnx-crypt {np.abs(ours - ref).max():.3g}, "
-                        f"ONNX Runtime {np.abs(want - ref).max():.3g})")
-        return fail("eval", why)
+        ref = np.load(ref_path)["__out__"] if os.path.exists(ref_path) else None
+        if ref is None or ref.shape != want.shape:
+            return fail("eval", why)
+        # Which float32 result is nearer the float64 truth? Where the model's own float32 noise
+        # (PyTorch float32 against float64, make_zoo.py's f32_noise) is itself near 1e-4 of max
+        # |out|, two correct float32 runtimes cannot agree to 1e-4; then the float64 forward is
+        # the oracle: onnx-crypt must be as near it as ONNX Runtime, within 2x.
+        ours_err = float(np.abs(ours - ref).max())
+        ort_err = float(np.abs(want - ref).max())
+        why += f" (against PyTorch float64: onnx-crypt {ours_err:.3g}, ONNX Runtime {ort_err:.3g})"
+        noise = entry.get("f32_noise", 0.0)
+        r["eval_f64_ratio"] = ours_err / ort_err if ort_err > 0 else float("inf")
+        if noise < NOISE_FLOOR_SHARE * EVAL_RTOL or not ours_err <= 2 * ort_err:
+            return fail("eval", why + f"; the model's float32 noise {noise:.2g} of max |out|")
+        r["eval_rule"] = (f"noise floor: PyTorch float32 is {noise:.2g} of max |out| from float64; "
+                          f"onnx-crypt {ours_err:.3g} and ONNX Runtime {ort_err:.3g} from float64")
 
     # lock with the pseudo-labels
     locked, key = os.path.join(tmp, "locked.onnx"), os.path.join(tmp, "model.key")
