@@ -1,6 +1,7 @@
 #include "onnx_crypt/engine/factory.h"
 
 #include "absl/strings/str_cat.h"
+#include "onnx_crypt/base/heap_reuse.h"
 #include "onnx_crypt/base/status.h"
 #include "onnx_crypt/engine/cpu_engine.h"
 #ifdef ONNX_CRYPT_HAVE_CUDA
@@ -44,6 +45,7 @@ absl::StatusOr<std::unique_ptr<Engine>> CreateEngine(Graph graph,
                      ", got ", num_threads));
   }
   OC_ASSIGN_OR_RETURN(const std::string resolved, ResolveDevice(device));
+  KeepFreedTensorMemory();  // base/heap_reuse.h: tensor buffers reuse the heap
   if (resolved == "cuda") {
 #ifdef ONNX_CRYPT_HAVE_CUDA
     if (!CudaAvailable()) {
