@@ -107,7 +107,7 @@ TORCHVISION = [
     ("squeezenet1_0", 32, {}),
     ("squeezenet1_1", 32, {}),
     ("swin_t", 32, {}),
-    ("vgg11", 32, {}),
+    ("vgg11", 224, {}),                     # AdaptiveAvgPool2d(7) after /32: 224 (as alexnet)
     ("vit_b_16", 32, {"image_size": 32}),   # 2x2 patches of 16
     ("wide_resnet50_2", 32, {}),
 ]
