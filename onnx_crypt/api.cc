@@ -248,7 +248,8 @@ absl::StatusOr<EvalReport> EvaluateFile(const std::string& model_path,
       CreateEngine(std::move(graph), report.device, options.threads));
   absl::StatusOr<EvalStats> evaluated =
       EvaluateDataset(*engine, samples, labels, options.batch_size,
-                      options.progress, !options.dump_outputs.empty());
+                      options.progress, !options.dump_outputs.empty(),
+                      /*warm_up=*/true);
   // The model and the data are both suspects of what fails here (a label
   // outside the classes, a shape the model does not take): name both.
   if (!evaluated.ok()) {

@@ -90,7 +90,7 @@ struct EvalReport {
   bool has_labels = false;
   double accuracy = 0;  // top-1, when labels are present
   int64_t samples = 0;
-  double seconds = 0;  // forward passes only
+  double seconds = 0;  // forward passes only, after one untimed warm-up batch
   std::string device;
 };
 absl::StatusOr<EvalReport> EvaluateFile(const std::string& model_path,

@@ -23,7 +23,7 @@ Tensor SliceRows(const Tensor& x, int64_t begin, int64_t end) {
 absl::StatusOr<EvalStats> EvaluateDataset(
     Engine& engine, const Feeds& samples, const std::vector<int64_t>& labels,
     int64_t batch_size, const std::function<void(int64_t, int64_t)>& progress,
-    bool keep_outputs) {
+    bool keep_outputs, bool warm_up) {
   if (batch_size <= 0)
     return absl::InvalidArgumentError("batch size must be positive");
   const int64_t n = SampleCount(samples);
@@ -31,6 +31,12 @@ absl::StatusOr<EvalStats> EvaluateDataset(
   if (!labels.empty() && static_cast<int64_t>(labels.size()) != n) {
     return absl::InvalidArgumentError(absl::StrCat(
         "data has ", n, " samples but ", labels.size(), " labels"));
+  }
+  if (warm_up) {
+    // Untimed: the first run of each shape creates the kernels' primitives
+    // (oneDNN's JIT code), which the timed passes then reuse.
+    OC_RETURN_IF_ERROR(
+        engine.Run(SliceSamples(samples, 0, std::min(n, batch_size))).status());
   }
   EvalStats stats;
   stats.samples = n;

@@ -29,12 +29,15 @@ Tensor SliceRows(const Tensor& x, int64_t begin, int64_t end);
 // in batches of `batch_size`; counts argmax hits against `labels` when
 // non-empty. InvalidArgument when there are no samples or a label lies
 // outside the output's classes [0, C). `progress(done, total)` is called
-// after each batch.
+// after each batch. With `warm_up`, the first batch runs once more before the
+// timed passes and is not counted (as ONNX Runtime is timed after a warm-up
+// run in tools/bench/bench_forward.py): `seconds` then holds the forward
+// passes alone, without the one-time creation of kernel primitives.
 absl::StatusOr<EvalStats> EvaluateDataset(
     Engine& engine, const Feeds& samples, const std::vector<int64_t>& labels,
     int64_t batch_size,
     const std::function<void(int64_t, int64_t)>& progress = nullptr,
-    bool keep_outputs = false);
+    bool keep_outputs = false, bool warm_up = false);
 
 }  // namespace onnx_crypt
 

@@ -3,8 +3,9 @@
 the same thread count, batch size and data, on every bundled model. Prints a table with the
 ratio (onnx-crypt samples/s divided by ONNX Runtime samples/s; > 1 means onnx-crypt is faster).
 
-Both sides time forward passes only (onnx-crypt reports its own forward seconds; ORT is timed
-around session.run), best of --repeats runs. Usage:
+Both sides time forward passes only, after one untimed warm-up run of the first batch
+(onnx-crypt reports its own forward seconds; ORT is timed around session.run), best of --repeats
+runs. Usage:
   bench_forward.py [--threads 1 2] [--batch-size 256] [--repeats 3] [--out FILE.md]
 """
 import argparse

@@ -18,7 +18,8 @@ constexpr char kHelp[] =
 Runs the model on the samples of FILE.npz (array x, batch first, for a single-input model; a
 model with several inputs takes one array per input, named after it, each with its input's
 dtype and shape; optional y, int64 labels) and prints top-1 accuracy (when y is present) and
-samples per second. --output NAME: the classification output, when the model has several
+samples per second (forward passes only: the first batch runs once untimed first, to create the
+kernels). --output NAME: the classification output, when the model has several
 (default: the first); logits [N, C] or [N, 1, C]. With --json the
 last line of stdout is one JSON object: accuracy, samples, seconds, samples_per_second, device.
 --dump-outputs writes the first output of every sample ("out") and its argmax ("pred").

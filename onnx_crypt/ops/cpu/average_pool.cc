@@ -6,12 +6,16 @@
 // past the end padding never count (as in ONNX's reference and PyTorch).
 // Window geometry in pool_util.h. Backward, for every tap of o reading i:
 //   dX[n, c, i] += dY[n, c, o] / count(o)
+// The fast path (fast_kernels.h) for full 2 x 2 windows of stride 2 sums the
+// same taps in the same order, so it gives the same bits.
 #include <memory>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "onnx_crypt/base/status.h"
 #include "onnx_crypt/ops/cpu/cpu_ops.h"
+#include "onnx_crypt/ops/cpu/fast_kernels.h"
+#include "onnx_crypt/ops/cpu/parallel.h"
 #include "onnx_crypt/ops/cpu/pool_util.h"
 #include "onnx_crypt/ops/cpu/util.h"
 
@@ -26,16 +30,17 @@ absl::StatusOr<WindowGeometry> Geometry(const Node& node, const Tensor& x) {
                             node.GetInt("ceil_mode", 0) != 0);
 }
 
-// Calls visit(nc, out, d, h, w, count) for every output: the flat (n, c) index,
-// the flat output index, the DimWindows of the three geometry slots and the
-// divisor count(o).
+// Calls visit(nc, out, d, h, w, count) for every output of the (n, c) planes
+// [nc_begin, nc_end) (default: all): the flat (n, c) index, the flat output
+// index, the DimWindows of the three geometry slots and the divisor count(o).
 template <typename Visit>
-void ForEachOutput(const WindowGeometry& g, bool count_include_pad,
-                   Visit visit) {
+void ForEachOutput(const WindowGeometry& g, bool count_include_pad, Visit visit,
+                   int64_t nc_begin = 0, int64_t nc_end = -1) {
   const std::vector<DimWindow> wd = DimWindows(g, 0), wh = DimWindows(g, 1),
                                ww = DimWindows(g, 2);
-  int64_t out = 0;
-  for (int64_t nc = 0; nc < g.batch * g.channels; ++nc) {
+  if (nc_end < 0) nc_end = g.batch * g.channels;
+  int64_t out = nc_begin * g.OutSize();
+  for (int64_t nc = nc_begin; nc < nc_end; ++nc) {
     for (const DimWindow& d : wd) {
       for (const DimWindow& h : wh) {
         for (const DimWindow& w : ww) {
@@ -52,29 +57,63 @@ void ForEachOutput(const WindowGeometry& g, bool count_include_pad,
   }
 }
 
+// IsFullTwoByTwo pooling (count 4 with or without pads): the sum in the tap
+// order of the loop below, from the same zero, as a loop over row pairs that
+// the compiler vectorizes.
+template <typename T>
+void AveragePoolTwoByTwo(const WindowGeometry& g, const T* x, T* y) {
+  const int64_t in_size = g.InSize(), out_size = g.OutSize();
+  const int64_t width = g.in[2], oh = g.out[1], ow = g.out[2];
+  ParallelFor(g.batch * g.channels, GrainFor(4 * out_size),
+              [&](int64_t nc_begin, int64_t nc_end) {
+                for (int64_t nc = nc_begin; nc < nc_end; ++nc) {
+                  for (int64_t i = 0; i < oh; ++i) {
+                    const T* __restrict r0 = x + nc * in_size + 2 * i * width;
+                    const T* __restrict r1 = r0 + width;
+                    T* __restrict yr = y + nc * out_size + i * ow;
+                    for (int64_t j = 0; j < ow; ++j) {
+                      T sum = T(0);
+                      sum += r0[2 * j];
+                      sum += r0[2 * j + 1];
+                      sum += r1[2 * j];
+                      sum += r1[2 * j + 1];
+                      yr[j] = sum / T(4);
+                    }
+                  }
+                }
+              });
+}
+
 template <typename T>
 void AveragePoolForward(const WindowGeometry& g, bool count_include_pad,
                         const T* x, T* y) {
+  if (FastKernelsEnabled() && IsFullTwoByTwo(g)) {
+    AveragePoolTwoByTwo(g, x, y);
+    return;
+  }
   const int64_t in_size = g.InSize();
-  ForEachOutput(
-      g, count_include_pad,
-      [&](int64_t nc, int64_t out, const DimWindow& d, const DimWindow& h,
-          const DimWindow& w, int64_t count) {
-        const T* xp = x + nc * in_size;
-        T sum = T(0);
-        for (int64_t kd = d.k_begin; kd < d.k_end; ++kd) {
-          const int64_t id = d.start + kd * g.dilation[0];
-          for (int64_t kh = h.k_begin; kh < h.k_end; ++kh) {
-            const T* row =
-                xp + (id * g.in[1] + h.start + kh * g.dilation[1]) * g.in[2] +
-                w.start;
-            for (int64_t kw = w.k_begin; kw < w.k_end; ++kw) {
-              sum += row[kw * g.dilation[2]];
-            }
-          }
+  const auto one = [&](int64_t nc, int64_t out, const DimWindow& d,
+                       const DimWindow& h, const DimWindow& w, int64_t count) {
+    const T* xp = x + nc * in_size;
+    T sum = T(0);
+    for (int64_t kd = d.k_begin; kd < d.k_end; ++kd) {
+      const int64_t id = d.start + kd * g.dilation[0];
+      for (int64_t kh = h.k_begin; kh < h.k_end; ++kh) {
+        const T* row = xp +
+                       (id * g.in[1] + h.start + kh * g.dilation[1]) * g.in[2] +
+                       w.start;
+        for (int64_t kw = w.k_begin; kw < w.k_end; ++kw) {
+          sum += row[kw * g.dilation[2]];
         }
-        y[out] = count > 0 ? sum / static_cast<T>(count) : T(0);
-      });
+      }
+    }
+    y[out] = count > 0 ? sum / static_cast<T>(count) : T(0);
+  };
+  // Planes are independent: split them over the kernel threads (exact).
+  ParallelFor(g.batch * g.channels, GrainFor(g.OutSize() * g.KernelSize()),
+              [&](int64_t begin, int64_t end) {
+                ForEachOutput(g, count_include_pad, one, begin, end);
+              });
 }
 
 template <typename T>

@@ -20,6 +20,7 @@
 #include "onnx_crypt/base/status.h"
 #include "onnx_crypt/ops/batch_norm_checks.h"
 #include "onnx_crypt/ops/cpu/cpu_ops.h"
+#include "onnx_crypt/ops/cpu/parallel.h"
 #include "onnx_crypt/ops/cpu/util.h"
 
 namespace onnx_crypt::cpu {
@@ -63,16 +64,19 @@ void BnForward(const BnParams& p, const Tensor& x, Tensor& y) {
     ta[c] = static_cast<T>(a);
     tb[c] = static_cast<T>(p.shift[c] - p.mean[c] * a);
   }
-  // In memory order (image, channel, position): one pass over X and Y.
-  for (int64_t n = 0; n < batch; ++n) {
-    for (int64_t c = 0; c < p.channels; ++c) {
-      const int64_t off = (n * p.channels + c) * p.inner;
-      const T* __restrict xr = xd + off;
-      T* __restrict yr = yd + off;
-      const T a = ta[c], b = tb[c];
-      for (int64_t i = 0; i < p.inner; ++i) yr[i] = a * xr[i] + b;
-    }
-  }
+  // In memory order (image, channel, position): one pass over X and Y, the
+  // (image, channel) planes split over the kernel threads (each independent).
+  ParallelFor(batch * p.channels, GrainFor(p.inner),
+              [&](int64_t begin, int64_t end) {
+                for (int64_t nc = begin; nc < end; ++nc) {
+                  const int64_t c = nc % p.channels;
+                  const int64_t off = nc * p.inner;
+                  const T* __restrict xr = xd + off;
+                  T* __restrict yr = yd + off;
+                  const T a = ta[c], b = tb[c];
+                  for (int64_t i = 0; i < p.inner; ++i) yr[i] = a * xr[i] + b;
+                }
+              });
 }
 
 absl::Status Forward(const Node& node, const TensorRefs& inputs,

@@ -19,6 +19,7 @@
 #include "onnx_crypt/ir/graph.h"
 #include "onnx_crypt/ir/tensor.h"
 #include "onnx_crypt/ops/cpu/op_helpers.h"
+#include "onnx_crypt/ops/cpu/parallel.h"
 #include "onnx_crypt/ops/cpu/util.h"
 #include "onnx_crypt/ops/op.h"
 
@@ -37,11 +38,16 @@ absl::Status UnaryForward(const Node& node, const TensorRefs& inputs,
     // Local copies (the functor, the count, unaliased pointers) so that the
     // loop vectorizes: with `f` read through a reference the compiler reloaded
     // its captures every element.
-    const F fn = f;
-    const int64_t n = x.numel();
-    const T* __restrict px = x.data<T>();
-    T* __restrict py = y.mutable_data<T>();
-    for (int64_t i = 0; i < n; ++i) py[i] = fn(px[i]);
+    // Each element is independent: split over the kernel threads (exact).
+    const T* px = x.data<T>();
+    T* py = y.mutable_data<T>();
+    ParallelFor(x.numel(), GrainFor(1), [&](int64_t begin, int64_t end) {
+      const F fn = f;
+      const int64_t n = end - begin;
+      const T* __restrict rx = px + begin;
+      T* __restrict ry = py + begin;
+      for (int64_t i = 0; i < n; ++i) ry[i] = fn(rx[i]);
+    });
     outputs[0] = std::move(y);
   });
   return absl::OkStatus();
@@ -86,13 +92,16 @@ Tensor BroadcastApply(const Tensor& a, const Tensor& b, const Shape& out_shape,
   const T* pb = b.data<T>();
   T* po = out.mutable_data<T>();
   const bool same = a.shape() == out_shape && b.shape() == out_shape;
-  if (same) {  // the common case (residual Add): a plain loop that vectorizes
-    const F fn = f;
-    const int64_t n = out.numel();
-    const T* __restrict ra = pa;
-    const T* __restrict rb = pb;
-    T* __restrict ro = po;
-    for (int64_t i = 0; i < n; ++i) ro[i] = fn(ra[i], rb[i]);
+  if (same) {  // the common case (residual Add): a plain loop that vectorizes,
+               // split over the kernel threads (each element independent)
+    ParallelFor(out.numel(), GrainFor(1), [&](int64_t begin, int64_t end) {
+      const F fn = f;
+      const int64_t n = end - begin;
+      const T* __restrict ra = pa + begin;
+      const T* __restrict rb = pb + begin;
+      T* __restrict ro = po + begin;
+      for (int64_t i = 0; i < n; ++i) ro[i] = fn(ra[i], rb[i]);
+    });
     return out;
   }
   for (int64_t i = 0; i < out.numel(); ++i) {

@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "onnx_crypt/base/status.h"
 #include "onnx_crypt/ops/cpu/cpu_ops.h"
+#include "onnx_crypt/ops/cpu/parallel.h"
 #include "onnx_crypt/ops/cpu/util.h"
 
 namespace onnx_crypt::cpu {
@@ -35,12 +36,15 @@ void GlobalAveragePoolForward(const Tensor& x, Tensor& y) {
   const int64_t size = planes == 0 ? 0 : x.numel() / planes;
   const T* xd = x.data<T>();
   T* yd = y.mutable_data<T>();
-  for (int64_t p = 0; p < planes; ++p) {
-    const T* plane = xd + p * size;
-    T sum = T(0);
-    for (int64_t i = 0; i < size; ++i) sum += plane[i];
-    yd[p] = size > 0 ? sum / static_cast<T>(size) : T(0);
-  }
+  // Planes are independent (each summed in order by one thread).
+  ParallelFor(planes, GrainFor(size), [&](int64_t begin, int64_t end) {
+    for (int64_t p = begin; p < end; ++p) {
+      const T* plane = xd + p * size;
+      T sum = T(0);
+      for (int64_t i = 0; i < size; ++i) sum += plane[i];
+      yd[p] = size > 0 ? sum / static_cast<T>(size) : T(0);
+    }
+  });
 }
 
 template <typename T>

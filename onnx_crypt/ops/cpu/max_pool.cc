@@ -5,10 +5,12 @@
 // dilations from opset 10). The first maximal tap in row-major tap order is
 // the argmax, so ties break deterministically. Backward routes dY to it:
 //   dX[argmax(n, c, o)] += dY[n, c, o]
-// The argmax of every output is kept in the OpContext (recomputed if backward
-// gets none). The optional Indices output holds the argmax as a flat index
-// into X, with the spatial part in row-major (storage_order 0) or column-major
-// (storage_order 1) order.
+// The argmax of every output is kept in the OpContext. The fast path
+// (fast_kernels.h; float32 2-D pooling without the Indices output) computes
+// the values alone, with the same taps in the same order, and keeps no
+// context: backward then recomputes the argmax from X. The optional Indices
+// output holds the argmax as a flat index into X, with the spatial part in
+// row-major (storage_order 0) or column-major (storage_order 1) order.
 #include <limits>
 #include <memory>
 #include <vector>
@@ -16,6 +18,8 @@
 #include "absl/strings/str_cat.h"
 #include "onnx_crypt/base/status.h"
 #include "onnx_crypt/ops/cpu/cpu_ops.h"
+#include "onnx_crypt/ops/cpu/fast_kernels.h"
+#include "onnx_crypt/ops/cpu/parallel.h"
 #include "onnx_crypt/ops/cpu/pool_util.h"
 #include "onnx_crypt/ops/cpu/util.h"
 
@@ -35,52 +39,94 @@ absl::StatusOr<WindowGeometry> Geometry(const Node& node, const Tensor& x) {
                             node.GetInt("ceil_mode", 0) != 0);
 }
 
-// Fills y (may be null) and argmax for every output of `g`.
 // 2-D pooling without dilation (what CNN exporters emit): the same result as
 // the generic loop below, with the window bounds hoisted out of the inner loops
-// (about 5x faster; MaxPool was a third of a LeNet forward pass).
+// (about 5x faster; MaxPool was a third of a LeNet forward pass). Fills y when
+// kValues and argmax when kArgmax. The (n, c) planes are independent, so they
+// are split over the kernel threads (parallel.h; exact at any thread count).
+// The values of IsFullTwoByTwo pooling: the same taps in the same order as
+// MaxPool2D (a later tap wins only when greater), as a loop over row pairs
+// that the compiler vectorizes.
 template <typename T>
+void MaxPoolTwoByTwo(const WindowGeometry& g, const T* x, T* y) {
+  const int64_t in_size = g.InSize(), out_size = g.OutSize();
+  const int64_t width = g.in[2], oh = g.out[1], ow = g.out[2];
+  ParallelFor(g.batch * g.channels, GrainFor(4 * out_size),
+              [&](int64_t nc_begin, int64_t nc_end) {
+                for (int64_t nc = nc_begin; nc < nc_end; ++nc) {
+                  for (int64_t i = 0; i < oh; ++i) {
+                    const T* __restrict r0 = x + nc * in_size + 2 * i * width;
+                    const T* __restrict r1 = r0 + width;
+                    T* __restrict yr = y + nc * out_size + i * ow;
+                    for (int64_t j = 0; j < ow; ++j) {
+                      T best = r0[2 * j];
+                      const T b = r0[2 * j + 1], c = r1[2 * j],
+                              d = r1[2 * j + 1];
+                      best = b > best ? b : best;
+                      best = c > best ? c : best;
+                      best = d > best ? d : best;
+                      yr[j] = best;
+                    }
+                  }
+                }
+              });
+}
+
+template <typename T, bool kValues, bool kArgmax>
 void MaxPool2D(const WindowGeometry& g, const T* x, T* y,
                std::vector<int64_t>& argmax) {
   const std::vector<DimWindow> wh = DimWindows(g, 1), ww = DimWindows(g, 2);
   const int64_t in_size = g.InSize(), out_size = g.OutSize();
   const int64_t width = g.in[2];
-  argmax.resize(static_cast<size_t>(g.batch * g.channels * out_size));
-  int64_t out = 0;
-  for (int64_t nc = 0; nc < g.batch * g.channels; ++nc) {
-    const T* xp = x + nc * in_size;
-    for (const DimWindow& h : wh) {
-      for (const DimWindow& w : ww) {
-        if (h.k_begin >= h.k_end || w.k_begin >= w.k_end) {
-          y[out] = std::numeric_limits<T>::lowest();
-          argmax[static_cast<size_t>(out++)] = -1;
-          continue;
-        }
-        int64_t arg = (h.start + h.k_begin) * width + w.start + w.k_begin;
-        T best = xp[arg];
-        for (int64_t kh = h.k_begin; kh < h.k_end; ++kh) {
-          const int64_t row = (h.start + kh) * width + w.start;
-          for (int64_t kw = w.k_begin; kw < w.k_end; ++kw) {
-            const T v = xp[row + kw];
-            if (v > best) {
-              best = v;
-              arg = row + kw;
+  if (kArgmax) {
+    argmax.resize(static_cast<size_t>(g.batch * g.channels * out_size));
+  }
+  int64_t* arg_out = kArgmax ? argmax.data() : nullptr;
+  const auto planes = [&](int64_t nc_begin, int64_t nc_end) {
+    int64_t out = nc_begin * out_size;
+    for (int64_t nc = nc_begin; nc < nc_end; ++nc) {
+      const T* xp = x + nc * in_size;
+      for (const DimWindow& h : wh) {
+        for (const DimWindow& w : ww) {
+          if (h.k_begin >= h.k_end || w.k_begin >= w.k_end) {
+            if (kValues) y[out] = std::numeric_limits<T>::lowest();
+            if (kArgmax) arg_out[out] = -1;
+            ++out;
+            continue;
+          }
+          int64_t arg = (h.start + h.k_begin) * width + w.start + w.k_begin;
+          T best = xp[arg];
+          for (int64_t kh = h.k_begin; kh < h.k_end; ++kh) {
+            const int64_t row = (h.start + kh) * width + w.start;
+            for (int64_t kw = w.k_begin; kw < w.k_end; ++kw) {
+              const T v = xp[row + kw];
+              if (v > best) {
+                best = v;
+                if (kArgmax) arg = row + kw;
+              }
             }
           }
+          if (kValues) y[out] = best;
+          if (kArgmax) arg_out[out] = nc * in_size + arg;
+          ++out;
         }
-        y[out] = best;
-        argmax[static_cast<size_t>(out++)] = nc * in_size + arg;
       }
     }
-  }
+  };
+  ParallelFor(g.batch * g.channels, GrainFor(out_size * g.KernelSize()),
+              planes);
 }
 
 template <typename T>
 void MaxPoolCompute(const WindowGeometry& g, const T* x, T* y,
                     std::vector<int64_t>& argmax) {
-  if (y != nullptr && g.spatial_rank == 2 && g.dilation[1] == 1 &&
-      g.dilation[2] == 1 && g.in[0] == 1) {
-    MaxPool2D(g, x, y, argmax);
+  if (g.spatial_rank == 2 && g.dilation[1] == 1 && g.dilation[2] == 1 &&
+      g.in[0] == 1) {
+    if (y == nullptr) {
+      MaxPool2D<T, false, true>(g, x, y, argmax);
+    } else {
+      MaxPool2D<T, true, true>(g, x, y, argmax);
+    }
     return;
   }
   const std::vector<DimWindow> wd = DimWindows(g, 0), wh = DimWindows(g, 1),
@@ -144,9 +190,26 @@ absl::Status Forward(const Node& node, const TensorRefs& inputs,
   if (inputs.empty()) return NodeError(node, "expects input X");
   const Tensor& x = *inputs[0];
   OC_ASSIGN_OR_RETURN(WindowGeometry g, Geometry(node, x));
-  auto context = std::make_unique<MaxPoolContext>();
   const Shape y_shape = g.OutputShape(g.channels);
   Tensor y = Tensor::Uninitialized(x.dtype(), y_shape);
+  const bool want_indices = outputs.size() > 1 && !node.outputs[1].empty();
+  if (FastKernelsEnabled() && !want_indices && g.spatial_rank == 2 &&
+      g.dilation[1] == 1 && g.dilation[2] == 1 && g.in[0] == 1 &&
+      x.dtype() == DType::kFloat32) {
+    // The values alone, without the argmax (an int64 per output, most of the
+    // memory traffic of an inference pass); backward recomputes the argmax
+    // from X by the same loop, so it is the same.
+    if (IsFullTwoByTwo(g)) {
+      MaxPoolTwoByTwo<float>(g, x.data<float>(), y.mutable_data<float>());
+    } else {
+      std::vector<int64_t> none;
+      MaxPool2D<float, true, false>(g, x.data<float>(), y.mutable_data<float>(),
+                                    none);
+    }
+    outputs[0] = std::move(y);
+    return absl::OkStatus();
+  }
+  auto context = std::make_unique<MaxPoolContext>();
   // Opset 12 also allows 8-bit integers (forward only: they carry no gradient).
   if (x.dtype() == DType::kUint8) {
     MaxPoolCompute<uint8_t>(g, x.data<uint8_t>(), y.mutable_data<uint8_t>(),

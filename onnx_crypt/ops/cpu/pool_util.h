@@ -76,6 +76,16 @@ struct DimWindow {
   int64_t k_end_padded = 0;
 };
 
+// True for a 2-D 2 x 2 window with stride 2, no dilation, no begin pads, and
+// every window inside the input (the pooling CNNs use): the pools then run a
+// plain loop over pairs of input rows.
+inline bool IsFullTwoByTwo(const WindowGeometry& g) {
+  return g.spatial_rank == 2 && g.kernel[1] == 2 && g.kernel[2] == 2 &&
+         g.stride[1] == 2 && g.stride[2] == 2 && g.dilation[1] == 1 &&
+         g.dilation[2] == 1 && g.pad_begin[1] == 0 && g.pad_begin[2] == 0 &&
+         2 * g.out[1] <= g.in[1] && 2 * g.out[2] <= g.in[2];
+}
+
 // DimWindow of every output position of slot `dim` (0..2).
 std::vector<DimWindow> DimWindows(const WindowGeometry& g, int dim);
 

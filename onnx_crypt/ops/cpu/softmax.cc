@@ -9,6 +9,7 @@
 #include "onnx_crypt/ops/cpu/cpu_ops.h"
 #include "onnx_crypt/ops/cpu/elementwise.h"
 #include "onnx_crypt/ops/cpu/op_helpers.h"
+#include "onnx_crypt/ops/cpu/parallel.h"
 
 namespace onnx_crypt::cpu {
 namespace {
@@ -16,19 +17,24 @@ namespace {
 template <typename T>
 void SoftmaxImpl(const SoftmaxGroups& g, const T* x, T* y) {
   if (g.n == 0) return;
-  for (int64_t o = 0; o < g.outer; ++o) {
-    for (int64_t in = 0; in < g.inner; ++in) {
-      const int64_t base = o * g.n * g.inner + in;
-      T m = x[base];
-      for (int64_t k = 1; k < g.n; ++k) m = std::max(m, x[base + k * g.inner]);
-      T sum = 0;
-      for (int64_t k = 0; k < g.n; ++k) {
-        y[base + k * g.inner] = std::exp(x[base + k * g.inner] - m);
-        sum += y[base + k * g.inner];
-      }
-      for (int64_t k = 0; k < g.n; ++k) y[base + k * g.inner] /= sum;
-    }
-  }
+  // Groups are independent: split the outer index over the kernel threads.
+  ParallelFor(
+      g.outer, GrainFor(4 * g.n * g.inner), [&](int64_t o0, int64_t o1) {
+        for (int64_t o = o0; o < o1; ++o) {
+          for (int64_t in = 0; in < g.inner; ++in) {
+            const int64_t base = o * g.n * g.inner + in;
+            T m = x[base];
+            for (int64_t k = 1; k < g.n; ++k)
+              m = std::max(m, x[base + k * g.inner]);
+            T sum = 0;
+            for (int64_t k = 0; k < g.n; ++k) {
+              y[base + k * g.inner] = std::exp(x[base + k * g.inner] - m);
+              sum += y[base + k * g.inner];
+            }
+            for (int64_t k = 0; k < g.n; ++k) y[base + k * g.inner] /= sum;
+          }
+        }
+      });
 }
 
 template <typename T>
