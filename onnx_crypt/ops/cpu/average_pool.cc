@@ -16,6 +16,7 @@
 #include "onnx_crypt/ops/cpu/cpu_ops.h"
 #include "onnx_crypt/ops/cpu/fast_kernels.h"
 #include "onnx_crypt/ops/cpu/parallel.h"
+#include "onnx_crypt/ops/cpu/pool_two_by_two.h"
 #include "onnx_crypt/ops/cpu/pool_util.h"
 #include "onnx_crypt/ops/cpu/util.h"
 
@@ -62,26 +63,14 @@ void ForEachOutput(const WindowGeometry& g, bool count_include_pad, Visit visit,
 // the compiler vectorizes.
 template <typename T>
 void AveragePoolTwoByTwo(const WindowGeometry& g, const T* x, T* y) {
-  const int64_t in_size = g.InSize(), out_size = g.OutSize();
-  const int64_t width = g.in[2], oh = g.out[1], ow = g.out[2];
-  ParallelFor(g.batch * g.channels, GrainFor(4 * out_size),
-              [&](int64_t nc_begin, int64_t nc_end) {
-                for (int64_t nc = nc_begin; nc < nc_end; ++nc) {
-                  for (int64_t i = 0; i < oh; ++i) {
-                    const T* __restrict r0 = x + nc * in_size + 2 * i * width;
-                    const T* __restrict r1 = r0 + width;
-                    T* __restrict yr = y + nc * out_size + i * ow;
-                    for (int64_t j = 0; j < ow; ++j) {
-                      T sum = T(0);
-                      sum += r0[2 * j];
-                      sum += r0[2 * j + 1];
-                      sum += r1[2 * j];
-                      sum += r1[2 * j + 1];
-                      yr[j] = sum / T(4);
-                    }
-                  }
-                }
-              });
+  ForEachTwoByTwo(g, x, y, [](T a, T b, T c, T d) {
+    T sum = T(0);
+    sum += a;
+    sum += b;
+    sum += c;
+    sum += d;
+    return sum / T(4);
+  });
 }
 
 template <typename T>

@@ -20,6 +20,7 @@
 #include "onnx_crypt/ops/cpu/cpu_ops.h"
 #include "onnx_crypt/ops/cpu/fast_kernels.h"
 #include "onnx_crypt/ops/cpu/parallel.h"
+#include "onnx_crypt/ops/cpu/pool_two_by_two.h"
 #include "onnx_crypt/ops/cpu/pool_util.h"
 #include "onnx_crypt/ops/cpu/util.h"
 
@@ -39,39 +40,25 @@ absl::StatusOr<WindowGeometry> Geometry(const Node& node, const Tensor& x) {
                             node.GetInt("ceil_mode", 0) != 0);
 }
 
-// 2-D pooling without dilation (what CNN exporters emit): the same result as
-// the generic loop below, with the window bounds hoisted out of the inner loops
-// (about 5x faster; MaxPool was a third of a LeNet forward pass). Fills y when
-// kValues and argmax when kArgmax. The (n, c) planes are independent, so they
-// are split over the kernel threads (parallel.h; exact at any thread count).
 // The values of IsFullTwoByTwo pooling: the same taps in the same order as
 // MaxPool2D (a later tap wins only when greater), as a loop over row pairs
 // that the compiler vectorizes.
 template <typename T>
 void MaxPoolTwoByTwo(const WindowGeometry& g, const T* x, T* y) {
-  const int64_t in_size = g.InSize(), out_size = g.OutSize();
-  const int64_t width = g.in[2], oh = g.out[1], ow = g.out[2];
-  ParallelFor(g.batch * g.channels, GrainFor(4 * out_size),
-              [&](int64_t nc_begin, int64_t nc_end) {
-                for (int64_t nc = nc_begin; nc < nc_end; ++nc) {
-                  for (int64_t i = 0; i < oh; ++i) {
-                    const T* __restrict r0 = x + nc * in_size + 2 * i * width;
-                    const T* __restrict r1 = r0 + width;
-                    T* __restrict yr = y + nc * out_size + i * ow;
-                    for (int64_t j = 0; j < ow; ++j) {
-                      T best = r0[2 * j];
-                      const T b = r0[2 * j + 1], c = r1[2 * j],
-                              d = r1[2 * j + 1];
-                      best = b > best ? b : best;
-                      best = c > best ? c : best;
-                      best = d > best ? d : best;
-                      yr[j] = best;
-                    }
-                  }
-                }
-              });
+  ForEachTwoByTwo(g, x, y, [](T a, T b, T c, T d) {
+    T best = a;
+    best = b > best ? b : best;
+    best = c > best ? c : best;
+    best = d > best ? d : best;
+    return best;
+  });
 }
 
+// 2-D pooling without dilation (what CNN exporters emit): the same result as
+// the generic loop below, with the window bounds hoisted out of the inner loops
+// (about 5x faster; MaxPool was a third of a LeNet forward pass). Fills y when
+// kValues and argmax when kArgmax. The (n, c) planes are independent, so they
+// are split over the kernel threads (parallel.h; exact at any thread count).
 template <typename T, bool kValues, bool kArgmax>
 void MaxPool2D(const WindowGeometry& g, const T* x, T* y,
                std::vector<int64_t>& argmax) {
