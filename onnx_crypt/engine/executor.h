@@ -188,8 +188,7 @@ class Executor {
       bool any_need = false;
       for (size_t j = 0; j < step.inputs.size(); ++j) {
         const int id = step.inputs[j];
-        need[j] = id >= 0 && needs[id] &&
-                  ((step.def->differentiable_inputs >> j) & 1u);
+        need[j] = id >= 0 && needs[id] && step.def->IsDifferentiable(j);
         any_need |= need[j];
       }
       if (!any_need) continue;

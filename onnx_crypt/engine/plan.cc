@@ -141,8 +141,7 @@ std::vector<bool> ExecutionPlan::GradientNeeds(
     bool any = false;
     for (size_t j = 0; j < step.inputs.size(); ++j) {
       const int id = step.inputs[j];
-      any |=
-          id >= 0 && needs[id] && ((step.def->differentiable_inputs >> j) & 1u);
+      any |= id >= 0 && needs[id] && step.def->IsDifferentiable(j);
     }
     if (!any) continue;
     for (int id : step.outputs) {

@@ -61,8 +61,18 @@ struct OpDef {
   // nullptr when the op has no differentiable input (Shape, Constant, ...).
   BackwardFn backward = nullptr;
   // Bit j is set when input j is differentiable per the ONNX schema, so that
-  // gradients flow into it.
+  // gradients flow into it. kEveryInput marks a variadic op whose inputs are
+  // all differentiable, however many there are. Read it with
+  // IsDifferentiable, never by shifting: inputs past the 32nd have no bit.
+  static constexpr uint32_t kEveryInput = 0xFFFFFFFFu;
   uint32_t differentiable_inputs = 0;
+
+  // Whether input j (any j >= 0) is differentiable: its bit for j < 32; for a
+  // later input of a variadic op, whether every input is (kEveryInput).
+  bool IsDifferentiable(size_t j) const {
+    if (differentiable_inputs == kEveryInput) return true;
+    return j < 32 && ((differentiable_inputs >> j) & 1u) != 0;
+  }
 };
 
 }  // namespace onnx_crypt

@@ -4,6 +4,8 @@
 #include "onnx_crypt/engine/cpu_engine.h"
 
 #include <cmath>
+#include <string>
+#include <vector>
 
 #include "gtest/gtest.h"
 #include "tests/support/graphs.h"
@@ -54,21 +56,16 @@ Graph MakeGraph(bool softmax) {
   return g;
 }
 
-void CheckGraph(bool softmax) {
-  const std::vector<std::string> params = {"W1", "b1", "W2", "W3", "c3"};
-  absl::StatusOr<std::unique_ptr<CpuEngine>> engine =
-      CpuEngine::Create(MakeGraph(softmax));
-  ASSERT_TRUE(engine.ok()) << engine.status();
-  Feeds feeds;
-  feeds["x"] = RandomTensor({4, 6}, 21);
-  const std::vector<int64_t> labels = {0, 2, 1, 2};
+// Every gradient of `params` against central finite differences of the
+// engine's own loss (float64 graphs).
+void ExpectFiniteDifferenceGradients(CpuEngine& engine, const Feeds& feeds,
+                                     const std::vector<int64_t>& labels,
+                                     const std::vector<std::string>& params) {
   absl::StatusOr<LossResult> base =
-      (*engine)->LossAndGradients(feeds, labels, params);
+      engine.LossAndGradients(feeds, labels, params);
   ASSERT_TRUE(base.ok()) << base.status();
-  EXPECT_EQ(DetectOutputKind((*engine)->graph()),
-            softmax ? OutputKind::kProbabilities : OutputKind::kLogits);
   for (const std::string& p : params) {
-    const Tensor original = *(*engine)->GetInitializer(p);
+    const Tensor original = *engine.GetInitializer(p);
     const Tensor& grad = base->grads.at(p);
     ASSERT_EQ(grad.shape(), original.shape()) << p;
     for (int64_t i = 0; i < original.numel(); ++i) {
@@ -78,11 +75,11 @@ void CheckGraph(bool softmax) {
       for (int side = 0; side < 2; ++side) {
         Tensor v =
             Tensor::FromVector<double>({1}, {side == 0 ? x0 + h : x0 - h});
-        ASSERT_TRUE((*engine)->SetInitializerValues(p, {i}, v).ok());
-        loss[side] = (*engine)->LossAndGradients(feeds, labels, {})->loss;
+        ASSERT_TRUE(engine.SetInitializerValues(p, {i}, v).ok());
+        loss[side] = engine.LossAndGradients(feeds, labels, {})->loss;
       }
-      ASSERT_TRUE((*engine)
-                      ->SetInitializerValues(
+      ASSERT_TRUE(engine
+                      .SetInitializerValues(
                           p, {i}, Tensor::FromVector<double>({1}, {x0}))
                       .ok());
       const double numeric = (loss[0] - loss[1]) / (2 * h);
@@ -91,6 +88,66 @@ void CheckGraph(bool softmax) {
           << p << "[" << i << "]";
     }
   }
+}
+
+void CheckGraph(bool softmax) {
+  const std::vector<std::string> params = {"W1", "b1", "W2", "W3", "c3"};
+  absl::StatusOr<std::unique_ptr<CpuEngine>> engine =
+      CpuEngine::Create(MakeGraph(softmax));
+  ASSERT_TRUE(engine.ok()) << engine.status();
+  EXPECT_EQ(DetectOutputKind((*engine)->graph()),
+            softmax ? OutputKind::kProbabilities : OutputKind::kLogits);
+  Feeds feeds;
+  feeds["x"] = RandomTensor({4, 6}, 21);
+  ExpectFiniteDifferenceGradients(**engine, feeds, {0, 2, 1, 2}, params);
+}
+
+// A variadic op with more inputs than the 32 bits of OpDef's differentiable
+// mask: x[4,1] and 39 initializers c0..c38 [4,1] -> Concat(axis 1) [4,40] ->
+// Gemm(W[3,40]^T) = logits. The gradient reaches c38, Concat's input 39
+// (before IsDifferentiable, the mask was shifted by 39: undefined behaviour,
+// which the sanitized build reports).
+TEST(CpuEngineTest, GradientsReachEveryInputOfAWideConcat) {
+  Graph g;
+  g.opsets[""] = 13;
+  std::vector<std::string> cat_inputs = {"x"};
+  std::vector<std::string> params;
+  for (int k = 0; k < 39; ++k) {
+    const std::string name = "c" + std::to_string(k);
+    g.initializers[name] = RandomTensor({4, 1}, 100 + k);
+    g.initializer_order.push_back(name);
+    cat_inputs.push_back(name);
+  }
+  g.initializers["W"] = RandomTensor({3, 40}, 99);
+  g.initializer_order.push_back("W");
+  ValueInfo x;
+  x.name = "x";
+  x.dtype = DType::kFloat64;
+  g.inputs.push_back(x);
+  Node cat = N("Concat", cat_inputs, {"cat"});
+  testing::SetAttr(cat, "axis", int64_t{1});
+  g.nodes.push_back(cat);
+  Node gemm = N("Gemm", {"cat", "W"}, {"logits"});
+  testing::SetAttr(gemm, "transB", int64_t{1});
+  g.nodes.push_back(gemm);
+  ValueInfo out;
+  out.name = "logits";
+  g.outputs.push_back(out);
+  absl::StatusOr<std::unique_ptr<CpuEngine>> engine =
+      CpuEngine::Create(std::move(g));
+  ASSERT_TRUE(engine.ok()) << engine.status();
+  Feeds feeds;
+  feeds["x"] = RandomTensor({4, 1}, 21);
+  const std::vector<int64_t> labels = {0, 2, 1, 2};
+  absl::StatusOr<LossResult> r =
+      (*engine)->LossAndGradients(feeds, labels, {"c38"});
+  ASSERT_TRUE(r.ok()) << r.status();
+  double sum = 0;
+  for (int64_t i = 0; i < 4; ++i)
+    sum += std::abs(r->grads.at("c38").data<double>()[i]);
+  EXPECT_GT(sum, 0.0) << "no gradient reached Concat's input 39";
+  ExpectFiniteDifferenceGradients(**engine, feeds, labels,
+                                  {"c0", "c31", "c38"});
 }
 
 TEST(CpuEngineTest, GradientsMatchFiniteDifferencesOnLogits) {

@@ -207,7 +207,7 @@ absl::Status CheckOpGradients(const OpCase& c) {
                                    base.ctx.get(), need, grads));
 
   for (int j : c.check_inputs) {
-    if (!((def->differentiable_inputs >> j) & 1u)) {
+    if (!def->IsDifferentiable(j)) {
       return absl::InternalError(absl::StrCat(
           where, ": input ", j, " is not marked differentiable in the OpDef"));
     }

@@ -103,7 +103,7 @@ void AddConcatOps(std::vector<OpDef>& ops) {
   def.since_version = 4;
   def.forward = ConcatForward;
   def.backward = ConcatBackward;
-  def.differentiable_inputs = 0xFFFFFFFFu;  // variadic: every input
+  def.differentiable_inputs = OpDef::kEveryInput;  // variadic: every input
   ops.push_back(def);
 }
 

@@ -334,7 +334,7 @@ void AddEinsumOps(std::vector<OpDef>& ops) {
   def.since_version = 12;
   def.forward = EinsumForward;
   def.backward = EinsumBackward;
-  def.differentiable_inputs = 0xFFFFFFFFu;  // variadic: every operand
+  def.differentiable_inputs = OpDef::kEveryInput;  // variadic: every operand
   ops.push_back(def);
 }
 

@@ -148,7 +148,7 @@ void Add(std::vector<OpDef>& ops, const char* type) {
   def.since_version = 6;
   def.forward = VariadicForward<kKind>;
   def.backward = VariadicBackward<kKind>;
-  def.differentiable_inputs = 0xFFFFFFFFu;  // every input (variadic)
+  def.differentiable_inputs = OpDef::kEveryInput;  // every input (variadic)
   ops.push_back(def);
 }
 
