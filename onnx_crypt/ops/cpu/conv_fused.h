@@ -17,9 +17,15 @@
 //   y[n, c] = (sum over positions of v[n, c, ...], in order) / positions
 // so the result equals the unfused steps bit for bit; this holds because the
 // fused oneDNN primitive is used only when it has the same implementation and
-// layouts as the plain Conv's (conv_dnnl.h). Fused only for float32 with the
-// fast kernels on; otherwise the functions report "not fused" and the caller
-// runs the steps one by one. Thread safety: as the kernels'.
+// layouts as the plain Conv's (conv_dnnl.h). One known exception, in the sign
+// of a zero only: where LeakyRelu's alpha * v underflows to -0 (|v| below
+// about 1.2e-38 / alpha, flushed), oneDNN gives -0 and leakyrelu.cc's
+// max(v, 0) + alpha * min(v, 0) gives +0; a zero's sign changes no sum that
+// has a non-zero term. tests/engine/conv_chain_test.cc and the lock
+// fingerprints (tools/refactor/lock_fingerprints.sh) check the bits. Fused only
+// for float32 with the fast kernels on; otherwise the functions report "not
+// fused" and the caller runs the steps one by one. Thread safety: as the
+// kernels'.
 #ifndef ONNX_CRYPT_OPS_CPU_CONV_FUSED_H_
 #define ONNX_CRYPT_OPS_CPU_CONV_FUSED_H_
 
