@@ -10,6 +10,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "onnx_crypt/engine/loss.h"
+#include "onnx_crypt/ops/cpu/conv_fused.h"
 #include "onnx_crypt/ops/cpu/fast_kernels.h"
 
 namespace onnx_crypt {
@@ -76,6 +77,54 @@ absl::Status CpuBackend::Backward(
     const std::vector<bool>& need, std::vector<Tensor>& grad_inputs) {
   return step.def->backward(*step.node, inputs, outputs, grad_outputs, ctx,
                             need, grad_inputs);
+}
+
+std::vector<int> CpuBackend::ChainLengths(const ExecutionPlan& plan) {
+  const std::vector<PlanStep>& steps = plan.steps();
+  std::vector<int> lengths(steps.size(), 1);
+  for (size_t s = 0; s < steps.size(); ++s) {
+    if (steps[s].placement != Placement::kKernel) continue;
+    std::vector<const Node*> nodes;
+    for (size_t t = s; t < steps.size() && t < s + 5; ++t) {
+      nodes.push_back(steps[t].node);
+    }
+    const size_t candidate = cpu::ConvChainLength(nodes);
+    // The longest prefix whose intermediates are read by the next step only,
+    // once, and whose steps have one output each.
+    size_t n = 1;
+    while (n < candidate) {
+      const PlanStep& prev = steps[s + n - 1];
+      const PlanStep& next = steps[s + n];
+      if (prev.outputs.size() != 1 || prev.outputs[0] < 0 ||
+          next.placement != Placement::kKernel || next.outputs.size() != 1 ||
+          next.outputs[0] < 0) {
+        break;
+      }
+      const int id = prev.outputs[0];
+      if (plan.last_reader(id) != static_cast<int>(s + n)) break;
+      int reads = 0;
+      for (int in : next.inputs) reads += in == id;
+      if (reads != 1) break;
+      // BatchNormalization and the activations read it as their data input.
+      if (next.node->op_type != "Add" && next.inputs[0] != id) break;
+      ++n;
+    }
+    // A prefix that stops early must still be a chain in its own right
+    // (Conv then BatchNormalization, Add or an activation): every prefix of
+    // ConvChainLength's grammar is.
+    lengths[s] = static_cast<int>(n);
+  }
+  return lengths;
+}
+
+absl::StatusOr<bool> CpuBackend::ForwardChain(
+    const ExecutionPlan& plan, size_t first, size_t count,
+    const std::vector<std::vector<const Tensor*>>& inputs, Tensor& output) {
+  std::vector<const Node*> nodes;
+  for (size_t i = 0; i < count; ++i) {
+    nodes.push_back(plan.steps()[first + i].node);
+  }
+  return cpu::ForwardConvChain(nodes, inputs, &output);
 }
 
 absl::Status CpuBackend::Accumulate(Tensor& acc, Tensor g,

@@ -49,6 +49,14 @@ class CpuBackend {
                         const TensorRefs& grad_outputs, const OpContext* ctx,
                         const std::vector<bool>& need,
                         std::vector<Tensor>& grad_inputs);
+  // Conv chains (ops/cpu/conv_fused.h) in forward passes that keep no
+  // values: Conv [BatchNormalization] [Add] [Relu | LeakyRelu] where each
+  // intermediate value is read by the next step alone (and is no graph
+  // output). Bit for bit the steps' own results (executor.h).
+  std::vector<int> ChainLengths(const ExecutionPlan& plan);
+  absl::StatusOr<bool> ForwardChain(
+      const ExecutionPlan& plan, size_t first, size_t count,
+      const std::vector<std::vector<const Tensor*>>& inputs, Tensor& output);
   absl::Status Accumulate(Tensor& acc, Tensor g, const std::string& value);
   absl::StatusOr<double> LossGradient(const Tensor& output,
                                       absl::Span<const int64_t> labels,

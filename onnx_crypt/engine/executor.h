@@ -22,10 +22,24 @@
 //   // Mean cross-entropy of `output` (N x C) and its gradient.
 //   StatusOr<double> LossGradient(const Value& output, Span<const int64_t>,
 //                                 OutputKind, Value* grad);
+// and optionally, to run chains of steps as one call where no intermediate
+// value is kept:
+//   // Per step s: how many consecutive steps from s may run as one (1 =
+//   // alone); each intermediate output is read by the next step only.
+//   std::vector<int> ChainLengths(const ExecutionPlan&);
+//   // Runs steps [first, first + count): inputs[i] are step first + i's
+//   // inputs (null for the previous step's output); on true `output` is the
+//   // last step's first output, equal bit for bit to running the steps one
+//   // by one; false: nothing done, the steps run one by one.
+//   StatusOr<bool> ForwardChain(const ExecutionPlan&, size_t first,
+//                               size_t count,
+//                               const std::vector<std::vector<const Value*>>&,
+//                               Value& output);
 //
 // Forward: steps in plan order; with Keep::kLastUse a value is freed after its
-// last reader (peak memory about the widest cut of the graph), otherwise every
-// value is kept (and with kForBackward every op context too).
+// last reader (peak memory about the widest cut of the graph) and chains run
+// as one call where the backend offers them, otherwise every value is kept
+// (and with kForBackward every op context too).
 // Backward: steps in reverse; dL/dv is summed over v's readers (a value read
 // by two nodes, like the input of a residual Add, receives both
 // contributions), in the order the readers run backwards.
@@ -41,6 +55,7 @@
 
 #include <memory>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -60,6 +75,13 @@ namespace onnx_crypt {
 absl::Status CheckFeed(const ValueInfo& info, const Tensor& t);
 
 enum class Keep { kLastUse, kValues, kForBackward };
+
+// Whether backend B runs chains of steps (ChainLengths / ForwardChain above).
+template <typename B, typename = void>
+struct HasForwardChains : std::false_type {};
+template <typename B>
+struct HasForwardChains<B, std::void_t<decltype(&B::ChainLengths)>>
+    : std::true_type {};
 
 template <typename B>
 struct Activations {
@@ -82,7 +104,11 @@ class Executor {
       : graph_(graph),
         plan_(plan),
         backend_(backend),
-        initializers_(std::move(initializers)) {}
+        initializers_(std::move(initializers)) {
+    if constexpr (HasForwardChains<B>::value) {
+      chain_lengths_ = backend_.ChainLengths(plan_);
+    }
+  }
 
   absl::Status Forward(const Feeds& feeds, Keep keep,
                        Activations<B>& acts) const {
@@ -105,16 +131,28 @@ class Executor {
       OC_ASSIGN_OR_RETURN(acts.ref[id],
                           backend_.BindFeed(info, it->second, acts.owned[id]));
     }
-    for (size_t s = 0; s < plan_.steps().size(); ++s) {
-      OC_RETURN_IF_ERROR(RunStep(s, keep == Keep::kForBackward, acts));
-      if (keep != Keep::kLastUse) continue;
-      for (int id : plan_.steps()[s].inputs) {
-        if (id >= 0 && plan_.last_reader(id) == static_cast<int>(s) &&
-            B::Defined(acts.owned[id])) {
-          acts.owned[id] = Value();
-          acts.ref[id] = nullptr;
+    for (size_t s = 0; s < plan_.steps().size();) {
+      size_t count = 1;
+      if (keep == Keep::kLastUse && s < chain_lengths_.size() &&
+          chain_lengths_[s] > 1) {
+        OC_ASSIGN_OR_RETURN(
+            const bool chained,
+            RunChain(s, static_cast<size_t>(chain_lengths_[s]), acts));
+        if (chained) count = static_cast<size_t>(chain_lengths_[s]);
+      }
+      if (count == 1) {
+        OC_RETURN_IF_ERROR(RunStep(s, keep == Keep::kForBackward, acts));
+      }
+      for (size_t t = s; t < s + count && keep == Keep::kLastUse; ++t) {
+        for (int id : plan_.steps()[t].inputs) {
+          if (id >= 0 && plan_.last_reader(id) == static_cast<int>(t) &&
+              B::Defined(acts.owned[id])) {
+            acts.owned[id] = Value();
+            acts.ref[id] = nullptr;
+          }
         }
       }
+      s += count;
     }
     return absl::OkStatus();
   }
@@ -229,6 +267,51 @@ class Executor {
   }
 
  private:
+  // Steps [first, first + count) as one backend call (ForwardChain); false
+  // when the backend declined them.
+  absl::StatusOr<bool> RunChain(size_t first, size_t count,
+                                Activations<B>& acts) const {
+    if constexpr (HasForwardChains<B>::value) {
+      const Value absent;
+      std::vector<std::vector<const Value*>> inputs(count);
+      for (size_t i = 0; i < count; ++i) {
+        const PlanStep& step = plan_.steps()[first + i];
+        const int previous =
+            i == 0 ? -1 : plan_.steps()[first + i - 1].outputs[0];
+        for (int id : step.inputs) {
+          if (id >= 0 && id == previous) {
+            inputs[i].push_back(nullptr);
+          } else if (id < 0) {
+            inputs[i].push_back(&absent);
+          } else if (acts.ref[id] == nullptr) {
+            return absl::InternalError(
+                absl::StrCat(step.node->Describe(), ": input '",
+                             plan_.value_name(id), "' has no value"));
+          } else {
+            inputs[i].push_back(acts.ref[id]);
+          }
+        }
+      }
+      const PlanStep& last = plan_.steps()[first + count - 1];
+      Value output;
+      bool chained = false;
+      OC_RETURN_IF_ERROR(CatchAllocationFailure(last.node->Describe(), [&]() {
+        absl::StatusOr<bool> r =
+            backend_.ForwardChain(plan_, first, count, inputs, output);
+        if (!r.ok()) return r.status();
+        chained = *r;
+        return absl::OkStatus();
+      }));
+      if (!chained) return false;
+      const int id = last.outputs[0];
+      acts.owned[id] = std::move(output);
+      acts.ref[id] = &acts.owned[id];
+      return true;
+    } else {
+      return false;
+    }
+  }
+
   absl::Status RunStep(size_t s, bool keep_context,
                        Activations<B>& acts) const {
     const PlanStep& step = plan_.steps()[s];
@@ -271,6 +354,7 @@ class Executor {
   const ExecutionPlan& plan_;
   B& backend_;
   std::vector<const Value*> initializers_;
+  std::vector<int> chain_lengths_;  // empty: the backend has no chains
 };
 
 }  // namespace onnx_crypt

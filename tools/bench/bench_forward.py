@@ -5,7 +5,7 @@ ratio (onnx-crypt samples/s divided by ONNX Runtime samples/s; > 1 means onnx-cr
 
 Both sides time forward passes only, after one untimed warm-up run of the first batch
 (onnx-crypt reports its own forward seconds; ORT is timed around session.run), best of --repeats
-runs. Usage:
+runs, the two sides' runs interleaved. Usage:
   bench_forward.py [--threads 1 2] [--batch-size 256] [--repeats 3] [--out FILE.md]
 """
 import argparse
@@ -64,8 +64,12 @@ def main():
             "|---|---:|---:|---:|---:|"]
     for model in sorted(glob.glob(os.path.join(ROOT, "tools", "models", "*.onnx"))):
         for th in a.threads:
-            o = max(ours(model, th, a.batch_size) for _ in range(a.repeats))
-            r = max(onnxruntime(model, x, th, a.batch_size) for _ in range(a.repeats))
+            # Interleaved, so that a change in the machine's load between the two sides does not
+            # land on one side only.
+            o = r = 0.0
+            for _ in range(a.repeats):
+                o = max(o, ours(model, th, a.batch_size))
+                r = max(r, onnxruntime(model, x, th, a.batch_size))
             rows.append(f"| {os.path.basename(model)} | {th} | {o:,.0f} | {r:,.0f} | "
                         f"{o / r:.2f} |")
             print(rows[-1], flush=True)

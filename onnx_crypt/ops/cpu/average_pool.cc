@@ -63,14 +63,7 @@ void ForEachOutput(const WindowGeometry& g, bool count_include_pad, Visit visit,
 // the compiler vectorizes.
 template <typename T>
 void AveragePoolTwoByTwo(const WindowGeometry& g, const T* x, T* y) {
-  ForEachTwoByTwo(g, x, y, [](T a, T b, T c, T d) {
-    T sum = T(0);
-    sum += a;
-    sum += b;
-    sum += c;
-    sum += d;
-    return sum / T(4);
-  });
+  ForEachTwoByTwo(g, x, y, MeanOfFour());
 }
 
 template <typename T>

@@ -19,6 +19,7 @@
 #include "absl/strings/str_cat.h"
 #include "onnx_crypt/base/status.h"
 #include "onnx_crypt/ops/batch_norm_checks.h"
+#include "onnx_crypt/ops/cpu/conv_fused.h"
 #include "onnx_crypt/ops/cpu/cpu_ops.h"
 #include "onnx_crypt/ops/cpu/parallel.h"
 #include "onnx_crypt/ops/cpu/util.h"
@@ -52,18 +53,25 @@ absl::StatusOr<BnParams> ReadParams(const Node& node,
   return p;
 }
 
+// a[c] and b[c] of the header's formula, in T.
+template <typename T>
+void Coefficients(const BnParams& p, std::vector<T>* ta, std::vector<T>* tb) {
+  ta->resize(static_cast<size_t>(p.channels));
+  tb->resize(static_cast<size_t>(p.channels));
+  for (int64_t c = 0; c < p.channels; ++c) {
+    const double a = p.scale[c] * p.inv_std[c];
+    (*ta)[c] = static_cast<T>(a);
+    (*tb)[c] = static_cast<T>(p.shift[c] - p.mean[c] * a);
+  }
+}
+
 template <typename T>
 void BnForward(const BnParams& p, const Tensor& x, Tensor& y) {
   const T* xd = x.data<T>();
   T* yd = y.mutable_data<T>();
   const int64_t batch = x.dim(0);
-  std::vector<T> ta(static_cast<size_t>(p.channels));
-  std::vector<T> tb(static_cast<size_t>(p.channels));
-  for (int64_t c = 0; c < p.channels; ++c) {
-    const double a = p.scale[c] * p.inv_std[c];
-    ta[c] = static_cast<T>(a);
-    tb[c] = static_cast<T>(p.shift[c] - p.mean[c] * a);
-  }
+  std::vector<T> ta, tb;
+  Coefficients(p, &ta, &tb);
   // In memory order (image, channel, position): one pass over X and Y, the
   // (image, channel) planes split over the kernel threads (each independent).
   ParallelFor(batch * p.channels, GrainFor(p.inner),
@@ -150,6 +158,15 @@ absl::Status Backward(const Node& node, const TensorRefs& inputs,
 }
 
 }  // namespace
+
+absl::Status BatchNormFloatCoefficients(const Node& node,
+                                        const TensorRefs& inputs,
+                                        std::vector<float>* a,
+                                        std::vector<float>* b) {
+  OC_ASSIGN_OR_RETURN(BnParams params, ReadParams(node, inputs));
+  Coefficients(params, a, b);
+  return absl::OkStatus();
+}
 
 void AddBatchNormalizationOps(std::vector<OpDef>& ops) {
   OpDef def;

@@ -26,6 +26,7 @@
 #include "absl/strings/str_join.h"
 #include "onnx_crypt/base/status.h"
 #include "onnx_crypt/ops/cpu/blas.h"
+#include "onnx_crypt/ops/cpu/conv_fused.h"
 #include "onnx_crypt/ops/cpu/cpu_ops.h"
 #include "onnx_crypt/ops/cpu/fast_kernels.h"
 #include "onnx_crypt/ops/cpu/pool_util.h"
@@ -316,6 +317,77 @@ absl::Status Forward(const Node& node, const TensorRefs& inputs,
                     { return ConvForward<T>(plan, x, w, b, outputs[0]); });
   return absl::OkStatus();
 }
+
+}  // namespace
+
+absl::StatusOr<bool> ConvForwardFused(const Node& node,
+                                      const TensorRefs& inputs,
+                                      const ConvEpilogue& epilogue, Tensor* y) {
+#if defined(ONNX_CRYPT_HAVE_DNNL)
+  if (inputs.size() < 2 || !FastKernelsEnabled()) return false;
+  const Tensor& x = *inputs[0];
+  const Tensor& w = *inputs[1];
+  static const Tensor kAbsent;
+  const Tensor& b = inputs.size() > 2 ? *inputs[2] : kAbsent;
+  if (x.dtype() != DType::kFloat32) return false;
+  OC_ASSIGN_OR_RETURN(ConvPlan plan, MakePlan(node, x, w, &b));
+  const Shape shape = plan.geom.OutputShape(plan.out_channels);
+  DnnlConvEpilogue e;
+  Shape y_shape = shape;
+  if (epilogue.pool != nullptr &&
+      epilogue.pool->op_type == "GlobalAveragePool") {
+    if (plan.geom.spatial_rank != 2) return false;
+    e.pool = DnnlPool::kGlobalAverage;
+    y_shape = {shape[0], shape[1], 1, 1};
+  } else if (epilogue.pool != nullptr) {
+    // Only the pools' own fast path (the 2 x 2 windows of
+    // pool_two_by_two.h, as max_pool.cc and average_pool.cc choose it).
+    const Node& pool = *epilogue.pool;
+    if (plan.geom.spatial_rank != 2) return false;
+    absl::StatusOr<std::vector<int64_t>> kernel = PoolKernelShape(pool, shape);
+    if (!kernel.ok()) return false;
+    absl::StatusOr<WindowGeometry> pg = MakeWindowGeometry(
+        pool, shape, *kernel, pool.GetInt("ceil_mode", 0) != 0);
+    if (!pg.ok() || !IsFullTwoByTwo(*pg) || pg->in[0] != 1 ||
+        pg->out[1] != shape[2] / 2 || pg->out[2] != shape[3] / 2) {
+      return false;
+    }
+    e.pool = pool.op_type == "MaxPool" ? DnnlPool::kMax : DnnlPool::kAverage;
+    y_shape = pg->OutputShape(pg->channels);
+  }
+  if (!epilogue.scale.empty()) {
+    if (static_cast<int64_t>(epilogue.scale.size()) != plan.out_channels ||
+        epilogue.shift.size() != epilogue.scale.size()) {
+      return false;
+    }
+    e.scale = epilogue.scale.data();
+    e.shift = epilogue.shift.data();
+  }
+  if (epilogue.addend != nullptr) {
+    if (epilogue.addend->dtype() != DType::kFloat32 ||
+        epilogue.addend->shape() != shape) {
+      return false;
+    }
+    e.addend = epilogue.addend->data<float>();
+  }
+  e.relu = epilogue.relu;
+  e.relu_alpha = epilogue.relu_alpha;
+  Tensor out = Tensor::Uninitialized(x.dtype(), y_shape);
+  const absl::StatusOr<bool> fused = DnnlConvForwardFused(
+      FastShape(plan), x.data<float>(), w.data<float>(),
+      b.defined() ? b.data<float>() : nullptr, e, out.mutable_data<float>());
+  if (!fused.ok()) {
+    return absl::InternalError(node.Describe() + ": " +
+                               std::string(fused.status().message()));
+  }
+  if (*fused) *y = std::move(out);
+  return *fused;
+#else
+  return false;
+#endif
+}
+
+namespace {
 
 template <typename T>
 absl::Status ConvBackward(const ConvPlan& p, const Tensor& x, const Tensor& w,

@@ -16,6 +16,7 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <cstring>
 #include <map>
 #include <memory>
 #include <unordered_map>
@@ -28,6 +29,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "oneapi/dnnl/dnnl.hpp"
+#include "onnx_crypt/ops/cpu/parallel.h"
+#include "onnx_crypt/ops/cpu/pool_two_by_two.h"
 
 namespace onnx_crypt::cpu {
 
@@ -57,6 +60,34 @@ struct Prepared {
   dnnl::primitive primitive;
   std::vector<Arg> args;
   memory::desc scratchpad;
+  // Fused forward only (DnnlConvEpilogue): the per-channel operands of the
+  // binary post-ops, read in place (plain 1 x C x 1 ... descs).
+  std::vector<std::pair<int, memory::desc>> channel_args;
+  // A sum post-op: the addend is placed in the destination before the
+  // primitive runs (reordered into its layout where that differs).
+  bool sum = false;
+  dnnl::reorder addend_in;
+  // Pooling after the primitive (DnnlPool): read from its destination in
+  // place when that is plain NCHW or NHWC, else reordered to NCHW first.
+  DnnlPool pool = DnnlPool::kNone;
+  enum class DstLayout { kNchw, kNhwc, kOther } dst_layout = DstLayout::kOther;
+  dnnl::reorder dst_to_nchw;
+  // Whether the fused primitive has the implementation and layouts of the
+  // plain one (false: not used).
+  bool matches_plain = true;
+};
+
+// The epilogue's shape, which decides the primitive (the operands' values
+// do not).
+struct EpilogueKind {
+  bool scale_shift = false;
+  bool addend = false;
+  bool relu = false;
+  float relu_alpha = 0.0f;
+  DnnlPool pool = DnnlPool::kNone;
+  bool any() const {
+    return scale_shift || addend || relu || pool != DnnlPool::kNone;
+  }
 };
 
 Arg MakeArg(int id, bool output, const memory::desc& user,
@@ -130,10 +161,92 @@ class WorkerDenormalScope {
   std::vector<unsigned int> saved_;
 };
 
+// The extra operands of a fused forward: one pointer per p.channel_args, and
+// the addend of a sum post-op (Y's plain layout).
+struct EpilogueData {
+  std::vector<const void*> channel;
+  const void* addend = nullptr;
+  float* pooled = nullptr;  // with a pool: where its output goes
+};
+
+// The mean of each channel's `size` values of a count x channels x size block
+// (`nhwc`: count x size x channels) into count x channels: the plane summed in
+// order from zero, then divided by size.
+void GlobalMean(const float* x, bool nhwc, int64_t count, int64_t channels,
+                int64_t size, float* y) {
+  const float divisor = static_cast<float>(size);
+  if (!nhwc) {
+    ParallelFor(count * channels, GrainFor(size),
+                [&](int64_t begin, int64_t end) {
+                  for (int64_t p = begin; p < end; ++p) {
+                    const float* plane = x + p * size;
+                    float sum = 0.0f;
+                    for (int64_t i = 0; i < size; ++i) sum += plane[i];
+                    y[p] = size > 0 ? sum / divisor : 0.0f;
+                  }
+                });
+    return;
+  }
+  // Across the channels of one position at a time: each channel's sum still
+  // runs over the positions in order.
+  ParallelFor(count, GrainFor(size * channels),
+              [&](int64_t begin, int64_t end) {
+                std::vector<float> sums(static_cast<size_t>(channels));
+                for (int64_t n = begin; n < end; ++n) {
+                  std::fill(sums.begin(), sums.end(), 0.0f);
+                  const float* image = x + n * size * channels;
+                  for (int64_t i = 0; i < size; ++i) {
+                    const float* at = image + i * channels;
+                    for (int64_t c = 0; c < channels; ++c) sums[c] += at[c];
+                  }
+                  for (int64_t c = 0; c < channels; ++c) {
+                    y[n * channels + c] = size > 0 ? sums[c] / divisor : 0.0f;
+                  }
+                }
+              });
+}
+
+// 2 x 2, stride 2 pooling of a count x channels x h x w block (`nhwc`: laid
+// out count x h x w x channels) into count x channels x (h / 2) x (w / 2),
+// each output from its own taps in MaxOfFour's / MeanOfFour's order.
+template <typename Window>
+void PoolTwoByTwo(const float* x, bool nhwc, int64_t count, int64_t channels,
+                  int64_t h, int64_t w, float* y, const Window& window) {
+  const int64_t oh = h / 2, ow = w / 2;
+  if (!nhwc) {
+    WindowGeometry g;
+    g.spatial_rank = 2;
+    g.batch = count;
+    g.channels = channels;
+    g.in = {1, h, w};
+    g.out = {1, oh, ow};
+    ForEachTwoByTwo(g, x, y, window);
+    return;
+  }
+  ParallelFor(count * oh, GrainFor(4 * ow * channels),
+              [&](int64_t begin, int64_t end) {
+                const Window fn = window;
+                for (int64_t ni = begin; ni < end; ++ni) {
+                  const int64_t n = ni / oh, i = ni % oh;
+                  const float* r0 = x + ((n * h + 2 * i) * w) * channels;
+                  const float* r1 = r0 + w * channels;
+                  float* yn = y + n * channels * oh * ow + i * ow;
+                  for (int64_t j = 0; j < ow; ++j) {
+                    const float* a = r0 + 2 * j * channels;
+                    const float* b = r1 + 2 * j * channels;
+                    for (int64_t c = 0; c < channels; ++c) {
+                      yn[c * oh * ow + j] =
+                          fn(a[c], a[channels + c], b[c], b[channels + c]);
+                    }
+                  }
+                }
+              });
+}
+
 // Runs `p` with one pointer per argument (in p.args order). Argument
 // `prearranged` (if any) already has the primitive's layout.
 void Execute(const Prepared& p, const std::vector<const void*>& pointers,
-             int prearranged = -1) {
+             int prearranged = -1, const EpilogueData* epilogue = nullptr) {
   dnnl::engine& e = CpuDnnlEngine();
   dnnl::stream stream(e);
   std::vector<memory> user(p.args.size());
@@ -146,15 +259,46 @@ void Execute(const Prepared& p, const std::vector<const void*>& pointers,
       continue;
     }
     user[i] = memory(a.user, e, const_cast<void*>(pointers[i]));
+    const bool addend_here = a.output && p.sum && epilogue != nullptr;
+    if (a.output && p.pool != DnnlPool::kNone) {
+      // The convolution's values go to a buffer of this thread (in the
+      // primitive's layout), the pooled ones to `pooled`.
+      memory m(a.prim, e, ThreadBuffer(i, a.prim.get_size()));
+      if (addend_here) {
+        memory from(a.user, e, const_cast<void*>(epilogue->addend));
+        if (a.reordered) {
+          p.addend_in.execute(stream,
+                              {{DNNL_ARG_FROM, from}, {DNNL_ARG_TO, m}});
+        } else {
+          std::memcpy(m.get_data_handle(), epilogue->addend, a.user.get_size());
+        }
+      }
+      exec_args.emplace(a.id, m);
+      continue;
+    }
     if (!a.reordered) {
+      if (addend_here && pointers[i] != epilogue->addend) {
+        std::memcpy(const_cast<void*>(pointers[i]), epilogue->addend,
+                    a.user.get_size());
+      }
       exec_args.emplace(a.id, user[i]);
       continue;
     }
     memory m(a.prim, e, ThreadBuffer(i, a.prim.get_size()));
     if (!a.output) {
       a.reorder.execute(stream, {{DNNL_ARG_FROM, user[i]}, {DNNL_ARG_TO, m}});
+    } else if (addend_here) {
+      memory from(a.user, e, const_cast<void*>(epilogue->addend));
+      p.addend_in.execute(stream, {{DNNL_ARG_FROM, from}, {DNNL_ARG_TO, m}});
     }
     exec_args.emplace(a.id, m);
+  }
+  if (epilogue != nullptr) {
+    for (size_t k = 0; k < p.channel_args.size(); ++k) {
+      exec_args.emplace(p.channel_args[k].first,
+                        memory(p.channel_args[k].second, e,
+                               const_cast<void*>(epilogue->channel[k])));
+    }
   }
   if (p.scratchpad.get_size() > 0) {
     exec_args.emplace(
@@ -165,6 +309,33 @@ void Execute(const Prepared& p, const std::vector<const void*>& pointers,
   p.primitive.execute(stream, exec_args);
   for (size_t i = 0; i < p.args.size(); ++i) {
     const Arg& a = p.args[i];
+    if (a.output && p.pool != DnnlPool::kNone) {
+      const memory& v = exec_args.at(a.id);
+      const float* values = static_cast<const float*>(v.get_data_handle());
+      bool nhwc = p.dst_layout == Prepared::DstLayout::kNhwc;
+      if (p.dst_layout == Prepared::DstLayout::kOther) {
+        memory plain(a.user, e,
+                     ThreadBuffer(p.args.size() + 1, a.user.get_size()));
+        p.dst_to_nchw.execute(stream,
+                              {{DNNL_ARG_FROM, v}, {DNNL_ARG_TO, plain}});
+        stream.wait();
+        values = static_cast<const float*>(plain.get_data_handle());
+        nhwc = false;
+      } else {
+        stream.wait();
+      }
+      const memory::dims d = a.user.dims();
+      if (p.pool == DnnlPool::kGlobalAverage) {
+        GlobalMean(values, nhwc, d[0], d[1], d[2] * d[3], epilogue->pooled);
+      } else if (p.pool == DnnlPool::kMax) {
+        PoolTwoByTwo(values, nhwc, d[0], d[1], d[2], d[3], epilogue->pooled,
+                     MaxOfFour());
+      } else {
+        PoolTwoByTwo(values, nhwc, d[0], d[1], d[2], d[3], epilogue->pooled,
+                     MeanOfFour());
+      }
+      continue;
+    }
     if (a.reordered && a.output) {
       a.reorder.execute(stream, {{DNNL_ARG_FROM, exec_args.at(a.id)},
                                  {DNNL_ARG_TO, user[i]}});
@@ -218,9 +389,32 @@ dnnl::primitive_attr UserScratchpad() {
   return attr;
 }
 
-dnnl::convolution_forward::primitive_desc ForwardDesc(const Geometry& r,
-                                                      bool bias,
-                                                      dnnl::prop_kind kind) {
+// 1 x C x 1 ...: a per-channel operand of a binary post-op.
+memory::desc ChannelDesc(const Geometry& r) {
+  Dims d(r.dst.size(), 1);
+  d[1] = r.dst[1];
+  return Plain(d, r.dst.size() == 5 ? Tag::abcde : Tag::abcd);
+}
+
+// The post-ops of DnnlConvEpilogue, in its order.
+dnnl::primitive_attr EpilogueAttr(const Geometry& r, const EpilogueKind& k) {
+  dnnl::primitive_attr attr = UserScratchpad();
+  dnnl::post_ops po;
+  if (k.scale_shift) {
+    po.append_binary(dnnl::algorithm::binary_mul, ChannelDesc(r));
+    po.append_binary(dnnl::algorithm::binary_add, ChannelDesc(r));
+  }
+  if (k.addend) po.append_sum(1.0f);
+  if (k.relu) {
+    po.append_eltwise(1.0f, dnnl::algorithm::eltwise_relu, k.relu_alpha, 0.0f);
+  }
+  attr.set_post_ops(po);
+  return attr;
+}
+
+dnnl::convolution_forward::primitive_desc ForwardDesc(
+    const Geometry& r, bool bias, dnnl::prop_kind kind,
+    const dnnl::primitive_attr& attr = UserScratchpad()) {
   using Fwd = dnnl::convolution_forward;
   const auto algo = dnnl::algorithm::convolution_direct;
   Fwd::desc d =
@@ -229,7 +423,7 @@ dnnl::convolution_forward::primitive_desc ForwardDesc(const Geometry& r,
                        r.pad_l, r.pad_r)
            : Fwd::desc(kind, algo, Any(r.src), Any(r.weights), Any(r.dst),
                        r.strides, r.dilates, r.pad_l, r.pad_r);
-  return Fwd::primitive_desc(d, UserScratchpad(), CpuDnnlEngine());
+  return Fwd::primitive_desc(d, attr, CpuDnnlEngine());
 }
 
 constexpr int64_t kChunkBytes = int64_t{1} << 20;
@@ -237,7 +431,8 @@ constexpr size_t kWeightsSlot = 7;  // ThreadBuffer slot past every argument's
 
 enum Kind : int64_t { kForward = 1, kBackwardData = 2, kBackwardWeights = 3 };
 
-std::unique_ptr<Prepared> Create(Kind kind, const DnnlConvShape& s, bool bias) {
+std::unique_ptr<Prepared> Create(Kind kind, const DnnlConvShape& s, bool bias,
+                                 const EpilogueKind& epilogue) {
   const Geometry r = MakeGeometry(s);
   auto p = std::make_unique<Prepared>();
   const memory::desc src = Plain(r.src, r.act_tag);
@@ -245,7 +440,47 @@ std::unique_ptr<Prepared> Create(Kind kind, const DnnlConvShape& s, bool bias) {
   const memory::desc wei = Plain(r.weights, r.weights_tag);
   const memory::desc b = Plain(r.bias, Tag::a);
   if (kind == kForward) {
-    auto pd = ForwardDesc(r, bias, dnnl::prop_kind::forward_inference);
+    const auto inference = dnnl::prop_kind::forward_inference;
+    auto pd = ForwardDesc(r, bias, inference, EpilogueAttr(r, epilogue));
+    if (epilogue.pool != DnnlPool::kNone) {
+      // Where the pooling reads the values (2-D only: the caller checks).
+      p->pool = epilogue.pool;
+      if (pd.dst_desc() == dst) {
+        p->dst_layout = Prepared::DstLayout::kNchw;
+      } else if (r.dst.size() == 4 &&
+                 pd.dst_desc() == Plain(r.dst, Tag::acdb)) {
+        p->dst_layout = Prepared::DstLayout::kNhwc;
+      } else {
+        dnnl::engine& e = CpuDnnlEngine();
+        p->dst_to_nchw = dnnl::reorder(
+            dnnl::reorder::primitive_desc(e, pd.dst_desc(), e, dst));
+      }
+    }
+    if (epilogue.any()) {
+      // The sums are the plain primitive's only if the implementation and
+      // the layouts are (the post-ops then act on its accumulators).
+      const auto plain = ForwardDesc(r, bias, inference);
+      p->matches_plain = pd.impl_info_str() == plain.impl_info_str() &&
+                         pd.src_desc() == plain.src_desc() &&
+                         pd.weights_desc() == plain.weights_desc() &&
+                         pd.dst_desc() == plain.dst_desc();
+      if (!p->matches_plain) return p;
+      if (epilogue.scale_shift) {
+        for (int k = 0; k < 2; ++k) {
+          p->channel_args.emplace_back(
+              DNNL_ARG_ATTR_MULTIPLE_POST_OP(k) | DNNL_ARG_SRC_1,
+              ChannelDesc(r));
+        }
+      }
+      if (epilogue.addend) {
+        p->sum = true;
+        if (!(dst == pd.dst_desc())) {
+          dnnl::engine& e = CpuDnnlEngine();
+          p->addend_in = dnnl::reorder(
+              dnnl::reorder::primitive_desc(e, dst, e, pd.dst_desc()));
+        }
+      }
+    }
     p->primitive = dnnl::convolution_forward(pd);
     p->args.push_back(MakeArg(DNNL_ARG_SRC, false, src, pd.src_desc()));
     p->args.push_back(MakeArg(DNNL_ARG_WEIGHTS, false, wei, pd.weights_desc()));
@@ -292,7 +527,8 @@ std::unique_ptr<Prepared> Create(Kind kind, const DnnlConvShape& s, bool bias) {
 
 // The cached primitive of one configuration; created on first use. Entries
 // live as long as the process (their addresses stay valid).
-const Prepared& Get(Kind kind, const DnnlConvShape& s, bool bias) {
+const Prepared& Get(Kind kind, const DnnlConvShape& s, bool bias,
+                    const EpilogueKind& epilogue = EpilogueKind()) {
   static absl::Mutex mu(absl::kConstInit);
   static auto* cache =
       new std::map<std::vector<int64_t>, std::unique_ptr<Prepared>>();
@@ -304,9 +540,15 @@ const Prepared& Get(Kind kind, const DnnlConvShape& s, bool bias) {
        {&g.in, &g.kernel, &g.stride, &g.dilation, &g.pad_begin, &g.pad_end}) {
     key.insert(key.end(), a->begin(), a->end());
   }
+  if (epilogue.any()) {
+    int32_t alpha_bits = 0;
+    std::memcpy(&alpha_bits, &epilogue.relu_alpha, sizeof(alpha_bits));
+    key.insert(key.end(), {epilogue.scale_shift, epilogue.addend, epilogue.relu,
+                           alpha_bits, static_cast<int64_t>(epilogue.pool)});
+  }
   absl::MutexLock lock(&mu);
   std::unique_ptr<Prepared>& slot = (*cache)[key];
-  if (slot == nullptr) slot = Create(kind, s, bias);
+  if (slot == nullptr) slot = Create(kind, s, bias, epilogue);
   return *slot;
 }
 
@@ -329,60 +571,118 @@ int64_t ForwardChunk(const DnnlConvShape& s) {
                              std::max<int64_t>(1, g.batch));
 }
 
+// Pooled values per image (DnnlPool).
+int64_t PooledImage(const DnnlConvShape& s, DnnlPool pool) {
+  if (pool == DnnlPool::kGlobalAverage) return s.out_channels;
+  return s.out_channels * (s.geom.out[1] / 2) * (s.geom.out[2] / 2);
+}
+
+// The forward in chunks of ForwardChunk images (one primitive per chunk
+// size), with the epilogue `kind` and its operands (`data`: null without one).
+// The caller has checked that the fused primitives match the plain ones.
+void RunForward(const DnnlConvShape& s, const float* x, const float* w,
+                const float* b, const EpilogueKind& kind,
+                const DnnlConvEpilogue& data, float* y) {
+  const bool bias = b != nullptr;
+  const int64_t chunk = ForwardChunk(s);
+  EpilogueData extra;
+  if (kind.scale_shift) extra.channel = {data.scale, data.shift};
+  const EpilogueData* epilogue = kind.any() ? &extra : nullptr;
+  auto pointers = [&](const float* xn, const void* wn, float* yn) {
+    return bias ? std::vector<const void*>{xn, wn, b, yn}
+                : std::vector<const void*>{xn, wn, yn};
+  };
+  WorkerDenormalScope denormals;
+  if (chunk >= s.geom.batch) {
+    extra.addend = data.addend;
+    extra.pooled = y;
+    Execute(Get(kForward, s, bias, kind), pointers(x, w, y), -1, epilogue);
+    return;
+  }
+  DnnlConvShape part = s;
+  part.geom.batch = chunk;
+  const Prepared& full = Get(kForward, part, bias, kind);
+  // The weights are reordered once for all chunks.
+  const Arg& wa = full.args[1];
+  const void* wp = w;
+  if (wa.reordered) {
+    dnnl::engine& e = CpuDnnlEngine();
+    dnnl::stream stream(e);
+    memory from(wa.user, e, const_cast<float*>(w));
+    memory to(wa.prim, e, ThreadBuffer(kWeightsSlot, wa.prim.get_size()));
+    wa.reorder.execute(stream, {{DNNL_ARG_FROM, from}, {DNNL_ARG_TO, to}});
+    stream.wait();
+    wp = to.get_data_handle();
+  }
+  const WindowGeometry& g = s.geom;
+  for (int64_t n0 = 0; n0 < g.batch; n0 += chunk) {
+    const int64_t count = std::min(chunk, g.batch - n0);
+    const Prepared* p = &full;
+    if (count != chunk) {
+      part.geom.batch = count;
+      p = &Get(kForward, part, bias, kind);
+    }
+    const float* xn = x + n0 * g.channels * g.InSize();
+    const int64_t y_offset = n0 * s.out_channels * g.OutSize();
+    if (data.addend != nullptr) extra.addend = data.addend + y_offset;
+    if (kind.pool != DnnlPool::kNone)
+      extra.pooled = y + n0 * PooledImage(s, kind.pool);
+    const bool ready = wa.reordered && p->args[1].prim == wa.prim;
+    // With a pool, Y holds pooled values: the destination is a buffer.
+    float* yn = kind.pool != DnnlPool::kNone ? extra.pooled : y + y_offset;
+    Execute(*p, pointers(xn, ready ? wp : w, yn), ready ? 1 : -1, epilogue);
+  }
+}
+
+EpilogueKind KindOf(const DnnlConvEpilogue& e) {
+  EpilogueKind k;
+  k.scale_shift = e.scale != nullptr;
+  k.addend = e.addend != nullptr;
+  k.relu = e.relu;
+  k.relu_alpha = e.relu ? e.relu_alpha : 0.0f;
+  k.pool = e.pool;
+  return k;
+}
+
+// Whether every primitive RunForward would use for `kind` matches the plain
+// one (the full-batch one, or the chunk and the remainder).
+bool FusedMatchesPlain(const DnnlConvShape& s, bool bias,
+                       const EpilogueKind& kind) {
+  const int64_t chunk = ForwardChunk(s);
+  DnnlConvShape part = s;
+  part.geom.batch = std::min(chunk, s.geom.batch);
+  if (!Get(kForward, part, bias, kind).matches_plain) return false;
+  const int64_t rest = s.geom.batch % chunk;
+  if (chunk >= s.geom.batch || rest == 0) return true;
+  part.geom.batch = rest;
+  return Get(kForward, part, bias, kind).matches_plain;
+}
+
 }  // namespace
 
 absl::Status DnnlConvForward(const DnnlConvShape& s, const float* x,
                              const float* w, const float* b, float* y) {
   try {
-    const bool bias = b != nullptr;
-    const int64_t chunk = ForwardChunk(s);
-    WorkerDenormalScope denormals;
-    if (chunk >= s.geom.batch) {
-      const Prepared& p = Get(kForward, s, bias);
-      if (bias) {
-        Execute(p, {x, w, b, y});
-      } else {
-        Execute(p, {x, w, y});
-      }
-      return absl::OkStatus();
-    }
-    DnnlConvShape part = s;
-    part.geom.batch = chunk;
-    const Prepared& full = Get(kForward, part, bias);
-    // The weights are reordered once for all chunks.
-    const Arg& wa = full.args[1];
-    const void* wp = w;
-    if (wa.reordered) {
-      dnnl::engine& e = CpuDnnlEngine();
-      dnnl::stream stream(e);
-      memory from(wa.user, e, const_cast<float*>(w));
-      memory to(wa.prim, e, ThreadBuffer(kWeightsSlot, wa.prim.get_size()));
-      wa.reorder.execute(stream, {{DNNL_ARG_FROM, from}, {DNNL_ARG_TO, to}});
-      stream.wait();
-      wp = to.get_data_handle();
-    }
-    const WindowGeometry& g = s.geom;
-    for (int64_t n0 = 0; n0 < g.batch; n0 += chunk) {
-      const int64_t count = std::min(chunk, g.batch - n0);
-      const Prepared* p = &full;
-      if (count != chunk) {
-        part.geom.batch = count;
-        p = &Get(kForward, part, bias);
-      }
-      const float* xn = x + n0 * g.channels * g.InSize();
-      float* yn = y + n0 * s.out_channels * g.OutSize();
-      const bool ready = wa.reordered && p->args[1].prim == wa.prim;
-      const void* wn = ready ? wp : w;
-      if (bias) {
-        Execute(*p, {xn, wn, b, yn}, ready ? 1 : -1);
-      } else {
-        Execute(*p, {xn, wn, yn}, ready ? 1 : -1);
-      }
-    }
+    RunForward(s, x, w, b, EpilogueKind(), DnnlConvEpilogue(), y);
   } catch (const dnnl::error& e) {
     return FromDnnl(e, "convolution forward");
   }
   return absl::OkStatus();
+}
+
+absl::StatusOr<bool> DnnlConvForwardFused(const DnnlConvShape& s,
+                                          const float* x, const float* w,
+                                          const float* b,
+                                          const DnnlConvEpilogue& epilogue,
+                                          float* y) {
+  try {
+    const EpilogueKind kind = KindOf(epilogue);
+    if (!FusedMatchesPlain(s, b != nullptr, kind)) return false;
+    RunForward(s, x, w, b, kind, epilogue, y);
+  } catch (const dnnl::error& e) {
+    return FromDnnl(e, "fused convolution forward");
+  }
+  return true;
 }
 
 absl::Status DnnlConvBackward(const DnnlConvShape& s, const float* x,

@@ -16,6 +16,7 @@
 #include <cstdint>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "onnx_crypt/ops/cpu/pool_util.h"
 
 namespace onnx_crypt::cpu {
@@ -32,6 +33,39 @@ struct DnnlConvShape {
 // y = conv(x, w) + b; b may be null.
 absl::Status DnnlConvForward(const DnnlConvShape& s, const float* x,
                              const float* w, const float* b, float* y);
+
+// What follows the convolution in DnnlConvForwardFused, applied in this order
+// to each element v = conv(x, w)[n, c, ...] + b[c] (each float32 operation
+// rounded, as the separate ops round it):
+//   v = v * scale[c] + shift[c]   when scale (and shift) are given
+//   v = v + addend[n, c, ...]     when addend is given (Y's shape and layout)
+//   v = v > 0 ? v : relu_alpha * v  when relu (alpha 0: max(v, 0))
+// and then, with `pool`, y is the 2 x 2, stride 2 pooling of v without pads
+// (pool_two_by_two.h's MaxOfFour / MeanOfFour; y is batch x out_channels x
+// out[1] / 2 x out[2] / 2, rounded down), or the global average pooling of
+// v (y is batch x out_channels x 1 x 1; each plane summed in order from zero,
+// then divided by its size, as global_average_pool.cc does): v itself is
+// never written out.
+enum class DnnlPool { kNone, kMax, kAverage, kGlobalAverage };
+struct DnnlConvEpilogue {
+  const float* scale = nullptr;  // out_channels elements
+  const float* shift = nullptr;  // out_channels elements
+  const float* addend = nullptr;
+  bool relu = false;
+  float relu_alpha = 0.0f;
+  DnnlPool pool = DnnlPool::kNone;  // 2-D convolutions only
+};
+
+// The convolution and its epilogue in one pass (oneDNN post-ops). Runs only
+// when oneDNN picks the same implementation and layouts for the fused
+// primitive as for DnnlConvForward's, so that the sums are the same bit for
+// bit; returns false, writing nothing, when it does not (the caller then runs
+// the steps one by one).
+absl::StatusOr<bool> DnnlConvForwardFused(const DnnlConvShape& s,
+                                          const float* x, const float* w,
+                                          const float* b,
+                                          const DnnlConvEpilogue& epilogue,
+                                          float* y);
 
 // Whichever of dx, dw, db is non-null is overwritten with the gradient of the
 // loss given dy (the gradient at Y).

@@ -45,13 +45,7 @@ absl::StatusOr<WindowGeometry> Geometry(const Node& node, const Tensor& x) {
 // that the compiler vectorizes.
 template <typename T>
 void MaxPoolTwoByTwo(const WindowGeometry& g, const T* x, T* y) {
-  ForEachTwoByTwo(g, x, y, [](T a, T b, T c, T d) {
-    T best = a;
-    best = b > best ? b : best;
-    best = c > best ? c : best;
-    best = d > best ? d : best;
-    return best;
-  });
+  ForEachTwoByTwo(g, x, y, MaxOfFour());
 }
 
 // 2-D pooling without dilation (what CNN exporters emit): the same result as

@@ -14,6 +14,32 @@
 
 namespace onnx_crypt::cpu {
 
+// The windows of the two fast paths (shared with the fused Conv chains of
+// conv_fused.h, which must give the same values). MaxOfFour: the taps in
+// order, a later one wins only when greater (MaxPool's generic loop).
+// MeanOfFour: the sum from zero in tap order, divided by 4 (AveragePool's).
+struct MaxOfFour {
+  template <typename T>
+  T operator()(T a, T b, T c, T d) const {
+    T best = a;
+    best = b > best ? b : best;
+    best = c > best ? c : best;
+    best = d > best ? d : best;
+    return best;
+  }
+};
+struct MeanOfFour {
+  template <typename T>
+  T operator()(T a, T b, T c, T d) const {
+    T sum = T(0);
+    sum += a;
+    sum += b;
+    sum += c;
+    sum += d;
+    return sum / T(4);
+  }
+};
+
 template <typename T, typename Window>
 void ForEachTwoByTwo(const WindowGeometry& g, const T* x, T* y,
                      const Window& window) {
