@@ -88,10 +88,15 @@ def op_conv(ins, a, node, opset):
     x, w = ins[0], ins[1]
     b = ins[2] if len(ins) > 2 else None
     sp = x.dim() - 2
-    x = F.pad(x, split_pads(a.get("pads"), sp))
+    pads = list(a.get("pads") or [0] * (2 * sp))
+    padding = 0
+    if pads[:sp] == pads[sp:]:
+        padding = pads[:sp]  # symmetric: the convolution pads (no padded copy of x)
+    elif any(pads):
+        x = F.pad(x, split_pads(pads, sp))
     conv = {1: F.conv1d, 2: F.conv2d, 3: F.conv3d}[sp]
-    return [conv(x, w, b, stride=a.get("strides", [1] * sp), dilation=a.get("dilations", [1] * sp),
-                 groups=a.get("group", 1))]
+    return [conv(x, w, b, stride=a.get("strides", [1] * sp), padding=padding,
+                 dilation=a.get("dilations", [1] * sp), groups=a.get("group", 1))]
 
 
 def op_gemm(ins, a, node, opset):
@@ -115,7 +120,8 @@ def op_maxpool(ins, a, node, opset):
     x = ins[0]
     sp = x.dim() - 2
     k = a["kernel_shape"]
-    x = F.pad(x, split_pads(a.get("pads"), sp), value=-float("inf"))
+    if any(a.get("pads") or []):
+        x = F.pad(x, split_pads(a.get("pads"), sp), value=-float("inf"))
     pool = {1: F.max_pool1d, 2: F.max_pool2d, 3: F.max_pool3d}[sp]
     return [pool(x, k, stride=a.get("strides", [1] * sp), dilation=a.get("dilations", [1] * sp),
                  ceil_mode=bool(a.get("ceil_mode", 0)))]
