@@ -48,8 +48,6 @@ import sys
 import time
 
 import numpy as np
-import onnx
-import onnx.numpy_helper
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
