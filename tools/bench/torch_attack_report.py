@@ -221,46 +221,12 @@ def model_section(name, res, lock_info):
     return lines
 
 
-def main(argv):
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--models", nargs="*", default=["lenet5", "bn_cnn", "resnet_small"],
-                    help="bundled models (tools/models/NAME.onnx) to lock and attack")
-    ap.add_argument("--locked", nargs=2, action="append", default=[],
-                    metavar=("LOCKED.onnx", "KEY"), help="attack this locked model instead")
-    ap.add_argument("--lock-args", default="", help="extra `onnx-crypt lock` flags")
-    ap.add_argument("--cli", default=os.path.join(ROOT, "build", "tools", "onnx-crypt"))
-    ap.add_argument("--out", default=os.path.join(ROOT, "tools", "bench", "results",
-                                                  "robustness"))
-    ap.add_argument("--quick", action="store_true")
-    ap.add_argument("--no-cross-check", action="store_true",
-                    help="skip re-running the |g*w|, |g| repairs with `onnx-crypt attack`")
-    args = ap.parse_args(argv)
-    for p in (OWNER, TRAIN, TEST):
-        if not os.path.isfile(p):
-            raise SystemExit(f"{p}: missing (tools/setup.sh makes the data)")
-    t0 = time.time()
-    results = []
-    with tempfile.TemporaryDirectory() as tmp:
-        jobs = []
-        if args.locked:
-            for locked, key in args.locked:
-                name = os.path.basename(locked).split(".")[0]
-                jobs.append((name, locked, key, None))
-        else:
-            for name in args.models:
-                model = os.path.join(ROOT, "tools", "models", f"{name}.onnx")
-                locked, key, info = lock(args.cli, model, tmp, shlex.split(args.lock_args))
-                print(f"locked {name}: {info['locked_values']} values", file=sys.stderr)
-                jobs.append((name, locked, key, info))
-        for name, locked, key, info in jobs:
-            res = attack(name, locked, key, args.quick, tmp)
-            check = None if args.no_cross_check else cross_check(args.cli, name, locked, key,
-                                                                 res)
-            results.append({"name": name, "lock": info, "attack": res, "cross_check": check})
+def write_report(args, argv, results, t0, pending):
     cmd = "tools/bench/torch_attack_report.py " + " ".join(shlex.quote(a) for a in argv)
     lines = ["# Attacks in PyTorch on onnx-crypt locks (independent of the engine)", "",
              f"Command: `{cmd.strip()}` ({time.time() - t0:.0f} s, 2 shared CPU cores, "
-             "torch 1 thread).", "",
+             "torch 1 thread)." + (f" Still to run: {', '.join(pending)}." if pending else ""),
+             "",
              "Every attack runs in PyTorch on `tools/onnx_torch.py`'s OnnxModule (checked "
              "against ONNX Runtime by tests/attack/torch_attack_test.py), never on onnx-crypt's "
              "engine. Locks: `onnx-crypt lock MODEL --data tools/data/fmnist_owner256.npz` "
@@ -316,6 +282,46 @@ def main(argv):
         f.write("\n".join(lines))
     with open(os.path.join(args.out, "torch_attacks.json"), "w") as f:
         json.dump(results, f, indent=1)
+
+
+def main(argv):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--models", nargs="*", default=["lenet5", "bn_cnn", "resnet_small"],
+                    help="bundled models (tools/models/NAME.onnx) to lock and attack")
+    ap.add_argument("--locked", nargs=2, action="append", default=[],
+                    metavar=("LOCKED.onnx", "KEY"), help="attack this locked model instead")
+    ap.add_argument("--lock-args", default="", help="extra `onnx-crypt lock` flags")
+    ap.add_argument("--cli", default=os.path.join(ROOT, "build", "tools", "onnx-crypt"))
+    ap.add_argument("--out", default=os.path.join(ROOT, "tools", "bench", "results",
+                                                  "robustness"))
+    ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--no-cross-check", action="store_true",
+                    help="skip re-running the |g*w|, |g| repairs with `onnx-crypt attack`")
+    args = ap.parse_args(argv)
+    for p in (OWNER, TRAIN, TEST):
+        if not os.path.isfile(p):
+            raise SystemExit(f"{p}: missing (tools/setup.sh makes the data)")
+    t0 = time.time()
+    results = []
+    with tempfile.TemporaryDirectory() as tmp:
+        jobs = []
+        if args.locked:
+            for locked, key in args.locked:
+                name = os.path.basename(locked).split(".")[0]
+                jobs.append((name, locked, key, None))
+        else:
+            for name in args.models:
+                model = os.path.join(ROOT, "tools", "models", f"{name}.onnx")
+                locked, key, info = lock(args.cli, model, tmp, shlex.split(args.lock_args))
+                print(f"locked {name}: {info['locked_values']} values", file=sys.stderr)
+                jobs.append((name, locked, key, info))
+        for name, locked, key, info in jobs:
+            res = attack(name, locked, key, args.quick, tmp)
+            check = None if args.no_cross_check else cross_check(args.cli, name, locked, key,
+                                                                 res)
+            results.append({"name": name, "lock": info, "attack": res, "cross_check": check})
+            # Written after every model, so that a long run leaves what it has measured.
+            write_report(args, argv, results, t0, [j[0] for j in jobs[len(results):]])
     print(f"wrote {args.out}/torch_attacks.md and torch_attacks.json", file=sys.stderr)
     return 0
 
