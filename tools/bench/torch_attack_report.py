@@ -225,7 +225,7 @@ def write_report(args, argv, results, t0, pending):
     cmd = "tools/bench/torch_attack_report.py " + " ".join(shlex.quote(a) for a in argv)
     lines = ["# Attacks in PyTorch on onnx-crypt locks (independent of the engine)", "",
              f"Command: `{cmd.strip()}` ({time.time() - t0:.0f} s, 2 shared CPU cores, "
-             "torch 1 thread)." + (f" Still to run: {', '.join(pending)}." if pending else ""),
+             f"torch 1 thread; onnx-crypt: `{args.cli}`)." + (f" Still to run: {', '.join(pending)}." if pending else ""),
              "",
              "Every attack runs in PyTorch on `tools/onnx_torch.py`'s OnnxModule (checked "
              "against ONNX Runtime by tests/attack/torch_attack_test.py), never on onnx-crypt's "
@@ -291,13 +291,18 @@ def main(argv):
     ap.add_argument("--locked", nargs=2, action="append", default=[],
                     metavar=("LOCKED.onnx", "KEY"), help="attack this locked model instead")
     ap.add_argument("--lock-args", default="", help="extra `onnx-crypt lock` flags")
-    ap.add_argument("--cli", default=os.path.join(ROOT, "build", "tools", "onnx-crypt"))
+    ap.add_argument("--cli", default=os.environ.get(
+        "ONNX_CRYPT_CLI", os.path.join(ROOT, "build", "tools", "onnx-crypt")),
+        help="the onnx-crypt binary (default: $ONNX_CRYPT_CLI, else build/tools/onnx-crypt)")
     ap.add_argument("--out", default=os.path.join(ROOT, "tools", "bench", "results",
                                                   "robustness"))
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--no-cross-check", action="store_true",
                     help="skip re-running the |g*w|, |g| repairs with `onnx-crypt attack`")
     args = ap.parse_args(argv)
+    for p in ([] if args.locked and args.no_cross_check else [args.cli]):
+        if not os.access(p, os.X_OK):
+            raise SystemExit(f"{p}: no onnx-crypt binary there (build it, or pass --cli)")
     for p in (OWNER, TRAIN, TEST):
         if not os.path.isfile(p):
             raise SystemExit(f"{p}: missing (tools/setup.sh makes the data)")
