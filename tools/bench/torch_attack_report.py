@@ -225,7 +225,8 @@ def write_report(args, argv, results, t0, pending):
     cmd = "tools/bench/torch_attack_report.py " + " ".join(shlex.quote(a) for a in argv)
     lines = ["# Attacks in PyTorch on onnx-crypt locks (independent of the engine)", "",
              f"Command: `{cmd.strip()}` ({time.time() - t0:.0f} s, 2 shared CPU cores, "
-             f"torch 1 thread; onnx-crypt: `{args.cli}`)." + (f" Still to run: {', '.join(pending)}." if pending else ""),
+             f"torch 1 thread; onnx-crypt: `{args.cli}`)."
+             + (f" Still to run: {', '.join(pending)}." if pending else ""),
              "",
              "Every attack runs in PyTorch on `tools/onnx_torch.py`'s OnnxModule (checked "
              "against ONNX Runtime by tests/attack/torch_attack_test.py), never on onnx-crypt's "
