@@ -41,6 +41,29 @@ DEFAULT_LIMITS = (2000, 10, 64)
 SCORE_LABEL = {"gw": "\\|g·w\\|", "g": "\\|g\\|", "w": "\\|w\\|", "z": "z-score (tensor)",
                "rowz": "robust z (row)"}
 TARGET_REPAIR, TARGET_FT, TARGET_PRUNE = 0.10, 0.02, 0.05
+NOTES = """## How each number is made (tools/attack_torch.py)
+
+- **Eligible values**: the weights of Conv/ConvTranspose/Gemm/MatMul (what `onnx-crypt lock`
+  perturbs without `--include-bias`). Saliency, scan, pruning and clipping act on them only.
+- **Saliency repair**: one gradient of the mean cross-entropy over all 600 attacker samples at
+  the locked weights; the top k of a score over all eligible values (ties by position) are reset
+  together; "hit" = how many of the k are truly locked (from the key, for reporting only).
+- **Single-value scan**: each eligible value set to 0 alone, the loss on the first S attacker
+  samples re-computed exactly (only the nodes from the tensor's first consumer on re-run); the k
+  with the largest loss drop are reset to 0 together. "full" = every nonzero value checked;
+  otherwise a first-order screen (drop ≈ g·w) picks the values checked exactly.
+- **Fine-tuning**: all learnable tensors (BatchNormalization running statistics frozen), batch
+  32, the epochs shown, the final model evaluated (no early stopping). Starts: the locked model;
+  from scratch (every learnable tensor re-initialized with PyTorch's default U(±1/√fan_in),
+  BatchNormalization scale 1, bias 0, mean 0, var 1); reinit-touched (only the tensors that
+  hold a locked value re-initialized, their biases and every other tensor kept). Each start's
+  accuracy is the best over the same grid, chosen on the test set, which favours the attacker
+  equally for every start.
+- **Distillation**: a from-scratch copy trained on the attacker inputs with the locked model's
+  output probabilities (softmax of logits / temperature) as targets, over the same grid.
+- **Cross-check**: the |g·w| and |g| repairs re-run by `onnx-crypt attack repair` on the same
+  locked file, data and test images; agreement means the engine and PyTorch see the same model.
+"""
 
 
 def pct(v):
@@ -260,7 +283,7 @@ def write_report(args, argv, results, t0, pending):
             f"{pct(s['best_clip'])} | {pct(s.get('best_distill'))} | "
             f"repair {verdict(met[0])}, fine-tune {verdict(met[1])}, prune/clip "
             f"{verdict(met[2])} |")
-    lines += [""]
+    lines += ["", NOTES]
     for r in results:
         lines += model_section(r["name"], r["attack"], r["lock"])
         if r.get("cross_check"):
@@ -298,9 +321,18 @@ def main(argv):
     ap.add_argument("--out", default=os.path.join(ROOT, "tools", "bench", "results",
                                                   "robustness"))
     ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--from-json", metavar="JSON",
+                    help="only rewrite the md from a torch_attacks.json of an earlier run")
     ap.add_argument("--no-cross-check", action="store_true",
                     help="skip re-running the |g*w|, |g| repairs with `onnx-crypt attack`")
     args = ap.parse_args(argv)
+    if args.from_json:
+        with open(args.from_json) as f:
+            results = json.load(f)
+        rest = [a for a in argv if a != args.from_json and a != "--from-json"]
+        spent = sum(r["attack"]["wall_s"] for r in results)
+        write_report(args, rest, results, time.time() - spent, [])
+        return 0
     for p in ([] if args.locked and args.no_cross_check else [args.cli]):
         if not os.access(p, os.X_OK):
             raise SystemExit(f"{p}: no onnx-crypt binary there (build it, or pass --cli)")
