@@ -4,7 +4,7 @@ loop, run in the same benchmark on the same machine with the same thread count a
 accuracy target on the same owner samples.
 
 The PyTorch peer (below) runs the ONNX graph with the op-by-op PyTorch interpreter of
-tools/torch_grads.py in float32, and does what the lock loop did before it ran on trials: each
+tools/onnx_torch.py in float32, and does what the lock loop did before it ran on trials: each
 round one forward+backward on the owner samples for the eligible weights (Conv/Gemm/MatMul
 weights), the range-gain score |g| * room-to-extreme, the 16 best candidates, a value from each
 tensor's outer 1 % tail on the gradient's side, a full trial forward pass per candidate, lock
@@ -33,7 +33,7 @@ import torch
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 sys.path.insert(0, os.path.join(ROOT, "tools"))
-import torch_grads  # noqa: E402  (the op-by-op interpreter)
+import onnx_torch  # noqa: E402  (the op-by-op interpreter)
 from bench_util import run_json, write_report  # noqa: E402
 
 CLI = os.environ.get("ONNX_CRYPT_CLI", os.path.join(ROOT, "build", "tools", "onnx-crypt"))
@@ -46,9 +46,6 @@ def to_torch_f32(array):
     if t.is_floating_point():
         return t.to(torch.float32)
     return t if t.dtype == torch.bool else t.to(torch.int64)
-
-
-torch_grads.to_torch = to_torch_f32  # the peer runs in float32, like onnx-crypt
 
 
 def eligible_names(model):
@@ -81,8 +78,8 @@ def torch_lock(path, x_np, y_np, max_values=32, candidates=16, seed=0):
 
     def measure():
         with torch.no_grad():
-            o = torch_grads.run_graph(model, params, {inp: x})[out_name]
-            loss, _ = torch_grads.loss_of(model, o, y)
+            o = onnx_torch.run_graph(model, params, {inp: x}, torch.float32)[out_name]
+            loss, _ = onnx_torch.loss_of(model, o, y)
             return (o.argmax(1) == y).float().mean().item(), loss.item()
 
     t0 = time.perf_counter()
@@ -92,8 +89,8 @@ def torch_lock(path, x_np, y_np, max_values=32, candidates=16, seed=0):
     while acc > target and count < max_values:
         for n in names:
             params[n].requires_grad_(True)
-        o = torch_grads.run_graph(model, params, {inp: x})[out_name]
-        loss, _ = torch_grads.loss_of(model, o, y)
+        o = onnx_torch.run_graph(model, params, {inp: x}, torch.float32)[out_name]
+        loss, _ = onnx_torch.loss_of(model, o, y)
         grads = torch.autograd.grad(loss, [params[n] for n in names])
         for n in names:
             params[n] = params[n].detach()
