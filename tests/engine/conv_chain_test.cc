@@ -102,12 +102,7 @@ Graph ChainGraph(Chain chain, int64_t channels, const std::string& pool = "") {
          {pool.empty() || pool == "GlobalAveragePool" ? "act" : "pooled"},
          {"pool"}));
   g.nodes.push_back(Op("Flatten", {"pool"}, {"flat"}));
-  Node fc = Op("Gemm", {"flat", "fc_w", "fc_b"}, {"logits"});
-  SetAttr(fc, "transB", int64_t{1});
-  g.nodes.push_back(fc);
-  ValueInfo out;
-  out.name = "logits";
-  g.outputs.push_back(out);
+  AddLogitsGemm(g, {"flat", "fc_w", "fc_b"});
   return g;
 }
 

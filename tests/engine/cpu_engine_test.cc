@@ -127,12 +127,7 @@ TEST(CpuEngineTest, GradientsReachEveryInputOfAWideConcat) {
   Node cat = N("Concat", cat_inputs, {"cat"});
   testing::SetAttr(cat, "axis", int64_t{1});
   g.nodes.push_back(cat);
-  Node gemm = N("Gemm", {"cat", "W"}, {"logits"});
-  testing::SetAttr(gemm, "transB", int64_t{1});
-  g.nodes.push_back(gemm);
-  ValueInfo out;
-  out.name = "logits";
-  g.outputs.push_back(out);
+  testing::AddLogitsGemm(g, {"cat", "W"});
   absl::StatusOr<std::unique_ptr<CpuEngine>> engine =
       CpuEngine::Create(std::move(g));
   ASSERT_TRUE(engine.ok()) << engine.status();

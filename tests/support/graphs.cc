@@ -15,6 +15,16 @@ Node Op(const std::string& op_type, std::vector<std::string> inputs,
   return node;
 }
 
+Node& AddLogitsGemm(Graph& g, std::vector<std::string> inputs) {
+  Node gemm = Op("Gemm", std::move(inputs), {"logits"});
+  SetAttr(gemm, "transB", int64_t{1});
+  g.nodes.push_back(std::move(gemm));
+  ValueInfo out;
+  out.name = "logits";
+  g.outputs.push_back(out);
+  return g.nodes.back();
+}
+
 Graph GemmGraph() {
   Graph g;
   g.opsets[""] = 13;
@@ -25,13 +35,7 @@ Graph GemmGraph() {
   x.name = "x";
   x.dtype = DType::kFloat32;
   g.inputs.push_back(x);
-  Node gemm = Op("Gemm", {"x", "W", "b"}, {"logits"});
-  gemm.name = "fc";
-  SetAttr(gemm, "transB", int64_t{1});
-  g.nodes.push_back(gemm);
-  ValueInfo out;
-  out.name = "logits";
-  g.outputs.push_back(out);
+  AddLogitsGemm(g, {"x", "W", "b"}).name = "fc";
   return g;
 }
 

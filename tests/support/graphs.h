@@ -14,6 +14,10 @@ namespace onnx_crypt::testing {
 Node Op(const std::string& op_type, std::vector<std::string> inputs,
         std::vector<std::string> outputs, int64_t opset = 13);
 
+// Appends Gemm(inputs..., transB = 1) -> "logits" to `g` and makes "logits"
+// the graph's output; returns the node (named "logits_node").
+Node& AddLogitsGemm(Graph& g, std::vector<std::string> inputs);
+
 // x float32[N, 3] -> Gemm(W[4, 3]^T, b[4]) node 'fc' -> logits, with seeded
 // random W (seed 1) and b (seed 2).
 Graph GemmGraph();

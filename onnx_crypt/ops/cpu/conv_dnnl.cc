@@ -22,15 +22,13 @@
 #include <unordered_map>
 #include <vector>
 
-#if defined(__SSE__)
-#include <xmmintrin.h>
-#endif
-
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "oneapi/dnnl/dnnl.hpp"
+#include "onnx_crypt/ops/cpu/layout_pools.h"
 #include "onnx_crypt/ops/cpu/parallel.h"
 #include "onnx_crypt/ops/cpu/pool_two_by_two.h"
+#include "onnx_crypt/ops/cpu/threads_dnnl.h"
 
 namespace onnx_crypt::cpu {
 
@@ -107,60 +105,6 @@ Arg MakeArg(int id, bool output, const memory::desc& user,
   return a;
 }
 
-// 64-byte aligned, growing buffers of the calling thread, one per slot.
-void* ThreadBuffer(size_t slot, size_t bytes) {
-  struct Free {
-    void operator()(void* p) const { std::free(p); }
-  };
-  struct Buffer {
-    std::unique_ptr<void, Free> data;
-    size_t size = 0;
-  };
-  thread_local std::vector<Buffer> buffers;
-  if (buffers.size() <= slot) buffers.resize(slot + 1);
-  Buffer& b = buffers[slot];
-  if (b.size < bytes) {
-    b.size = (bytes + 63) / 64 * 64;
-    b.data.reset(std::aligned_alloc(64, b.size));
-  }
-  return b.data.get();
-}
-
-// The OpenMP workers do not inherit the caller's denormal mode (CallScope in
-// engine/cpu_engine.cc sets FTZ/DAZ on the calling thread): give it to them for
-// one call and restore theirs after.
-class WorkerDenormalScope {
- public:
-  WorkerDenormalScope() {
-#if defined(__SSE__)
-    const unsigned int mode = _mm_getcsr() & kBits;
-    saved_.assign(static_cast<size_t>(omp_get_max_threads()), 0);
-#pragma omp parallel
-    {
-      const int t = omp_get_thread_num();
-      const unsigned int csr = _mm_getcsr();
-      if (t < static_cast<int>(saved_.size())) saved_[t] = csr;
-      _mm_setcsr((csr & ~kBits) | mode);
-    }
-#endif
-  }
-  ~WorkerDenormalScope() {
-#if defined(__SSE__)
-#pragma omp parallel
-    {
-      const int t = omp_get_thread_num();
-      if (t < static_cast<int>(saved_.size())) _mm_setcsr(saved_[t]);
-    }
-#endif
-  }
-  WorkerDenormalScope(const WorkerDenormalScope&) = delete;
-  WorkerDenormalScope& operator=(const WorkerDenormalScope&) = delete;
-
- private:
-  static constexpr unsigned int kBits = 0x8040;  // FTZ | DAZ
-  std::vector<unsigned int> saved_;
-};
-
 // The extra operands of a fused forward: one pointer per p.channel_args, and
 // the addend of a sum post-op (Y's plain layout).
 struct EpilogueData {
@@ -168,80 +112,6 @@ struct EpilogueData {
   const void* addend = nullptr;
   float* pooled = nullptr;  // with a pool: where its output goes
 };
-
-// The mean of each channel's `size` values of a count x channels x size block
-// (`nhwc`: count x size x channels) into count x channels: the plane summed in
-// order from zero, then divided by size.
-void GlobalMean(const float* x, bool nhwc, int64_t count, int64_t channels,
-                int64_t size, float* y) {
-  const float divisor = static_cast<float>(size);
-  if (!nhwc) {
-    ParallelFor(count * channels, GrainFor(size),
-                [&](int64_t begin, int64_t end) {
-                  for (int64_t p = begin; p < end; ++p) {
-                    const float* plane = x + p * size;
-                    float sum = 0.0f;
-                    for (int64_t i = 0; i < size; ++i) sum += plane[i];
-                    y[p] = size > 0 ? sum / divisor : 0.0f;
-                  }
-                });
-    return;
-  }
-  // Across the channels of one position at a time: each channel's sum still
-  // runs over the positions in order.
-  ParallelFor(count, GrainFor(size * channels),
-              [&](int64_t begin, int64_t end) {
-                std::vector<float> sums(static_cast<size_t>(channels));
-                for (int64_t n = begin; n < end; ++n) {
-                  std::fill(sums.begin(), sums.end(), 0.0f);
-                  const float* image = x + n * size * channels;
-                  for (int64_t i = 0; i < size; ++i) {
-                    const float* at = image + i * channels;
-                    for (int64_t c = 0; c < channels; ++c) sums[c] += at[c];
-                  }
-                  for (int64_t c = 0; c < channels; ++c) {
-                    y[n * channels + c] = size > 0 ? sums[c] / divisor : 0.0f;
-                  }
-                }
-              });
-}
-
-// 2 x 2, stride 2 pooling of a count x channels x h x w block (`nhwc`: laid
-// out count x h x w x channels) into count x channels x (h / 2) x (w / 2),
-// each output from its own taps in MaxOfFour's / MeanOfFour's order.
-template <typename Window>
-void PoolTwoByTwo(const float* x, bool nhwc, int64_t count, int64_t channels,
-                  int64_t h, int64_t w, float* y, const Window& window) {
-  const int64_t oh = h / 2, ow = w / 2;
-  if (!nhwc) {
-    WindowGeometry g;
-    g.spatial_rank = 2;
-    g.batch = count;
-    g.channels = channels;
-    g.in = {1, h, w};
-    g.out = {1, oh, ow};
-    ForEachTwoByTwo(g, x, y, window);
-    return;
-  }
-  ParallelFor(count * oh, GrainFor(4 * ow * channels),
-              [&](int64_t begin, int64_t end) {
-                const Window fn = window;
-                for (int64_t ni = begin; ni < end; ++ni) {
-                  const int64_t n = ni / oh, i = ni % oh;
-                  const float* r0 = x + ((n * h + 2 * i) * w) * channels;
-                  const float* r1 = r0 + w * channels;
-                  float* yn = y + n * channels * oh * ow + i * ow;
-                  for (int64_t j = 0; j < ow; ++j) {
-                    const float* a = r0 + 2 * j * channels;
-                    const float* b = r1 + 2 * j * channels;
-                    for (int64_t c = 0; c < channels; ++c) {
-                      yn[c * oh * ow + j] =
-                          fn(a[c], a[channels + c], b[c], b[channels + c]);
-                    }
-                  }
-                }
-              });
-}
 
 // Runs `p` with one pointer per argument (in p.args order). Argument
 // `prearranged` (if any) already has the primitive's layout.
