@@ -56,7 +56,8 @@ def main():
             locked, key, unlocked = (os.path.join(tmp, name + s)
                                      for s in (".locked.onnx", ".key", ".unlocked.onnx"))
             lk = run_json([CLI, "lock", m, "--data", os.path.join(DATA, "fmnist_owner256.npz"),
-                           "-o", locked, "--key", key, "--seed", str(args.seed), "--json"])
+                           "-o", locked, "--key", key, "--seed", str(args.seed), "--json",
+                           "--fast"])  # the fast loop; the hardened default: repair_grid.py
             clean = run_json([CLI, "eval", m, "--data", os.path.join(DATA, "fmnist_test.npz"),
                               "--json"])["accuracy"]
             lacc = run_json([CLI, "eval", locked, "--data",

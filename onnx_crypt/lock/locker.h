@@ -57,7 +57,10 @@ struct LockConfig {
   // values are set back as for any error. Empty: never interrupted.
   std::function<absl::Status()> interrupt;
 
-  // The hardened lock (hardened_lock.cc). Its locked values stay inside the
+  // The hardened lock (hardened_lock.cc), the default since the fast loop
+  // (default_lock.cc, harden = false) was shown to be removed by a plain
+  // saliency repair (tools/bench/results/robustness/REPORT.md). Its locked
+  // values stay inside the
   // bulk of the weight distribution: below the `stealth_quantile`, over all
   // eligible values, of |w|, of the per-tensor z-score and of the per-row
   // robust z-score. They are chosen so that resetting them to 0 or to their
@@ -67,7 +70,7 @@ struct LockConfig {
   // times the locked count) leaves the accuracy at most `repair_target`. It
   // costs about three times the passes of the default lock, plus one repair
   // simulation per round.
-  bool harden = false;
+  bool harden = true;
   double stealth_quantile = 0.999;
   double repair_target = -1.0;  // < 0: chance + 0.05
   int repair_multiple = 10;
@@ -96,6 +99,10 @@ struct LockResult {
   // accuracy a simulated saliency repair reached.
   double reset_zero_accuracy = -1, reset_median_accuracy = -1;
   double repair_accuracy = -1;
+  // Hardened lock only: the repair target it used (config.repair_target, or
+  // chance + 0.05). A lock that stopped at the budget with repair_accuracy
+  // above it (or never simulated, -1) did not reach its own robustness aim.
+  double repair_target = -1;
 };
 
 // Locks the model held by `engine` in place: its initializers are changed.

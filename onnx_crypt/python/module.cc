@@ -82,6 +82,7 @@ py::dict SummaryDict(const LockSummary& s, const LockConfig& config) {
   d["device"] = s.device;
   d["seed"] = config.seed;
   d["harden"] = config.harden;
+  d["repair_target"] = r.repair_target;
   // Hardened lock only (-1 otherwise): accuracy with the locked values reset to
   // 0 / to their tensor's median, and after a simulated saliency repair.
   d["reset_zero_accuracy"] = r.reset_zero_accuracy;
@@ -464,7 +465,7 @@ ignores it.)";
         arg("seed") = 0, arg("include_bias") = false, arg("device") = "cpu",
         arg("values_per_round") = LockConfig().values_per_round,
         arg("candidates") = LockConfig().candidates, arg("threads") = 0,
-        arg("harden") = false, arg("stealth_quantile") = 0.999,
+        arg("harden") = LockConfig().harden, arg("stealth_quantile") = 0.999,
         arg("repair_target") = -1.0, arg("passphrase") = py::none(),
         arg("progress") = py::none(), arg("output") = "",
         R"(Locks a model; returns (locked_model_bytes, key_bytes, summary).
@@ -478,17 +479,19 @@ data: a path to an .npz with the samples (x, or one array per model input
   which case the model's own predictions are the labels.
 output: the classification output's name when the model has several ("":
   the first).
-Locks values until the owner-sample accuracy is at most target_accuracy
-(negative: chance + 0.02) or max_values are locked; at most values_per_round
-values each round (those whose effects add up when tried together), out of at
-most `candidates` first-order candidates.
-harden=True: the hardened lock (as `onnx-crypt lock --harden`): locked values
-stay below the stealth_quantile of |w| (and of the z-score statistics), resets
-to 0 or the median leave the model broken, and locking goes on until a
+harden=True (the default): the hardened lock (as `onnx-crypt lock`): locked
+values stay below the stealth_quantile of |w| (and of the z-score statistics),
+resets to 0 or the median leave the model broken, and locking goes on until a
 simulated saliency repair stays at or below repair_target (negative: chance +
-0.05). The same inputs and seed give byte-identical results. summary is a dict
+0.05) or max_values are locked; at most values_per_round values each round,
+out of at most `candidates` candidates of each kind.
+harden=False: the fast loop (as `onnx-crypt lock --fast`), not
+repair-resistant: locks values until the owner-sample accuracy is at most
+target_accuracy (negative: chance + 0.02) or max_values are locked.
+The same inputs and seed give byte-identical results. summary is a dict
 (locked_values, total_parameters, sample_accuracy_before/after, stop_reason,
-seconds, harden, reset_zero/median_accuracy, repair_accuracy, changes, ...).
+seconds, harden, reset_zero/median_accuracy, repair_accuracy, repair_target,
+changes, ...).
 passphrase (str or bytes, not empty): key_bytes come wrapped with it (a
 fresh salt and nonce every call: they differ from run to run; the locked
 model and the key inside do not).
@@ -500,7 +503,7 @@ The GIL is released while locking.)");
         arg("include_bias") = false, arg("device") = "cpu",
         arg("values_per_round") = LockConfig().values_per_round,
         arg("candidates") = LockConfig().candidates, arg("threads") = 0,
-        arg("harden") = false, arg("stealth_quantile") = 0.999,
+        arg("harden") = LockConfig().harden, arg("stealth_quantile") = 0.999,
         arg("repair_target") = -1.0, arg("passphrase") = py::none(),
         arg("progress") = py::none(), arg("output") = "",
         R"(Locks every model (paths), `variants` times each, with the samples of

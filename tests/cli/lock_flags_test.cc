@@ -31,7 +31,7 @@ TEST(LockFlagsTest, DefaultsAreTheLockDefaults) {
   EXPECT_FALSE(o->config.include_bias);
   EXPECT_EQ(o->config.values_per_round, defaults.values_per_round);
   EXPECT_EQ(o->config.candidates, defaults.candidates);
-  EXPECT_FALSE(o->config.harden);
+  EXPECT_TRUE(o->config.harden);  // the hardened lock is the default
   EXPECT_EQ(o->config.stealth_quantile, defaults.stealth_quantile);
   EXPECT_EQ(o->config.repair_target, defaults.repair_target);
   EXPECT_EQ(o->device, "cpu");
@@ -56,6 +56,31 @@ TEST(LockFlagsTest, EveryFlagTakesEffect) {
   EXPECT_TRUE(o->config.harden);
   EXPECT_DOUBLE_EQ(o->config.stealth_quantile, 0.99);
   EXPECT_DOUBLE_EQ(o->config.repair_target, 0.25);
+}
+
+// --fast selects the fast loop; --harden, the old switch of the default, is
+// accepted and changes nothing; the two together, or --fast with a hardened
+// lock's setting, are refused naming the flags.
+TEST(LockFlagsTest, FastSelectsTheFastLoop) {
+  absl::StatusOr<LockOptions> fast = Parse({"--fast"});
+  ASSERT_TRUE(fast.ok()) << fast.status();
+  EXPECT_FALSE(fast->config.harden);
+  absl::StatusOr<LockOptions> harden = Parse({"--harden"});
+  ASSERT_TRUE(harden.ok()) << harden.status();
+  EXPECT_TRUE(harden->config.harden);
+  for (const std::vector<std::string>& args :
+       std::vector<std::vector<std::string>>{
+           {"--fast", "--harden"},
+           {"--fast", "--repair-target", "0.2"},
+           {"--fast", "--stealth-quantile", "0.99"}}) {
+    absl::StatusOr<LockOptions> o = Parse(args);
+    ASSERT_FALSE(o.ok()) << args[1];
+    EXPECT_EQ(o.status().code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_NE(o.status().message().find("--fast"), std::string::npos)
+        << o.status();
+    EXPECT_NE(o.status().message().find(args[1]), std::string::npos)
+        << o.status();
+  }
 }
 
 TEST(LockFlagsTest, BadValuesNameTheFlag) {

@@ -8,6 +8,7 @@ changes nothing": the output files of the three modes, compared byte for byte, a
 compared with its timings masked.
 """
 import hashlib
+import json
 import os
 import pathlib
 import pty
@@ -27,7 +28,9 @@ OWNER = ROOT / "tools" / "data" / "fmnist_owner256.npz"
 TRAIN = ROOT / "tools" / "data" / "fmnist_train1pct.npz"
 TEST = ROOT / "tools" / "data" / "fmnist_test.npz"
 # A short lock: 4 values in 1 or 2 rounds.
-LOCK = ["--max-values", "4", "--target-accuracy", "0", "--threads", "1"]
+# The fast loop: the hardened default would also warn that its budget stopped it (see
+# test_hardened_budget_warning).
+LOCK = ["--fast", "--max-values", "4", "--target-accuracy", "0", "--threads", "1"]
 ROUND_LINE = re.compile(
     r"^lock: round \d+: \d+ values locked, sample accuracy \d\.\d{4}, loss \d+\.\d{4}$")
 ITEM_LINE = re.compile(r"^lock-batch: \[\d+/\d+\] \S+: \d+ values, sample accuracy "
@@ -129,6 +132,26 @@ class ProgressTest(unittest.TestCase):
         self.assertRegex(draws[-1], r"round \d+: 4 values, accuracy \d\.\d{4}")
         self.assertNotIn("lock: round", err["bar"])
 
+    def test_hardened_budget_warning(self):
+        # The default (hardened) lock stopped by a 2-value budget before its simulated repair
+        # failed: a warning on stderr in every mode, --quiet too (it is not progress), after
+        # the summary on stdout; the exit status stays 0 and the files are written.
+        for i, extra in enumerate(([], ["--quiet"])):
+            locked, key = self.dir / f"h{i}.onnx", self.dir / f"h{i}.key"
+            r = self.run_cli(["lock", MODEL, "--data", OWNER, "-o", locked, "--key", key,
+                              "--max-values", "2", "--threads", "1", "--json", *extra],
+                             mode="plain")
+            warning = [line for line in r.stderr.splitlines() if "warning" in line]
+            self.assertEqual(len(warning), 1, r.stderr)
+            self.assertRegex(warning[0], r"^onnx-crypt: warning: the budget of 2 values stopped "
+                             r"the hardened lock .*target 0\.1500\): a repair may restore the "
+                             r"model; raise --max-values$")
+            self.assertIn("hardened: values reset to 0 / to the median leave", r.stdout)
+            summary = json.loads(r.stdout.strip().splitlines()[-1])
+            self.assertEqual((summary["stop_reason"], summary["harden"]), ("budget", True))
+            self.assertAlmostEqual(summary["repair_target"], 0.15)
+            self.assertTrue(locked.exists() and key.exists())
+
     def test_short_quiet_flag_and_none(self):
         self.assertEqual(self.run_cli(self.lock_args(self.dir) + ["-q"]).stderr, "")
         self.assertEqual(self.run_cli(self.lock_args(self.dir), mode="none").stderr, "")
@@ -152,7 +175,7 @@ class ProgressTest(unittest.TestCase):
     def test_lock_batch(self):
         err = self.three_modes(lambda folder: [
             "lock-batch", MODEL, "--data", OWNER, "--output-dir", folder,
-            "--variants", "2", "--max-values", "3", "--target-accuracy", "0",
+            "--variants", "2", "--fast", "--max-values", "3", "--target-accuracy", "0",
             "--threads", "1"])
         lines = err["plain"].splitlines()
         self.assertEqual(len(lines), 2, err["plain"])
@@ -169,7 +192,7 @@ class ProgressTest(unittest.TestCase):
         twin.parent.mkdir()
         twin.write_bytes(MODEL.read_bytes())
         args = ["lock-batch", MODEL, twin, "--data", OWNER, "--output-dir", self.dir / "out",
-                "--max-values", "3", "--target-accuracy", "0", "--threads", "1"]
+                "--fast", "--max-values", "3", "--target-accuracy", "0", "--threads", "1"]
         plain = self.run_cli(args, expect=1).stderr.splitlines()
         self.assertEqual(len(plain), 2, plain)
         self.assertRegex(plain[0], ITEM_LINE)

@@ -15,6 +15,7 @@ import tempfile
 import threading
 import time
 import unittest
+import warnings
 
 import numpy as np
 import onnx
@@ -35,7 +36,7 @@ except ImportError as e:
 MODEL = os.path.join(ROOT, "tools", "models", "lenet5.onnx")
 OWNER = os.path.join(ROOT, "tools", "data", "fmnist_owner256.npz")
 TEST = os.path.join(ROOT, "tools", "data", "fmnist_test.npz")
-QUICK = dict(max_values=4, target_accuracy=0.0)  # some lock, fast
+QUICK = dict(max_values=4, target_accuracy=0.0, harden=False)  # some lock, fast (the fast loop)
 
 
 def session(model, options=None):
@@ -63,7 +64,8 @@ class DeployTest(unittest.TestCase):
                 raise FileNotFoundError(f"{path} is missing: run {step}")
         with open(MODEL, "rb") as f:
             cls.original = f.read()
-        # The full default lock (budget 32, target chance + 0.02).
+        # The full default lock: the hardened one (budget 256, accuracy target chance + 0.02,
+        # repair target chance + 0.05).
         cls.locked, cls.key, cls.summary = onnx_crypt.lock(MODEL, OWNER)
         # A key for the same model from another lock (another seed): wrong for cls.locked.
         cls.other_locked, cls.other_key, _ = onnx_crypt.lock(MODEL, OWNER, seed=1, **QUICK)
@@ -92,12 +94,19 @@ class DeployTest(unittest.TestCase):
         self.assertNotEqual(self.locked, self.original)
         self.assertEqual(len(self.locked), len(self.original))  # a few values, same storage
         self.assertGreaterEqual(s["locked_values"], 1)
-        self.assertLessEqual(s["locked_values"], 32)
+        self.assertLessEqual(s["locked_values"], 128)  # 63 on lenet5 at seed 0
+        self.assertTrue(s["harden"])
+        self.assertAlmostEqual(s["repair_target"], 0.15, places=6)
         self.assertEqual(s["locked_values"], len(s["changes"]))
         self.assertEqual(s["num_classes"], 10)
         self.assertAlmostEqual(s["target_accuracy"], 0.12, places=6)
         if s["stop_reason"] == "target":
+            # The hardened lock stops when its own simulated repair on the samples fails
+            # and both reset states are broken, with the locked state at the target.
             self.assertLessEqual(s["sample_accuracy_after"], s["target_accuracy"])
+            self.assertLessEqual(s["repair_accuracy"], s["repair_target"])
+            self.assertLessEqual(s["reset_zero_accuracy"], s["repair_target"])
+            self.assertLessEqual(s["reset_median_accuracy"], s["repair_target"])
         self.assertGreater(s["sample_accuracy_before"], 0.8)
         for c in s["changes"]:
             self.assertIn(c["tensor"], s["eligible"])
@@ -291,16 +300,31 @@ class DeployTest(unittest.TestCase):
 
     def test_hardened_lock_options_take_effect(self):
         # The CLI's lock options as keywords: --harden and its quantile and repair target.
-        locked, key, summary = onnx_crypt.lock(MODEL, OWNER, seed=1, harden=True,
-                                               stealth_quantile=0.99, repair_target=0.5,
-                                               **QUICK)
+        hardened = dict(QUICK, harden=True)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # the budget may stop it
+            locked, key, summary = onnx_crypt.lock(MODEL, OWNER, seed=1,
+                                                   stealth_quantile=0.99, repair_target=0.5,
+                                                   **hardened)
         self.assertTrue(summary["harden"])
+        self.assertEqual(summary["repair_target"], 0.5)
         self.assertFalse(onnx_crypt.lock(MODEL, OWNER, seed=1, **QUICK)[2]["harden"])
         self.assertNotEqual(key, self.other_key)  # the plain lock with the same seed
         self.assertIn("reset_zero_accuracy", summary)
         onnx_crypt.verify(self.original, locked, key)
         with self.assertRaises(ValueError):
-            onnx_crypt.lock(MODEL, OWNER, harden=True, stealth_quantile=0.0)
+            onnx_crypt.lock(MODEL, OWNER, stealth_quantile=0.0)
+
+    def test_hardened_budget_warning(self):
+        # Two values cannot break the reset states: the default (hardened) lock stops at its
+        # budget with its repair aim missed and says so, naming the option to raise.
+        with self.assertWarnsRegex(RuntimeWarning, r"budget of 2 values stopped the hardened "
+                                   r"lock .* raise max_values"):
+            r = onnx_crypt.lock(MODEL, OWNER, max_values=2)
+        self.assertEqual((r.stop_reason, r.locked_values), ("budget", 2))
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # the fast loop stops at its budget without one
+            onnx_crypt.lock(MODEL, OWNER, max_values=2, harden=False)
 
     def test_lock_from_arrays_equals_lock_from_files(self):
         # The same samples as arrays or as the npz give the same lock, byte for byte; the

@@ -34,7 +34,7 @@ except ImportError as e:
 MODEL = os.path.join(ROOT, "tools", "models", "lenet5.onnx")
 OWNER = os.path.join(ROOT, "tools", "data", "fmnist_owner256.npz")
 TEST = os.path.join(ROOT, "tools", "data", "fmnist_test.npz")
-QUICK = ["--max-values", "4", "--target-accuracy", "0"]
+QUICK = ["--fast", "--max-values", "4", "--target-accuracy", "0"]
 ENV_VAR = "ONNX_CRYPT_PASSPHRASE_FILE"
 WRAPPED_PREFIX = b"\x0a\x16onnx-crypt-wrapped-key"
 PASSPHRASE = "correct horse battery staple \u00e9"  # non-ASCII: UTF-8 in the file and in Python
@@ -244,11 +244,11 @@ class PassphraseTest(unittest.TestCase):
 
     def test_python_lock_and_unlock_with_a_passphrase(self):
         locked, key, summary = onnx_crypt.lock(MODEL, OWNER, max_values=4, target_accuracy=0.0,
-                                               passphrase=PASSPHRASE)
+                                               harden=False, passphrase=PASSPHRASE)
         self.assertTrue(key.startswith(WRAPPED_PREFIX))
         self.assertEqual(locked, read(self.plain_locked))  # the CLI's plain lock, same seed
         again = onnx_crypt.lock(MODEL, OWNER, max_values=4, target_accuracy=0.0,
-                                passphrase=PASSPHRASE)
+                                harden=False, passphrase=PASSPHRASE)
         self.assertEqual(again[0], locked)
         self.assertNotEqual(again[1], key)  # fresh salt and nonce
         for passphrase in (PASSPHRASE, PASSPHRASE.encode("utf-8"),

@@ -132,7 +132,7 @@ def check(work):
     locked, key = os.path.join(locked_dir, "big.onnx"), os.path.join(work, "big.key")
     rc, out, err, lock_rss, lock_s = run_measured(
         [CLI, "lock", info["model"], "--data", info["data"], "-o", locked, "--key", key,
-         "--target-accuracy", "0.9", "--max-values", "32", "--json", "--quiet"])
+         "--fast", "--target-accuracy", "0.9", "--max-values", "32", "--json", "--quiet"])
     assert rc == 0, f"lock failed ({rc}):\n{out}\n{err}"
     summary = json.loads(out.strip().splitlines()[-1])
     assert summary["stop_reason"] == "target", summary

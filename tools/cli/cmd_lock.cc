@@ -16,7 +16,7 @@ constexpr char kHelp[] =
     R"(usage: onnx-crypt lock MODEL.onnx --data FILE.npz -o LOCKED.onnx --key KEY
                        [--max-values N] [--target-accuracy A] [--seed S] [--include-bias]
                        [--values-per-round K] [--candidates M] [--device cpu|cuda|auto]
-                       [--threads N] [--harden [--stealth-quantile Q] [--repair-target R]]
+                       [--threads N] [--stealth-quantile Q] [--repair-target R] [--fast]
                        [--output NAME] [--passphrase-file F] [--json] [--quiet]
 
 Locks MODEL.onnx with the owner samples of FILE.npz (x, and y if present; without y the
@@ -25,21 +25,29 @@ input_ids and attention_mask, say) takes one array per input, named after it; a 
 model takes x (or the array named after its input). Integer and NHWC inputs work alike: each
 array must have its input's dtype and shape, batch first. --output NAME: the classification
 output, when the model has several (default: the first); logits [N, C] or [N, 1, C].
-Each round computes gradients on the samples, tries up to M (default 16) of the best
-first-order candidates, each with a re-run of only what lies downstream of it (screened on a
-64-sample subset when there are more than 128 samples), and locks up to K (default 4) that
-hurt accuracy most and whose effects add up when tried together, until the sample accuracy is at most A (default: chance + 0.02) or N values are
-locked (default 256, a safety budget: CNNs reach the target after about a dozen values).
+By default the lock is the hardened one. Locked values stay inside the bulk of the weights
+(below the Q quantile, default 0.999, of |w|, per-tensor z-score and per-row robust z-score), so
+no outlier statistic points at them. Each round computes gradients on the samples in three
+states of the values locked so far (locked, all reset to 0, all reset to their tensor's median),
+tries up to M (default 16) of the best first-order candidates of each kind in all three states,
+each with a re-run of only what lies downstream of it (screened on a 64-sample subset when there
+are more than 128 samples), and locks up to K (default 4) that keep all three states broken and
+whose effects add up when tried together. Once the sample accuracy is at most A (default: chance
++ 0.02) and both reset states at most R (default chance + 0.05), each round also simulates the
+adaptive attacker's saliency repair on the samples (the top k values by |g*w| or |g| reset to 0
+or to the tensor median, k = 1, 2, 5 and 10 times the locked count), and locking goes on until
+every such repair stays at or below R, or N values are locked (default 256, a safety budget).
+The bundled CNNs stop after 24-63 values; a lock that stops at the budget prints how far its
+simulated repair got. See tools/bench/results/robustness/REPORT.md for what the attacks reach.
+--fast: the fast loop of earlier versions instead: values pushed into their tensor's tails until
+the sample accuracy is at most A (about a dozen values on the CNNs, several times faster), but
+a saliency repair removes it (tools/bench/results/robustness/REPORT.md): use it only where
+speed matters more than resistance to a repair. --harden (the hardened lock's old switch) is
+still accepted and changes nothing.
 Writes LOCKED.onnx (same graph and storage, a few values changed) and KEY (keep it secret).
 The same inputs and seed (default 0) give byte-identical outputs. With --json the last line of
 stdout is one JSON object (locked_values, total_parameters, sample_accuracy_before/after,
-seconds, stop_reason, ...).
---harden: the hardened lock. Locked values stay inside the bulk of the weights (below the
-Q quantile, default 0.999, of |w|, per-tensor z-score and per-row robust z-score), positions
-are chosen so that resetting them to 0 or to the tensor median leaves the model broken, and
-locking goes on until a simulated saliency repair (|g*w|, |g|; k up to 10x the locked count)
-on the owner samples stays at or below R (default chance + 0.05). Usually locks more values
-and takes longer than the default lock; see tools/bench/results/robustness/REPORT.md.
+seconds, stop_reason, harden, reset_zero/median_accuracy, repair_accuracy, ...).
 --passphrase-file F: wrap KEY with the passphrase in F (the whole file, one trailing newline
 removed; empty is an error): scrypt (N=2^16, r=8, p=1) and AES-256-GCM, a fresh random salt and
 nonce per key. Without the flag, the file the environment variable ONNX_CRYPT_PASSPHRASE_FILE
@@ -77,6 +85,7 @@ std::string LockJson(const LockSummary& summary, const LockConfig& config,
       .Field("reset_zero_accuracy", r.reset_zero_accuracy, 6)
       .Field("reset_median_accuracy", r.reset_median_accuracy, 6)
       .Field("repair_accuracy", r.repair_accuracy, 6)
+      .Field("repair_target", r.repair_target, 6)
       .Field("key_wrapped", wrapped)
       .EndObject();
   return json.str();
@@ -125,11 +134,18 @@ int Run(const Args& args) {
       r.changes.size(), r.total_parameters, pct, r.rounds,
       r.sample_accuracy_before, r.sample_accuracy_after, r.target_accuracy,
       r.stop_reason, summary->seconds, summary->device);
+  if (const std::string h = HardenedSummary(r); !h.empty()) {
+    std::cout << h << "\n";
+  }
   const bool wrapped = options->passphrase.has_value();
   std::cout << "wrote " << out << " and " << parsed->Get("--key")
             << (wrapped ? " (wrapped with the passphrase)" : "") << "\n";
   if (parsed->switches.count("--json")) {
     std::cout << LockJson(*summary, options->config, pct, wrapped) << "\n";
+  }
+  if (const std::string w = HardenedWarning(r, max_values); !w.empty()) {
+    std::cout.flush();
+    std::cerr << "onnx-crypt: " << w << "\n";
   }
   return kExitOk;
 }

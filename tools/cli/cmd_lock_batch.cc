@@ -24,7 +24,7 @@ constexpr char kHelp[] =
                        --data FILE.npz --output-dir DIR
                        [--max-values N] [--target-accuracy A] [--seed S] [--include-bias]
                        [--values-per-round K] [--candidates M] [--device cpu|cuda|auto]
-                       [--threads N] [--harden [--stealth-quantile Q] [--repair-target R]]
+                       [--threads N] [--stealth-quantile Q] [--repair-target R] [--fast]
                        [--output NAME] [--passphrase-file F] [--shard I/N] [--json] [--quiet]
 
 Locks every MODEL (and those listed in FILE, one path per line, # for comments) with the owner
@@ -42,9 +42,9 @@ one JSON object: items, failed, seconds, locks_per_second.
 files of one unsharded run, byte for byte, and never the same file.
 The lock options are those of `onnx-crypt lock` (see its --help), with the same defaults:
 --max-values N values at most, --target-accuracy A, --values-per-round K (at most K values
-per round, default 4) out of at most --candidates M (default 16), --include-bias, and --harden
-for the hardened lock
-(--stealth-quantile Q, --repair-target R).
+per round, default 4) out of at most --candidates M (default 16), --include-bias, the hardened
+lock's --stealth-quantile Q and --repair-target R, and --fast for the fast, not
+repair-resistant loop.
 --passphrase-file F (or the file the environment variable ONNX_CRYPT_PASSPHRASE_FILE names):
 wrap every key with that passphrase, each with its own random salt and nonce (see
 `onnx-crypt lock --help`). Keys are written owner-only (mode 0600), wrapped or not.
@@ -62,11 +62,16 @@ names every failed item) still print. Outputs and stdout are the same in every m
 std::string ItemLine(const BatchItem& item, int done, int total) {
   if (item.status.ok()) {
     return absl::StrFormat(
-        "lock-batch: [%d/%d] %s: %d values, sample accuracy %.4f -> %.4f, "
-        "%.2f s",
-        done, total, item.locked_path, item.result.changes.size(),
-        item.result.sample_accuracy_before, item.result.sample_accuracy_after,
-        item.seconds);
+               "lock-batch: [%d/%d] %s: %d values, sample accuracy %.4f -> "
+               "%.4f, "
+               "%.2f s",
+               done, total, item.locked_path, item.result.changes.size(),
+               item.result.sample_accuracy_before,
+               item.result.sample_accuracy_after, item.seconds) +
+           (item.result.repair_accuracy >= 0
+                ? absl::StrFormat(", simulated repair %.4f",
+                                  item.result.repair_accuracy)
+                : std::string());
   }
   return absl::StrFormat("lock-batch: [%d/%d] FAILED %s: %s", done, total,
                          item.locked_path, item.status.message());
@@ -207,6 +212,10 @@ int Run(const Args& args) {
     if (!item.status.ok()) {
       std::cout << "failed: " << item.model << " variant " << item.variant
                 << ": " << item.status.message() << "\n";
+    } else if (const std::string w =
+                   HardenedWarning(item.result, options.lock.config.max_values);
+               !w.empty()) {
+      std::cerr << "onnx-crypt: " << item.locked_path << ": " << w << "\n";
     }
   }
   if (parsed->switches.count("--json")) {

@@ -3,10 +3,12 @@
 #include <climits>
 #include <cmath>
 #include <cstdlib>
+#include <string>
 #include <utility>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "onnx_crypt/base/status.h"
 #include "onnx_crypt/engine/factory.h"
 #include "onnx_crypt/key/key_wrap.h"
@@ -138,6 +140,7 @@ FlagSpec WithLockFlags(FlagSpec spec) {
   }
   spec.boolean.insert("--include-bias");
   spec.boolean.insert("--harden");
+  spec.boolean.insert("--fast");
   return WithPassphraseFlag(std::move(spec));
 }
 
@@ -196,13 +199,58 @@ absl::StatusOr<LockOptions> ParseLockOptions(const ParsedArgs& args) {
   options.config.include_bias = args.switches.count("--include-bias") > 0;
   options.config.values_per_round = static_cast<int>(*per_round);
   options.config.candidates = static_cast<int>(*candidates);
-  options.config.harden = args.switches.count("--harden") > 0;
+  // The hardened lock is the default; --harden (its old switch) is still
+  // accepted and changes nothing.
+  const bool fast = args.switches.count("--fast") > 0;
+  if (fast && args.switches.count("--harden") > 0) {
+    return absl::InvalidArgumentError(
+        "--fast and --harden exclude each other (the hardened lock is the "
+        "default; --fast selects the fast, not repair-resistant loop)");
+  }
+  if (fast && (args.values.count("--stealth-quantile") ||
+               args.values.count("--repair-target"))) {
+    return absl::InvalidArgumentError(
+        "--stealth-quantile and --repair-target set the hardened lock; they "
+        "have no meaning with --fast");
+  }
+  options.config.harden = !fast;
   options.config.stealth_quantile = *stealth_q;
   options.config.repair_target = *repair_target;
   options.device = device;
   options.threads = threads;
   options.output = args.Get("--output");
   return options;
+}
+
+std::string HardenedSummary(const LockResult& r) {
+  if (r.repair_target < 0) return "";
+  const std::string repair =
+      r.repair_accuracy < 0
+          ? std::string(
+                "not simulated (a reset state was still above the "
+                "target)")
+          : absl::StrFormat("%.4f", r.repair_accuracy);
+  return absl::StrFormat(
+      "hardened: values reset to 0 / to the median leave sample accuracy "
+      "%.4f / %.4f; simulated saliency repair %s (target %.4f)",
+      r.reset_zero_accuracy, r.reset_median_accuracy, repair, r.repair_target);
+}
+
+std::string HardenedWarning(const LockResult& r, int max_values) {
+  if (r.repair_target < 0 || r.stop_reason != "budget") return "";
+  if (r.repair_accuracy >= 0 && r.repair_accuracy <= r.repair_target) {
+    return "";
+  }
+  return absl::StrFormat(
+      "warning: the budget of %d values stopped the hardened lock before its "
+      "simulated saliency repair failed (%s, target %.4f): a repair may "
+      "restore the model; raise --max-values",
+      max_values,
+      r.repair_accuracy < 0
+          ? std::string("never simulated: a reset state was "
+                        "still above the target")
+          : absl::StrFormat("it reached %.4f", r.repair_accuracy),
+      r.repair_target);
 }
 
 }  // namespace onnx_crypt::cli

@@ -76,13 +76,15 @@ absl::StatusOr<std::optional<std::string>> ReadPassphraseFlag(
 // the same set: --max-values N, --target-accuracy A, --seed S,
 // --values-per-round K, --candidates M, --device D, --threads N,
 // --stealth-quantile Q, --repair-target R, --output NAME (the classification
-// output), and the switches --include-bias,
-// --harden; also --passphrase-file F, which ReadPassphraseFlag reads (not
-// ParseLockOptions: reading a file is not parsing).
+// output), and the switches --include-bias, --fast (the fast loop instead of
+// the default hardened one) and --harden (accepted, the default); also
+// --passphrase-file F, which ReadPassphraseFlag reads (not ParseLockOptions:
+// reading a file is not parsing).
 
-// A safety budget: the lock stops at the accuracy target first (about a dozen
-// values on the bundled CNNs); fully-connected models, with no weight sharing,
-// need a few hundred.
+// A safety budget: the lock usually stops first, when its own simulated
+// saliency repair fails (the hardened default: 24-63 values on the bundled
+// CNNs) or at the accuracy target (--fast: about a dozen values on the CNNs);
+// fully-connected models, with no weight sharing, need a few hundred.
 inline constexpr int kDefaultMaxValues = 256;
 
 // `spec` plus the lock flags.
@@ -92,6 +94,16 @@ FlagSpec WithLockFlags(FlagSpec spec);
 // states. InvalidArgument naming the flag (a usage error) for a malformed or
 // out-of-range value. No progress callback is set.
 absl::StatusOr<LockOptions> ParseLockOptions(const ParsedArgs& args);
+
+// For a hardened lock, one line on its reset states and simulated repair:
+// "hardened: values reset to 0 / to the median leave sample accuracy X / Y;
+// simulated saliency repair Z (target R)"; empty for the fast loop.
+std::string HardenedSummary(const LockResult& r);
+
+// A warning when a hardened lock stopped at the budget before its simulated
+// repair failed (the lock may be repairable), naming the figures and the flag
+// to raise; empty otherwise.
+std::string HardenedWarning(const LockResult& r, int max_values);
 
 }  // namespace onnx_crypt::cli
 

@@ -20,6 +20,7 @@ at the end of its current round (KeyboardInterrupt), leaving nothing written.
 import os as _os
 import sys as _sys
 import time as _time
+import warnings as _warnings
 from typing import Any as _Any, Callable as _Callable, Dict as _Dict, List as _List
 from typing import Optional as _Optional, Tuple as _Tuple, Union as _Union
 
@@ -90,8 +91,8 @@ class LockResult(_Fields):
     sample_accuracy_before, sample_accuracy_after, target_accuracy,
     loss_before, loss_after, rounds, stop_reason ("target" or "budget"),
     seconds, device, seed, harden, reset_zero_accuracy,
-    reset_median_accuracy, repair_accuracy (hardened lock only; -1
-    otherwise), changes, eligible.
+    reset_median_accuracy, repair_accuracy, repair_target (hardened lock
+    only; -1 otherwise), changes, eligible.
     For code written against the older API it also unpacks as
     `locked_model, key, summary = onnx_crypt.lock(...)` (and indexes as
     that tuple).
@@ -303,12 +304,25 @@ _Model = _Union[bytes, bytearray, memoryview, str, _os.PathLike]
 _Progress = _Union[None, bool, _Callable[[_Dict[str, _Any]], None]]
 
 
+def _warn_if_repairable(summary: _Dict[str, _Any], max_values: int) -> None:
+    """Warns (RuntimeWarning) when a hardened lock stopped at its budget before its own
+    simulated saliency repair failed, as `onnx-crypt lock` does on stderr."""
+    target, repair = summary.get("repair_target", -1), summary.get("repair_accuracy", -1)
+    if target < 0 or summary.get("stop_reason") != "budget" or 0 <= repair <= target:
+        return
+    reached = "not simulated" if repair < 0 else f"it reached {repair:.4f}"
+    _warnings.warn(f"the budget of {max_values} values stopped the hardened lock before its "
+                   f"simulated saliency repair failed ({reached}, target {target:.4f}): a "
+                   "repair may restore the model; raise max_values", RuntimeWarning,
+                   stacklevel=3)
+
+
 def lock(model: _Model, data: _Any, labels: _Any = None, *,
          max_values: int = _DEFAULT_MAX_VALUES,
          target_accuracy: _Optional[float] = None, seed: int = 0, include_bias: bool = False,
          device: str = "cpu", threads: int = 0,
          values_per_round: int = _DEFAULT_VALUES_PER_ROUND,
-         candidates: int = _DEFAULT_CANDIDATES, harden: bool = False,
+         candidates: int = _DEFAULT_CANDIDATES, harden: bool = True,
          stealth_quantile: float = 0.999, repair_target: _Optional[float] = None,
          passphrase: _Union[None, str, bytes] = None,
          progress: _Progress = None, output: _Optional[str] = None) -> LockResult:
@@ -334,11 +348,13 @@ def lock(model: _Model, data: _Any, labels: _Any = None, *,
     threads: CPU threads for the engine and its kernels (0: all cores).
     values_per_round, candidates: at most this many values locked per round,
         out of at most this many first-order candidates (defaults 4 and 16).
-    harden: the hardened lock (`onnx-crypt lock --harden`): locked values
-        inside the bulk of the weight distribution (below stealth_quantile of
-        |w| and the z-scores), resets to 0 or the median leave the model
-        broken, and it locks until a simulated saliency repair stays at or
-        below repair_target (default None: chance + 0.05).
+    harden: True (the default): the hardened lock (`onnx-crypt lock`):
+        locked values inside the bulk of the weight distribution (below
+        stealth_quantile of |w| and the z-scores), resets to 0 or the median
+        leave the model broken, and it locks until a simulated saliency
+        repair stays at or below repair_target (default None: chance + 0.05)
+        or max_values are locked. False: the fast loop (`onnx-crypt lock
+        --fast`), which a saliency repair removes.
     passphrase: str or bytes; the key comes wrapped with it (scrypt +
         AES-256-GCM, a fresh salt each call).
     progress: None; True for a progress bar on stderr; or a callable that gets
@@ -364,6 +380,7 @@ def lock(model: _Model, data: _Any, labels: _Any = None, *,
     finally:
         if bar is not None:
             bar.close()
+    _warn_if_repairable(summary, max_values)
     return LockResult(locked, key, summary)
 
 
@@ -374,7 +391,7 @@ def lock_batch(models: _List[_Union[str, _os.PathLike]], data: _Union[str, _os.P
                target_accuracy: _Optional[float] = None, seed: int = 0,
                include_bias: bool = False, device: str = "cpu", threads: int = 0,
                values_per_round: int = _DEFAULT_VALUES_PER_ROUND,
-               candidates: int = _DEFAULT_CANDIDATES, harden: bool = False,
+               candidates: int = _DEFAULT_CANDIDATES, harden: bool = True,
                stealth_quantile: float = 0.999, repair_target: _Optional[float] = None,
                passphrase: _Union[None, str, bytes] = None,
                progress: _Progress = None,
