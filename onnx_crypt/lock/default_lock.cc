@@ -1,4 +1,5 @@
-// The default lock loop.
+// The fast lock loop (LockConfig::harden = false, `onnx-crypt lock --fast`;
+// the default until 2026-12-03, when the hardened loop replaced it).
 //
 // Before: the engine holds the unlocked model, and the owner samples S are
 // classified above the target accuracy. After: the engine holds the locked

@@ -6,9 +6,9 @@
 // 1/C plus 2 points for C classes), the eligible tensors (eligibility.h), and
 // a snapshot of their original values. It refuses to lock a model whose
 // accuracy on the owner samples is already at or below the target. Then it
-// runs the default loop (default_lock.cc) or, with `harden`, the hardened loop
-// (hardened_lock.cc). If the loop fails, every value that it changed is
-// written back (by the default loop itself from its list of changes; for the
+// runs the hardened loop (hardened_lock.cc; the default, `harden`) or the
+// fast loop (default_lock.cc). If the loop fails, every value that it changed
+// is written back (by the fast loop itself from its list of changes; for the
 // hardened loop from the snapshot), so the engine holds the original model
 // again, bit for bit.
 #include "onnx_crypt/lock/locker.h"

@@ -461,8 +461,9 @@ ignores it.)";
   pyapi::RegisterErrorTypes(m);
 
   m.def("lock", &Lock, arg("model"), arg("data"), arg("labels") = py::none(),
-        py::kw_only(), arg("max_values") = 256, arg("target_accuracy") = -1.0,
-        arg("seed") = 0, arg("include_bias") = false, arg("device") = "cpu",
+        py::kw_only(), arg("max_values") = LockConfig().max_values,
+        arg("target_accuracy") = -1.0, arg("seed") = 0,
+        arg("include_bias") = false, arg("device") = "cpu",
         arg("values_per_round") = LockConfig().values_per_round,
         arg("candidates") = LockConfig().candidates, arg("threads") = 0,
         arg("harden") = LockConfig().harden, arg("stealth_quantile") = 0.999,
@@ -498,7 +499,8 @@ model and the key inside do not).
 The GIL is released while locking.)");
   m.def("lock_batch", &LockBatchPy, arg("models"), arg("data"),
         arg("output_dir"), py::kw_only(), arg("variants") = 1,
-        arg("shard_index") = 0, arg("shard_count") = 1, arg("max_values") = 256,
+        arg("shard_index") = 0, arg("shard_count") = 1,
+        arg("max_values") = LockConfig().max_values,
         arg("target_accuracy") = -1.0, arg("seed") = 0,
         arg("include_bias") = false, arg("device") = "cpu",
         arg("values_per_round") = LockConfig().values_per_round,

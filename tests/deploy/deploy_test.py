@@ -64,7 +64,7 @@ class DeployTest(unittest.TestCase):
                 raise FileNotFoundError(f"{path} is missing: run {step}")
         with open(MODEL, "rb") as f:
             cls.original = f.read()
-        # The full default lock: the hardened one (budget 256, accuracy target chance + 0.02,
+        # The full default lock: the hardened one (budget 1024, accuracy target chance + 0.02,
         # repair target chance + 0.05).
         cls.locked, cls.key, cls.summary = onnx_crypt.lock(MODEL, OWNER)
         # A key for the same model from another lock (another seed): wrong for cls.locked.

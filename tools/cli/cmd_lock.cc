@@ -36,9 +36,9 @@ whose effects add up when tried together. Once the sample accuracy is at most A 
 + 0.02) and both reset states at most R (default chance + 0.05), each round also simulates the
 adaptive attacker's saliency repair on the samples (the top k values by |g*w| or |g| reset to 0
 or to the tensor median, k = 1, 2, 5 and 10 times the locked count), and locking goes on until
-every such repair stays at or below R, or N values are locked (default 256, a safety budget).
-The bundled CNNs stop after 24-63 values; a lock that stops at the budget prints how far its
-simulated repair got. See tools/bench/results/robustness/REPORT.md for what the attacks reach.
+every such repair stays at or below R, or N values are locked (default 1024, a safety budget).
+The bundled CNNs stop after 24-196 values, the fully connected mlp_softmax after 484; a lock
+that stops at the budget warns and prints how far its simulated repair got. See tools/bench/results/robustness/REPORT.md for what the attacks reach.
 --fast: the fast loop of earlier versions instead: values pushed into their tensor's tails until
 the sample accuracy is at most A (about a dozen values on the CNNs, several times faster), but
 a saliency repair removes it (tools/bench/results/robustness/REPORT.md): use it only where

@@ -58,7 +58,7 @@ __all__ = [
 ]
 
 # The lock loop's defaults (onnx_crypt/lock/locker.h), as the CLI states them.
-_DEFAULT_MAX_VALUES = 256
+_DEFAULT_MAX_VALUES = 1024
 _DEFAULT_VALUES_PER_ROUND = 4
 _DEFAULT_CANDIDATES = 16
 
@@ -338,7 +338,7 @@ def lock(model: _Model, data: _Any, labels: _Any = None, *,
         Runtime calibration data reader (get_next() until None). Without
         labels, the model's own predictions are the labels.
     labels: integer labels, one per sample, when data is an array.
-    max_values: the budget of locked values (default 256).
+    max_values: the budget of locked values (default 1024, a safety limit).
     target_accuracy: stop once the owner-sample accuracy is at most this
         (default None: chance + 0.02).
     seed: the seed of the locked values; the same inputs and seed give
