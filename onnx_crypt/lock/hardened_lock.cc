@@ -515,6 +515,8 @@ absl::StatusOr<LockResult> HardenedLock(LockContext& ctx, SampleMeasure start,
       return absl::InternalError("the hardened lock could not lock its choice");
     }
     now = after;  // the trials measured exactly these states
+    result.reset_zero_accuracy = now[1].accuracy;
+    result.reset_median_accuracy = now[2].accuracy;
     OC_RETURN_IF_ERROR(ReportRound(config, result, now[0]));
   }
   result.sample_accuracy_after = now[0].accuracy;

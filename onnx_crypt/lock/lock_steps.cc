@@ -281,10 +281,12 @@ absl::StatusOr<int> LockBest(const LockContext& ctx,
 absl::Status ReportRound(const LockConfig& config, const LockResult& result,
                          const SampleMeasure& current) {
   if (config.progress) {
-    config.progress(
-        LockRound{result.rounds, static_cast<int>(result.changes.size()),
-                  current.accuracy, current.loss, result.sample_accuracy_before,
-                  result.target_accuracy});
+    config.progress(LockRound{
+        result.rounds, static_cast<int>(result.changes.size()),
+        current.accuracy, current.loss, result.sample_accuracy_before,
+        result.target_accuracy,
+        std::max(result.reset_zero_accuracy, result.reset_median_accuracy),
+        result.repair_accuracy, result.repair_target});
   }
   return config.interrupt ? config.interrupt() : absl::OkStatus();
 }

@@ -13,6 +13,7 @@
 // again, bit for bit.
 #include "onnx_crypt/lock/locker.h"
 
+#include <algorithm>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -140,6 +141,38 @@ absl::StatusOr<LockResult> LockModel(Engine& engine, const Feeds& samples,
     }
   }
   return locked;
+}
+
+namespace {
+
+double Clamp01Fraction(double f) {
+  if (!(f > 0)) return 0;  // NaN too
+  return std::min(f, 1.0);
+}
+
+}  // namespace
+
+double LockFraction(const LockRound& r, int max_values) {
+  const double values =
+      max_values > 0 ? static_cast<double>(r.locked) / max_values : 0;
+  // How far `now` has come from the accuracy before the lock to `target`.
+  auto toward = [&r](double now, double target) {
+    const double span = r.sample_accuracy_before - target;
+    return span > 0 ? Clamp01Fraction((r.sample_accuracy_before - now) / span)
+                    : 0.0;
+  };
+  const double accuracy = toward(r.sample_accuracy, r.target_accuracy);
+  if (r.repair_target < 0) return Clamp01Fraction(std::max(values, accuracy));
+  // The hardened lock: half for the locked state, half for the attacks it
+  // simulates. Those count a quarter while only the reset states are
+  // measured, then a quarter more as the simulated repair falls to its target
+  // (the repair starts higher than the reset states: counting it from 0 would
+  // move the bar back).
+  const double attacks =
+      r.repair_accuracy < 0
+          ? 0.5 * toward(r.reset_accuracy, r.repair_target)
+          : 0.5 + 0.5 * toward(r.repair_accuracy, r.repair_target);
+  return Clamp01Fraction(std::max(values, 0.5 * (accuracy + attacks)));
 }
 
 }  // namespace onnx_crypt

@@ -27,7 +27,28 @@ struct LockRound {
   // estimate how far the lock has come).
   double sample_accuracy_before = 0;
   double target_accuracy = 0;
+  // Hardened lock only (-1 otherwise), after this round: the higher of the
+  // accuracies with the locked values reset to 0 and to their medians; the
+  // best simulated repair so far measured (-1 until the first simulation, which
+  // runs once the locked and reset states are at their targets); and the
+  // repair target the lock stops at. The simulated repair lags one round: it
+  // runs at the start of the next.
+  double reset_accuracy = -1;
+  double repair_accuracy = -1;
+  double repair_target = -1;
 };
+
+// How far a lock has come after round `r`, in [0, 1]. The fast lock stops
+// when the sample accuracy falls to the target or when `max_values` values are
+// locked, so the larger of the two shares: the values locked of the budget,
+// and the accuracy lost of what there is to lose down to the target. The
+// hardened lock (r.repair_target >= 0) goes on past the accuracy target until
+// its reset states and then its simulated repair fall to the repair target:
+// the accuracy share counts half, and the attacks' share the other half (a
+// quarter for the reset states, a quarter for the simulated repair). The
+// simulated repair often stalls above its target for many rounds before it
+// fails, so there the estimate runs ahead.
+double LockFraction(const LockRound& r, int max_values);
 
 struct LockConfig {
   // The budget of locked values. It is a safety limit: the target (and for

@@ -123,7 +123,8 @@ class PythonHooks {
     if (failed_ && PyErr_Occurred()) throw py::error_already_set();
   }
   LockConfig Hook(LockConfig config) {
-    config.progress = [this](const LockRound& r) {
+    const int max_values = config.max_values;
+    config.progress = [this, max_values](const LockRound& r) {
       py::gil_scoped_acquire gil;
       py::dict info;
       info["round"] = r.round;
@@ -132,6 +133,12 @@ class PythonHooks {
       info["loss"] = r.loss;
       info["sample_accuracy_before"] = r.sample_accuracy_before;
       info["target_accuracy"] = r.target_accuracy;
+      // Hardened lock only (-1 otherwise); see LockRound.
+      info["reset_accuracy"] = r.reset_accuracy;
+      info["repair_accuracy"] = r.repair_accuracy;
+      info["repair_target"] = r.repair_target;
+      info["fraction"] =
+          LockFraction(r, max_values);  // what the CLI's bar shows
       Call(info);
     };
     config.interrupt = [this]() { return Interrupt(); };

@@ -393,6 +393,27 @@ TEST(LockFractionTest, TheLargerOfBudgetAndAccuracy) {
   EXPECT_DOUBLE_EQ(LockFraction(r, 0), 0.0);
 }
 
+TEST(LockFractionTest, HardenedHalfStatesHalfAttacks) {
+  // Start 0.9, accuracy target 0.1, repair target 0.15 (span 0.75).
+  LockRound r = Round(2, 8, 0.1);  // the locked state at its target: half
+  r.repair_target = 0.15;
+  r.reset_accuracy = 0.9;  // reset states not moved: no share yet
+  EXPECT_DOUBLE_EQ(LockFraction(r, 1024), 0.5);
+  r.reset_accuracy = 0.525;  // half way: a quarter of the attacks' half
+  EXPECT_DOUBLE_EQ(LockFraction(r, 1024), 0.5 * (1.0 + 0.25));
+  // The first simulated repair, higher than the reset states: the bar does
+  // not move back (the reset states' quarter is counted as done).
+  r.reset_accuracy = 0.15;
+  r.repair_accuracy = 0.8;
+  EXPECT_NEAR(LockFraction(r, 1024), 0.5 * (1.0 + 0.5 + 0.5 * 0.1 / 0.75),
+              1e-12);
+  r.repair_accuracy = 0.15;  // at the repair target: done
+  EXPECT_DOUBLE_EQ(LockFraction(r, 1024), 1.0);
+  // The budget share still counts when it is larger.
+  r.repair_accuracy = 0.9;
+  EXPECT_DOUBLE_EQ(LockFraction(Round(2, 1000, 0.5), 1024), 1000.0 / 1024);
+}
+
 TEST(BatchFractionTest, WriteBehindAndFailedItems) {
   // 4 items, budget 10: item 0 locks in 2 rounds and is reported (written);
   // item 1 is refused without a round; item 2 locks; item 3 locks while item

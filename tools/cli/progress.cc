@@ -247,16 +247,6 @@ void Progress::StopTicker() {
   if (ticker_.joinable()) ticker_.join();
 }
 
-double LockFraction(const LockRound& r, int max_values) {
-  const double values =
-      max_values > 0 ? static_cast<double>(r.locked) / max_values : 0;
-  double accuracy = 0;
-  const double span = r.sample_accuracy_before - r.target_accuracy;
-  if (span > 0)
-    accuracy = (r.sample_accuracy_before - r.sample_accuracy) / span;
-  return Clamp01(std::max(values, accuracy));
-}
-
 void BatchFraction::OnRound(const LockRound& r) {
   if (!active_ || r.round <= last_round_) {
     if (active_) over_ = std::max(over_, active_item_ + 1);

@@ -142,13 +142,7 @@ class Progress {
   std::thread ticker_;
 };
 
-// How far a lock has come after round `r`, in [0, 1]. The lock stops when the
-// sample accuracy falls to the target or when `max_values` values are
-// locked, so the larger of the two shares: the values locked of the budget,
-// and the accuracy lost of what there is to lose down to the target. (The
-// hardened lock goes on past the target until a simulated repair fails too,
-// so for it this estimate runs ahead.)
-double LockFraction(const LockRound& r, int max_values);
+// LockFraction (onnx_crypt/lock/locker.h) estimates how far one lock has come.
 
 // lock-batch's fraction of `total` items: the items whose lock is over plus
 // the running lock's own LockFraction. The batch reports an item only after

@@ -279,7 +279,7 @@ class _Bar:
             _sys.stderr.flush()
 
 
-def _lock_progress(progress, max_values, target_accuracy):
+def _lock_progress(progress):
     """The callback for the extension, and the bar to close (or None)."""
     if progress is None or progress is False:
         return None, None
@@ -290,12 +290,9 @@ def _lock_progress(progress, max_values, target_accuracy):
     bar = _Bar("lock")
 
     def update(info):
-        acc, start, target = (info["sample_accuracy"], info["sample_accuracy_before"],
-                              info["target_accuracy"])
-        by_accuracy = (start - acc) / max(1e-9, start - target)
-        by_budget = info["locked"] / max(1, max_values)
-        bar.update(max(by_accuracy, by_budget),
-                   f"round {info['round']}, {info['locked']} values, accuracy {acc:.4f}")
+        # "fraction": the CLI's estimate (LockFraction in onnx_crypt/lock/locker.h).
+        bar.update(info["fraction"], f"round {info['round']}, {info['locked']} values, "
+                                     f"accuracy {info['sample_accuracy']:.4f}")
 
     return update, bar
 
@@ -359,7 +356,9 @@ def lock(model: _Model, data: _Any, labels: _Any = None, *,
         AES-256-GCM, a fresh salt each call).
     progress: None; True for a progress bar on stderr; or a callable that gets
         a dict (round, locked, sample_accuracy, loss, sample_accuracy_before,
-        target_accuracy) after each round.
+        target_accuracy; reset_accuracy, repair_accuracy, repair_target for the
+        hardened lock, -1 otherwise; fraction, the bar's estimate of the share
+        done) after each round.
     output: the name of the classification output when the model has several
         (default None: the first); logits [N, C] and [N, 1, C] both work.
 
@@ -367,7 +366,7 @@ def lock(model: _Model, data: _Any, labels: _Any = None, *,
     end of the current round. Errors raise onnx_crypt.Error subclasses.
     """
     x, y = _owner_samples(data, labels)
-    callback, bar = _lock_progress(progress, max_values, target_accuracy)
+    callback, bar = _lock_progress(progress)
     try:
         locked, key, summary = _core.lock(
             model, x, y, max_values=max_values,
