@@ -1,4 +1,4 @@
-// The steps that the default lock loop (default_lock.cc) and the hardened lock
+// The steps that the fast lock loop (default_lock.cc) and the hardened lock
 // loop (hardened_lock.cc) share, and the two loops themselves. Internal to
 // onnx_crypt/lock: callers use LockModel (locker.h).
 //
@@ -139,7 +139,7 @@ struct LockContext {
   std::vector<std::string> names;
   std::vector<TensorTails> tails;
   // Every eligible tensor before locking, for the hardened loop, which reads
-  // them throughout. Empty for the default loop, which reads the originals
+  // them throughout. Empty for the fast loop, which reads the originals
   // from the engine's unlocked positions and from its own changes (so a lock
   // holds one copy of the weights: the engine's).
   ValueSnapshot originals;
@@ -227,7 +227,7 @@ struct LockCandidate {
 // Higher score first; ties by tensor order, then flat index.
 bool HigherScoreFirst(const LockCandidate& a, const LockCandidate& b);
 
-// The default loop's ranking: the first-order range-gain scores of
+// The fast loop's ranking: the first-order range-gain scores of
 // lock/ranking.h over every eligible value that is not locked yet (and, for a
 // diversified variant, not left out by PositionExcluded). It returns the best
 // `candidates` overall plus the best `per_tensor_candidates` of each tensor,

@@ -1,8 +1,8 @@
 // Locks a model held by an engine (the AdvParams method): gradient rounds on
 // the owner samples, first-order scoring, a trial of each candidate, and
 // in-place perturbation of a few values inside each tensor's original range.
-// The default loop is described in default_lock.cc, the hardened loop in
-// hardened_lock.cc, and the steps they share in lock_steps.h.
+// The fast loop (--fast) is described in default_lock.cc, the hardened loop
+// (the default) in hardened_lock.cc, and the steps they share in lock_steps.h.
 #ifndef ONNX_CRYPT_LOCK_LOCKER_H_
 #define ONNX_CRYPT_LOCK_LOCKER_H_
 
@@ -91,7 +91,7 @@ struct LockConfig {
   // until a simulated gradient-saliency repair on the owner samples (scores
   // |g·w| and |g|, resets to 0 and to the median, k up to `repair_multiple`
   // times the locked count) leaves the accuracy at most `repair_target`. It
-  // costs about three times the passes of the default lock, plus one repair
+  // costs about three times the passes of the fast lock, plus one repair
   // simulation per round.
   bool harden = true;
   double stealth_quantile = 0.999;

@@ -261,6 +261,9 @@ py::dict BatchItemDict(const BatchItem& item) {
   d["sample_accuracy_before"] = item.result.sample_accuracy_before;
   d["sample_accuracy_after"] = item.result.sample_accuracy_after;
   d["stop_reason"] = item.result.stop_reason;
+  // Hardened lock only (-1 otherwise), as in the lock summary.
+  d["repair_accuracy"] = item.result.repair_accuracy;
+  d["repair_target"] = item.result.repair_target;
   return d;
 }
 

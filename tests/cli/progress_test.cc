@@ -410,8 +410,10 @@ TEST(LockFractionTest, HardenedHalfStatesHalfAttacks) {
   r.repair_accuracy = 0.15;  // at the repair target: done
   EXPECT_DOUBLE_EQ(LockFraction(r, 1024), 1.0);
   // The budget share still counts when it is larger.
+  r.sample_accuracy = 0.5;
   r.repair_accuracy = 0.9;
-  EXPECT_DOUBLE_EQ(LockFraction(Round(2, 1000, 0.5), 1024), 1000.0 / 1024);
+  r.locked = 1000;
+  EXPECT_DOUBLE_EQ(LockFraction(r, 1024), 1000.0 / 1024);
 }
 
 TEST(BatchFractionTest, WriteBehindAndFailedItems) {

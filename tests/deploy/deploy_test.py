@@ -325,6 +325,10 @@ class DeployTest(unittest.TestCase):
         with warnings.catch_warnings():
             warnings.simplefilter("error")  # the fast loop stops at its budget without one
             onnx_crypt.lock(MODEL, OWNER, max_values=2, harden=False)
+        # The fast loop has no repair target or stealth quantile: refused, as by the CLI.
+        for bad in (dict(repair_target=0.2), dict(stealth_quantile=0.99)):
+            with self.assertRaisesRegex(ValueError, "harden=False"):
+                onnx_crypt.lock(MODEL, OWNER, max_values=2, harden=False, **bad)
 
     def test_lock_from_arrays_equals_lock_from_files(self):
         # The same samples as arrays or as the npz give the same lock, byte for byte; the

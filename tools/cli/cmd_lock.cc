@@ -47,7 +47,8 @@ still accepted and changes nothing.
 Writes LOCKED.onnx (same graph and storage, a few values changed) and KEY (keep it secret).
 The same inputs and seed (default 0) give byte-identical outputs. With --json the last line of
 stdout is one JSON object (locked_values, total_parameters, sample_accuracy_before/after,
-seconds, stop_reason, harden, reset_zero/median_accuracy, repair_accuracy, ...).
+seconds, stop_reason, harden, reset_zero/median_accuracy, repair_accuracy, repair_target,
+...).
 --passphrase-file F: wrap KEY with the passphrase in F (the whole file, one trailing newline
 removed; empty is an error): scrypt (N=2^16, r=8, p=1) and AES-256-GCM, a fresh random salt and
 nonce per key. Without the flag, the file the environment variable ONNX_CRYPT_PASSPHRASE_FILE

@@ -227,8 +227,8 @@ std::string HardenedSummary(const LockResult& r) {
   const std::string repair =
       r.repair_accuracy < 0
           ? std::string(
-                "not simulated (a reset state was still above the "
-                "target)")
+                "not simulated (the locked or a reset state was still above "
+                "its target)")
           : absl::StrFormat("%.4f", r.repair_accuracy);
   return absl::StrFormat(
       "hardened: values reset to 0 / to the median leave sample accuracy "
@@ -241,16 +241,25 @@ std::string HardenedWarning(const LockResult& r, int max_values) {
   if (r.repair_accuracy >= 0 && r.repair_accuracy <= r.repair_target) {
     return "";
   }
-  return absl::StrFormat(
-      "warning: the budget of %d values stopped the hardened lock before its "
-      "simulated saliency repair failed (%s, target %.4f): a repair may "
-      "restore the model; raise --max-values",
-      max_values,
+  const std::string reached =
       r.repair_accuracy < 0
-          ? std::string("never simulated: a reset state was "
-                        "still above the target")
-          : absl::StrFormat("it reached %.4f", r.repair_accuracy),
-      r.repair_target);
+          ? std::string(
+                "never simulated: the locked or a reset state was "
+                "still above its target")
+          : absl::StrFormat("it reached %.4f", r.repair_accuracy);
+  if (static_cast<int64_t>(r.changes.size()) >= max_values) {
+    return absl::StrFormat(
+        "warning: the budget of %d values stopped the hardened lock before "
+        "its simulated saliency repair failed (%s, target %.4f): a repair "
+        "may restore the model; raise --max-values",
+        max_values, reached, r.repair_target);
+  }
+  return absl::StrFormat(
+      "warning: the hardened lock ran out of candidates after %d values, "
+      "before its simulated saliency repair failed (%s, target %.4f): a "
+      "repair may restore the model; a larger --stealth-quantile widens the "
+      "candidates",
+      r.changes.size(), reached, r.repair_target);
 }
 
 }  // namespace onnx_crypt::cli

@@ -38,15 +38,15 @@ lock_one() {  # name model extra-args...
     --threads "${THREADS}" "$@" >/dev/null
   (cd "${TMP}" && sha256sum "${name}.onnx" "${name}.key") >>"${out}"
 }
-# The fast loop (--fast: the default until 2026-12-03, so the record of every model stays valid),
-# then the hardened lock, the default since, on the two models where it takes seconds (on
-# resnet_small it takes minutes). --harden is accepted and changes nothing.
+# The fast loop (--fast: the default until 2026-12-03), then the hardened lock, the default since,
+# on the two models where it takes seconds (on resnet_small it takes minutes). --max-values 256,
+# the budget before 2026-12-03 (now 1024): the key stores the budget, so the record stays valid.
 for model in "${ROOT}"/tools/models/*.onnx; do
   name="$(basename "${model}" .onnx)"
-  lock_one "${name}" "${model}" --fast
+  lock_one "${name}" "${model}" --fast --max-values 256
 done
-lock_one lenet5-harden "${ROOT}/tools/models/lenet5.onnx"
-lock_one bn_cnn-harden "${ROOT}/tools/models/bn_cnn.onnx"
+lock_one lenet5-harden "${ROOT}/tools/models/lenet5.onnx" --max-values 256
+lock_one bn_cnn-harden "${ROOT}/tools/models/bn_cnn.onnx" --max-values 256
 if ((CHECK)); then
   if diff -u "${ROOT}/tools/refactor/lock_fingerprints.txt" "${out}"; then
     echo "lock fingerprints: identical to the recorded ones"

@@ -301,17 +301,33 @@ _Model = _Union[bytes, bytearray, memoryview, str, _os.PathLike]
 _Progress = _Union[None, bool, _Callable[[_Dict[str, _Any]], None]]
 
 
-def _warn_if_repairable(summary: _Dict[str, _Any], max_values: int) -> None:
-    """Warns (RuntimeWarning) when a hardened lock stopped at its budget before its own
-    simulated saliency repair failed, as `onnx-crypt lock` does on stderr."""
+def _warn_if_repairable(summary: _Dict[str, _Any], max_values: int, what: str = "") -> None:
+    """Warns (RuntimeWarning) when a hardened lock stopped at its budget, or ran out of
+    candidates, before its own simulated saliency repair failed, as `onnx-crypt lock` does on
+    stderr. `what` names the item (lock_batch)."""
     target, repair = summary.get("repair_target", -1), summary.get("repair_accuracy", -1)
     if target < 0 or summary.get("stop_reason") != "budget" or 0 <= repair <= target:
         return
-    reached = "not simulated" if repair < 0 else f"it reached {repair:.4f}"
-    _warnings.warn(f"the budget of {max_values} values stopped the hardened lock before its "
-                   f"simulated saliency repair failed ({reached}, target {target:.4f}): a "
-                   "repair may restore the model; raise max_values", RuntimeWarning,
-                   stacklevel=3)
+    reached = ("never simulated: the locked or a reset state was still above its target"
+               if repair < 0 else f"it reached {repair:.4f}")
+    values = summary.get("locked_values", 0)
+    if values >= max_values:
+        why = (f"the budget of {max_values} values stopped the hardened lock before its "
+               f"simulated saliency repair failed ({reached}, target {target:.4f}): a repair "
+               "may restore the model; raise max_values")
+    else:
+        why = (f"the hardened lock ran out of candidates after {values} values, before its "
+               f"simulated saliency repair failed ({reached}, target {target:.4f}): a repair "
+               "may restore the model; a larger stealth_quantile widens the candidates")
+    _warnings.warn(f"{what}: {why}" if what else why, RuntimeWarning, stacklevel=3)
+
+
+def _check_loop_options(harden: bool, stealth_quantile: float,
+                        repair_target: _Optional[float]) -> None:
+    """The fast loop has no stealth quantile or repair target: refuse them, as the CLI does."""
+    if not harden and (stealth_quantile != 0.999 or repair_target is not None):
+        raise ValueError("stealth_quantile and repair_target set the hardened lock; they have "
+                         "no meaning with harden=False (the fast loop)")
 
 
 def lock(model: _Model, data: _Any, labels: _Any = None, *,
@@ -336,8 +352,9 @@ def lock(model: _Model, data: _Any, labels: _Any = None, *,
         labels, the model's own predictions are the labels.
     labels: integer labels, one per sample, when data is an array.
     max_values: the budget of locked values (default 1024, a safety limit).
-    target_accuracy: stop once the owner-sample accuracy is at most this
-        (default None: chance + 0.02).
+    target_accuracy: the owner-sample accuracy the locked model must reach
+        (default None: chance + 0.02); the fast loop stops there, the hardened
+        one goes on until its simulated repair fails too.
     seed: the seed of the locked values; the same inputs and seed give
         byte-identical results.
     include_bias: biases and BatchNormalization scale/shift are eligible too.
@@ -365,6 +382,7 @@ def lock(model: _Model, data: _Any, labels: _Any = None, *,
     The GIL is released while locking; Ctrl-C raises KeyboardInterrupt at the
     end of the current round. Errors raise onnx_crypt.Error subclasses.
     """
+    _check_loop_options(harden, stealth_quantile, repair_target)
     x, y = _owner_samples(data, labels)
     callback, bar = _lock_progress(progress)
     try:
@@ -412,6 +430,7 @@ def lock_batch(models: _List[_Union[str, _os.PathLike]], data: _Union[str, _os.P
     ok, error, ...). Returns a list of BatchItem; a failed item (ok False,
     error set) leaves none of its files behind and does not stop the batch.
     """
+    _check_loop_options(harden, stealth_quantile, repair_target)
     index, count = (0, 1) if shard is None else shard
     bar = None
     callback = progress if callable(progress) else None
@@ -435,4 +454,7 @@ def lock_batch(models: _List[_Union[str, _os.PathLike]], data: _Union[str, _os.P
     finally:
         if bar is not None:
             bar.close()
+    for d in items:
+        if d["ok"]:
+            _warn_if_repairable(d, max_values, d["locked_path"])
     return [BatchItem(d) for d in items]
