@@ -48,6 +48,7 @@ class LockUnlockTest : public ::testing::Test {
   // the results test.
   static LockOptions Options(uint64_t seed) {
     LockOptions o;
+    o.config.harden = false;  // the fast loop: these tests are about the files
     o.config.max_values = 4;
     o.config.target_accuracy = 0.0;
     o.config.seed = seed;
@@ -83,24 +84,40 @@ TEST_F(LockUnlockTest, SameInputsGiveByteIdenticalOutputs) {
   EXPECT_NE(*ReadFile(Path("a.key")), *ReadFile(Path("c.key")));
 }
 
-// A full default lock of a convolutional model with 2 threads (the fast CPU
-// kernels, trials over kept values, the screening subset, several values per
-// round), twice: byte-identical outputs, and the target is reached.
-TEST_F(LockUnlockTest, FullLockWithTwoThreadsIsByteIdenticalTwice) {
+// Locks of a convolutional model with 2 threads (the fast CPU kernels, trials
+// over kept values, the screening subset, several values per round), each
+// twice: byte-identical outputs. The fast loop runs to its target; the
+// hardened default runs one round (its three states; a full lock takes
+// minutes under the sanitizers).
+TEST_F(LockUnlockTest, LocksWithTwoThreadsAreByteIdenticalTwice) {
   const std::string model = testing::ModelsDir() + "/bn_cnn.onnx";
   ASSERT_TRUE(fs::exists(model)) << model << " missing";
-  LockOptions o;
-  o.threads = 2;
-  for (const char* tag : {"t1", "t2"}) {
-    absl::StatusOr<LockSummary> s =
-        LockFile(model, Data(), Path(std::string(tag) + ".onnx"),
-                 Path(std::string(tag) + ".key"), o);
-    ASSERT_TRUE(s.ok()) << s.status();
-    EXPECT_EQ(s->result.stop_reason, "target");
-    EXPECT_LE(s->result.sample_accuracy_after, s->result.target_accuracy);
+  for (const bool harden : {false, true}) {
+    LockOptions o;
+    o.threads = 2;
+    o.config.harden = harden;
+    if (harden) o.config.max_values = 4;
+    const std::string name = harden ? "hardened" : "fast";
+    for (const char* tag : {"t1", "t2"}) {
+      absl::StatusOr<LockSummary> s =
+          LockFile(model, Data(), Path(name + tag + ".onnx"),
+                   Path(name + tag + ".key"), o);
+      ASSERT_TRUE(s.ok()) << name << ": " << s.status();
+      if (harden) {
+        EXPECT_EQ(s->result.changes.size(), 4u);
+        EXPECT_GE(s->result.reset_zero_accuracy, 0.0);
+      } else {
+        EXPECT_EQ(s->result.stop_reason, "target");
+        EXPECT_LE(s->result.sample_accuracy_after, s->result.target_accuracy);
+      }
+    }
+    EXPECT_EQ(*ReadFile(Path(name + "t1.onnx")),
+              *ReadFile(Path(name + "t2.onnx")))
+        << name;
+    EXPECT_EQ(*ReadFile(Path(name + "t1.key")),
+              *ReadFile(Path(name + "t2.key")))
+        << name;
   }
-  EXPECT_EQ(*ReadFile(Path("t1.onnx")), *ReadFile(Path("t2.onnx")));
-  EXPECT_EQ(*ReadFile(Path("t1.key")), *ReadFile(Path("t2.key")));
 }
 
 // The progress callback gets every round, each with the lock's starting
