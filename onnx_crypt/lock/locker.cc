@@ -17,6 +17,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "onnx_crypt/base/status.h"
 #include "onnx_crypt/engine/evaluate.h"
 #include "onnx_crypt/engine/loss.h"
@@ -151,6 +152,39 @@ double Clamp01Fraction(double f) {
 }
 
 }  // namespace
+
+std::string RepairShortfallWarning(const LockResult& r, int max_values,
+                                   std::string_view budget_option,
+                                   std::string_view quantile_option) {
+  if (r.repair_target < 0 || r.stop_reason != "budget") return "";
+  if (r.repair_accuracy >= 0 && r.repair_accuracy <= r.repair_target) {
+    return "";
+  }
+  const std::string reached =
+      r.repair_accuracy < 0
+          ? std::string(
+                "never simulated: the locked or a reset state was still above "
+                "its target")
+          : absl::StrFormat("it reached %.4f", r.repair_accuracy);
+  const std::string stopped =
+      static_cast<int64_t>(r.changes.size()) >= max_values
+          ? absl::StrFormat(
+                "the budget of %d values stopped the hardened lock before",
+                max_values)
+          : absl::StrFormat(
+                "the hardened lock ran out of candidates after %d values, "
+                "before",
+                r.changes.size());
+  const std::string advice =
+      static_cast<int64_t>(r.changes.size()) >= max_values
+          ? "raise " + std::string(budget_option)
+          : "a larger " + std::string(quantile_option) +
+                " widens the candidates";
+  return absl::StrFormat(
+      "%s its simulated saliency repair failed (%s, target %.4f): a repair "
+      "may restore the model; %s",
+      stopped, reached, r.repair_target, advice);
+}
 
 double LockFraction(const LockRound& r, int max_values) {
   const double values =

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -127,6 +128,18 @@ struct LockResult {
   // above it (or never simulated, -1) did not reach its own robustness aim.
   double repair_target = -1;
 };
+
+// Why a finished hardened lock is not known to resist a repair, as one
+// sentence for the user, or "" when there is nothing to say (the fast loop, a
+// lock that stopped at its target, or one whose last simulated repair failed).
+// It stopped at the budget of `max_values` values, or ran out of candidates,
+// before its own simulated saliency repair fell to its target. The advice
+// names the options as the caller spells them (`budget_option`, "--max-values"
+// on the command line, "max_values" in Python; `quantile_option` likewise),
+// so the CLI and the Python module say the same thing.
+std::string RepairShortfallWarning(const LockResult& r, int max_values,
+                                   std::string_view budget_option,
+                                   std::string_view quantile_option);
 
 // Locks the model held by `engine` in place: its initializers are changed.
 // `samples` are the owner samples, one batch-first array per data input

@@ -88,6 +88,10 @@ py::dict SummaryDict(const LockSummary& s, const LockConfig& config) {
   d["reset_zero_accuracy"] = r.reset_zero_accuracy;
   d["reset_median_accuracy"] = r.reset_median_accuracy;
   d["repair_accuracy"] = r.repair_accuracy;
+  // "" or why the hardened lock may be repairable (the CLI's warning, in
+  // Python's words); the package warns with it.
+  d["warning"] = RepairShortfallWarning(r, config.max_values, "max_values",
+                                        "stealth_quantile");
   py::list eligible;
   for (const std::string& name : r.eligible) eligible.append(name);
   d["eligible"] = eligible;
@@ -246,7 +250,7 @@ py::tuple Lock(py::object model, py::object data, py::object labels,
 
 // ---------------------------------------------------------------- batch
 
-py::dict BatchItemDict(const BatchItem& item) {
+py::dict BatchItemDict(const BatchItem& item, int max_values) {
   py::dict d;
   d["model"] = item.model;
   d["variant"] = item.variant;
@@ -264,6 +268,10 @@ py::dict BatchItemDict(const BatchItem& item) {
   // Hardened lock only (-1 otherwise), as in the lock summary.
   d["repair_accuracy"] = item.result.repair_accuracy;
   d["repair_target"] = item.result.repair_target;
+  d["warning"] = item.status.ok()
+                     ? RepairShortfallWarning(item.result, max_values,
+                                              "max_values", "stealth_quantile")
+                     : std::string();
   return d;
 }
 
@@ -293,19 +301,20 @@ py::list LockBatchPy(const py::iterable& models, py::object data,
   absl::StatusOr<std::vector<BatchItem>> items;
   {
     py::gil_scoped_release release;
-    items = LockBatch(paths, data_path, options,
-                      [&hooks](const BatchItem& item, int done, int total) {
-                        py::gil_scoped_acquire gil;
-                        py::dict info = BatchItemDict(item);
-                        info["done"] = done;
-                        info["total"] = total;
-                        hooks.Call(info);
-                      });
+    items = LockBatch(
+        paths, data_path, options,
+        [&hooks, &options](const BatchItem& item, int done, int total) {
+          py::gil_scoped_acquire gil;
+          py::dict info = BatchItemDict(item, options.lock.config.max_values);
+          info["done"] = done;
+          info["total"] = total;
+          hooks.Call(info);
+        });
   }
   hooks.RethrowIfFailed();
   py::list out;
   for (const BatchItem& item : ValueOrRaise(std::move(items))) {
-    out.append(BatchItemDict(item));
+    out.append(BatchItemDict(item, options.lock.config.max_values));
   }
   return out;
 }
@@ -502,7 +511,7 @@ target_accuracy (negative: chance + 0.02) or max_values are locked.
 The same inputs and seed give byte-identical results. summary is a dict
 (locked_values, total_parameters, sample_accuracy_before/after, stop_reason,
 seconds, harden, reset_zero/median_accuracy, repair_accuracy, repair_target,
-changes, ...).
+warning, changes, ...).
 passphrase (str or bytes, not empty): key_bytes come wrapped with it (a
 fresh salt and nonce every call: they differ from run to run; the locked
 model and the key inside do not).

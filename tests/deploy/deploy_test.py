@@ -322,9 +322,12 @@ class DeployTest(unittest.TestCase):
                                    r"lock .* raise max_values"):
             r = onnx_crypt.lock(MODEL, OWNER, max_values=2)
         self.assertEqual((r.stop_reason, r.locked_values), ("budget", 2))
+        # The warning is the summary's, which the CLI prints in its own option names.
+        self.assertRegex(r.warning, r"^the budget of 2 values .* raise max_values$")
         with warnings.catch_warnings():
             warnings.simplefilter("error")  # the fast loop stops at its budget without one
-            onnx_crypt.lock(MODEL, OWNER, max_values=2, harden=False)
+            fast = onnx_crypt.lock(MODEL, OWNER, max_values=2, harden=False)
+        self.assertEqual(fast.warning, "")
         # The fast loop has no repair target or stealth quantile: refused, as by the CLI.
         for bad in (dict(repair_target=0.2), dict(stealth_quantile=0.99)):
             with self.assertRaisesRegex(ValueError, "harden=False"):

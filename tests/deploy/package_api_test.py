@@ -175,6 +175,19 @@ class PackageApiTest(unittest.TestCase):
                                        os.path.join(self.tmp.name, "f"), **QUICK)
         self.assertFalse(failed[0].ok)
         self.assertIn("missing.onnx", failed[0].error)
+        self.assertEqual(failed[0].warning, "")
+
+    def test_lock_batch_warns_per_item(self):
+        # Two values cannot break the reset states: each hardened item stops at its budget
+        # with its repair aim missed; the batch warns once per item, naming its locked file.
+        out = os.path.join(self.tmp.name, "w")
+        with self.assertWarns(RuntimeWarning) as caught:
+            items = onnx_crypt.lock_batch([MODEL], OWNER, out, variants=2, max_values=2)
+        self.assertEqual([(i.ok, i.stop_reason) for i in items], [(True, "budget")] * 2)
+        said = [str(w.message) for w in caught.warnings]
+        for item in items:
+            self.assertRegex(item.warning, r"^the budget of 2 values .* raise max_values$")
+            self.assertIn(f"{item.locked_path}: {item.warning}", said)
 
     def test_python_m_onnx_crypt_is_the_cli(self):
         env = dict(os.environ, PYTHONPATH=PYPATH)

@@ -144,9 +144,11 @@ int Run(const Args& args) {
   if (parsed->switches.count("--json")) {
     std::cout << LockJson(*summary, options->config, pct, wrapped) << "\n";
   }
-  if (const std::string w = HardenedWarning(r, max_values); !w.empty()) {
+  if (const std::string w = RepairShortfallWarning(
+          r, max_values, "--max-values", "--stealth-quantile");
+      !w.empty()) {
     std::cout.flush();
-    std::cerr << "onnx-crypt: " << w << "\n";
+    std::cerr << "onnx-crypt: warning: " << w << "\n";
   }
   return kExitOk;
 }

@@ -212,10 +212,12 @@ int Run(const Args& args) {
     if (!item.status.ok()) {
       std::cout << "failed: " << item.model << " variant " << item.variant
                 << ": " << item.status.message() << "\n";
-    } else if (const std::string w =
-                   HardenedWarning(item.result, options.lock.config.max_values);
+    } else if (const std::string w = RepairShortfallWarning(
+                   item.result, options.lock.config.max_values, "--max-values",
+                   "--stealth-quantile");
                !w.empty()) {
-      std::cerr << "onnx-crypt: " << item.locked_path << ": " << w << "\n";
+      std::cerr << "onnx-crypt: " << item.locked_path << ": warning: " << w
+                << "\n";
     }
   }
   if (parsed->switches.count("--json")) {

@@ -236,30 +236,4 @@ std::string HardenedSummary(const LockResult& r) {
       r.reset_zero_accuracy, r.reset_median_accuracy, repair, r.repair_target);
 }
 
-std::string HardenedWarning(const LockResult& r, int max_values) {
-  if (r.repair_target < 0 || r.stop_reason != "budget") return "";
-  if (r.repair_accuracy >= 0 && r.repair_accuracy <= r.repair_target) {
-    return "";
-  }
-  const std::string reached =
-      r.repair_accuracy < 0
-          ? std::string(
-                "never simulated: the locked or a reset state was "
-                "still above its target")
-          : absl::StrFormat("it reached %.4f", r.repair_accuracy);
-  if (static_cast<int64_t>(r.changes.size()) >= max_values) {
-    return absl::StrFormat(
-        "warning: the budget of %d values stopped the hardened lock before "
-        "its simulated saliency repair failed (%s, target %.4f): a repair "
-        "may restore the model; raise --max-values",
-        max_values, reached, r.repair_target);
-  }
-  return absl::StrFormat(
-      "warning: the hardened lock ran out of candidates after %d values, "
-      "before its simulated saliency repair failed (%s, target %.4f): a "
-      "repair may restore the model; a larger --stealth-quantile widens the "
-      "candidates",
-      r.changes.size(), reached, r.repair_target);
-}
-
 }  // namespace onnx_crypt::cli

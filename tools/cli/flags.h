@@ -101,11 +101,6 @@ absl::StatusOr<LockOptions> ParseLockOptions(const ParsedArgs& args);
 // simulated saliency repair Z (target R)"; empty for the fast loop.
 std::string HardenedSummary(const LockResult& r);
 
-// A warning when a hardened lock stopped at the budget, or ran out of
-// candidates, before its simulated repair failed (the lock may be
-// repairable), naming the figures and the flag to change; empty otherwise.
-std::string HardenedWarning(const LockResult& r, int max_values);
-
 }  // namespace onnx_crypt::cli
 
 #endif  // ONNX_CRYPT_TOOLS_CLI_FLAGS_H_

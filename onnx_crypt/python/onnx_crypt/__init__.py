@@ -92,7 +92,8 @@ class LockResult(_Fields):
     loss_before, loss_after, rounds, stop_reason ("target" or "budget"),
     seconds, device, seed, harden, reset_zero_accuracy,
     reset_median_accuracy, repair_accuracy, repair_target (hardened lock
-    only; -1 otherwise), changes, eligible.
+    only; -1 otherwise), warning ("" or why the hardened lock may be
+    repairable: the RuntimeWarning `lock` raised), changes, eligible.
     For code written against the older API it also unpacks as
     `locked_model, key, summary = onnx_crypt.lock(...)` (and indexes as
     that tuple).
@@ -133,7 +134,8 @@ class LockResult(_Fields):
 class BatchItem(_Fields):
     """One (model, variant) of `lock_batch`: model, variant, locked_path,
     key_path, ok (bool), error (str or None), seconds, locked_values,
-    sample_accuracy_before, sample_accuracy_after, stop_reason."""
+    sample_accuracy_before, sample_accuracy_after, stop_reason,
+    repair_accuracy, repair_target, warning (as LockResult's)."""
 
     __slots__ = ("_d",)
 
@@ -301,25 +303,14 @@ _Model = _Union[bytes, bytearray, memoryview, str, _os.PathLike]
 _Progress = _Union[None, bool, _Callable[[_Dict[str, _Any]], None]]
 
 
-def _warn_if_repairable(summary: _Dict[str, _Any], max_values: int, what: str = "") -> None:
-    """Warns (RuntimeWarning) when a hardened lock stopped at its budget, or ran out of
-    candidates, before its own simulated saliency repair failed, as `onnx-crypt lock` does on
-    stderr. `what` names the item (lock_batch)."""
-    target, repair = summary.get("repair_target", -1), summary.get("repair_accuracy", -1)
-    if target < 0 or summary.get("stop_reason") != "budget" or 0 <= repair <= target:
-        return
-    reached = ("never simulated: the locked or a reset state was still above its target"
-               if repair < 0 else f"it reached {repair:.4f}")
-    values = summary.get("locked_values", 0)
-    if values >= max_values:
-        why = (f"the budget of {max_values} values stopped the hardened lock before its "
-               f"simulated saliency repair failed ({reached}, target {target:.4f}): a repair "
-               "may restore the model; raise max_values")
-    else:
-        why = (f"the hardened lock ran out of candidates after {values} values, before its "
-               f"simulated saliency repair failed ({reached}, target {target:.4f}): a repair "
-               "may restore the model; a larger stealth_quantile widens the candidates")
-    _warnings.warn(f"{what}: {why}" if what else why, RuntimeWarning, stacklevel=3)
+def _warn_if_repairable(summary: _Dict[str, _Any], what: str = "") -> None:
+    """Warns (RuntimeWarning) with the summary's "warning": set when a hardened lock stopped
+    at its budget, or ran out of candidates, before its own simulated saliency repair failed
+    (the library's RepairShortfallWarning, which `onnx-crypt lock` prints on stderr).
+    `what` names the item (lock_batch)."""
+    why = summary.get("warning")
+    if why:
+        _warnings.warn(f"{what}: {why}" if what else why, RuntimeWarning, stacklevel=3)
 
 
 def _check_loop_options(harden: bool, stealth_quantile: float,
@@ -397,7 +388,7 @@ def lock(model: _Model, data: _Any, labels: _Any = None, *,
     finally:
         if bar is not None:
             bar.close()
-    _warn_if_repairable(summary, max_values)
+    _warn_if_repairable(summary)
     return LockResult(locked, key, summary)
 
 
@@ -456,5 +447,5 @@ def lock_batch(models: _List[_Union[str, _os.PathLike]], data: _Union[str, _os.P
             bar.close()
     for d in items:
         if d["ok"]:
-            _warn_if_repairable(d, max_values, d["locked_path"])
+            _warn_if_repairable(d, d["locked_path"])
     return [BatchItem(d) for d in items]
