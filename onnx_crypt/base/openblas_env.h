@@ -13,8 +13,11 @@ namespace onnx_crypt {
 // at load time. So when that fallback is detected and the user has not set the
 // variable, this re-executes the program (/proc/self/exe, same argv) once with
 // OPENBLAS_CORETYPE=SkylakeX (AVX-512) or Haswell (AVX2). Likewise, when
-// neither OMP_WAIT_POLICY nor GOMP_SPINCOUNT is set, it sets
-// OMP_WAIT_POLICY=PASSIVE (openblas_env.cc says why). Re-executes at most once
+// neither OMP_WAIT_POLICY nor GOMP_SPINCOUNT is set, it sets how GNU OpenMP's
+// idle workers wait: spinning briefly (GOMP_SPINCOUNT=300000) when the cores
+// the run's --threads asks for (default all) are free of other processes'
+// runnable threads, asleep (OMP_WAIT_POLICY=PASSIVE) when they are not
+// (openblas_env.cc says why). Re-executes at most once
 // (the second start finds the variables set); returns normally when nothing
 // needs changing, or if the re-exec fails.
 void ReexecWithKernelRuntimeSettings(char** argv);

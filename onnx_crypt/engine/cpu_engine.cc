@@ -79,9 +79,11 @@ absl::Status CpuBackend::Backward(
                             need, grad_inputs);
 }
 
-std::vector<int> CpuBackend::ChainLengths(const ExecutionPlan& plan) {
+ChainPlan CpuBackend::PlanChains(const ExecutionPlan& plan) {
   const std::vector<PlanStep>& steps = plan.steps();
-  std::vector<int> lengths(steps.size(), 1);
+  ChainPlan chains;
+  chains.length.assign(steps.size(), 0);
+  chains.native_output.assign(steps.size(), false);
   for (size_t s = 0; s < steps.size(); ++s) {
     if (steps[s].placement != Placement::kKernel) continue;
     std::vector<const Node*> nodes;
@@ -111,20 +113,72 @@ std::vector<int> CpuBackend::ChainLengths(const ExecutionPlan& plan) {
     }
     // A prefix that stops early must still be a chain in its own right
     // (Conv then BatchNormalization, Add or an activation): every prefix of
-    // ConvChainLength's grammar is.
-    lengths[s] = static_cast<int>(n);
+    // ConvChainLength's grammar is. A lone Conv (one output) runs as a chain
+    // of one for its layouts.
+    if (n > 1 ||
+        (steps[s].node->domain.empty() && steps[s].node->op_type == "Conv" &&
+         steps[s].outputs.size() == 1 && steps[s].outputs[0] >= 0)) {
+      chains.length[s] = static_cast<int>(n);
+    }
   }
-  return lengths;
+  // Where a value may be read channels-last: as the X of a chain's Conv, or
+  // as the other operand of the Add inside a chain.
+  std::vector<int> reads(plan.num_values(), 0),
+      native_reads(plan.num_values(), 0);
+  for (size_t s = 0; s < steps.size(); ++s) {
+    for (int id : steps[s].inputs) {
+      if (id >= 0) ++reads[id];
+    }
+    const int length = chains.length[s];
+    if (length == 0) continue;
+    if (!steps[s].inputs.empty() && steps[s].inputs[0] >= 0) {
+      ++native_reads[steps[s].inputs[0]];
+    }
+    for (int k = 1; k < length; ++k) {
+      const PlanStep& step = steps[s + k];
+      if (step.node->op_type != "Add") continue;
+      for (int id : step.inputs) {
+        if (id >= 0 && id != steps[s + k - 1].outputs[0]) ++native_reads[id];
+      }
+    }
+  }
+  std::vector<bool> graph_output(plan.num_values(), false);
+  for (int id : plan.output_ids()) graph_output[id] = true;
+  for (size_t s = 0; s < steps.size(); ++s) {
+    if (chains.length[s] == 0) continue;
+    const int out = steps[s + chains.length[s] - 1].outputs[0];
+    chains.native_output[s] = out >= 0 && !graph_output[out] &&
+                              reads[out] > 0 && reads[out] == native_reads[out];
+  }
+  return chains;
 }
 
 absl::StatusOr<bool> CpuBackend::ForwardChain(
     const ExecutionPlan& plan, size_t first, size_t count,
-    const std::vector<std::vector<const Tensor*>>& inputs, Tensor& output) {
+    const std::vector<std::vector<const Tensor*>>& inputs,
+    const std::vector<std::vector<bool>>& native, bool native_output,
+    Tensor& output, bool* output_native) {
   std::vector<const Node*> nodes;
+  cpu::ChainLayouts layouts;
+  layouts.y_nhwc = native_output;
   for (size_t i = 0; i < count; ++i) {
     nodes.push_back(plan.steps()[first + i].node);
+    for (size_t j = 0; j < native[i].size(); ++j) {
+      if (!native[i][j]) continue;
+      if (i == 0 && j == 0) {
+        layouts.x_nhwc = true;
+      } else if (i > 0 && nodes[i]->op_type == "Add") {
+        layouts.addend_nhwc = true;
+      } else {
+        return false;  // read where only the plain layout is understood
+      }
+    }
   }
-  return cpu::ForwardConvChain(nodes, inputs, &output);
+  return cpu::ForwardConvChain(nodes, inputs, layouts, &output, output_native);
+}
+
+absl::StatusOr<Tensor> CpuBackend::ToPlain(const Tensor& t) {
+  return cpu::ChangeChannelsLayout(t, /*to_nhwc=*/false);
 }
 
 absl::Status CpuBackend::Accumulate(Tensor& acc, Tensor g,

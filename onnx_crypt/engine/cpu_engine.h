@@ -50,13 +50,19 @@ class CpuBackend {
                         const std::vector<bool>& need,
                         std::vector<Tensor>& grad_inputs);
   // Conv chains (ops/cpu/conv_fused.h) in forward passes that keep no
-  // values: Conv [BatchNormalization] [Add] [Relu | LeakyRelu] where each
-  // intermediate value is read by the next step alone (and is no graph
-  // output). Bit for bit the steps' own results (executor.h).
-  std::vector<int> ChainLengths(const ExecutionPlan& plan);
+  // values: Conv [BatchNormalization] [Add] [Relu | LeakyRelu] [pool] where
+  // each intermediate value is read by the next step alone (and is no graph
+  // output), and lone Convs. Bit for bit the steps' own results (executor.h).
+  // The native layout is channels-last (conv_fused.h ChainLayouts): a chain's
+  // output stays N x H x W x C when every reader is a chain that reads it as
+  // its Conv's X or its Add's other operand, and it is no graph output.
+  ChainPlan PlanChains(const ExecutionPlan& plan);
   absl::StatusOr<bool> ForwardChain(
       const ExecutionPlan& plan, size_t first, size_t count,
-      const std::vector<std::vector<const Tensor*>>& inputs, Tensor& output);
+      const std::vector<std::vector<const Tensor*>>& inputs,
+      const std::vector<std::vector<bool>>& native, bool native_output,
+      Tensor& output, bool* output_native);
+  absl::StatusOr<Tensor> ToPlain(const Tensor& t);
   absl::Status Accumulate(Tensor& acc, Tensor g, const std::string& value);
   absl::StatusOr<double> LossGradient(const Tensor& output,
                                       absl::Span<const int64_t> labels,

@@ -23,18 +23,27 @@
 //   StatusOr<double> LossGradient(const Value& output, Span<const int64_t>,
 //                                 OutputKind, Value* grad);
 // and optionally, to run chains of steps as one call where no intermediate
-// value is kept:
-//   // Per step s: how many consecutive steps from s may run as one (1 =
-//   // alone); each intermediate output is read by the next step only.
-//   std::vector<int> ChainLengths(const ExecutionPlan&);
+// value is kept, handing values between chains in a layout of its own:
+//   // ChainPlan (below): per step, the chain that starts there, if any.
+//   ChainPlan PlanChains(const ExecutionPlan&);
 //   // Runs steps [first, first + count): inputs[i] are step first + i's
-//   // inputs (null for the previous step's output); on true `output` is the
-//   // last step's first output, equal bit for bit to running the steps one
-//   // by one; false: nothing done, the steps run one by one.
+//   // inputs (null for the previous step's output), native[i][j] whether
+//   // inputs[i][j] is in the backend's native layout; `native_output`:
+//   // whether the output may be left in it. On true `output` is the last
+//   // step's first output, equal bit for bit to running the steps one by one
+//   // (in the native layout where *output_native says so); false: nothing
+//   // done, the steps run one by one.
 //   StatusOr<bool> ForwardChain(const ExecutionPlan&, size_t first,
 //                               size_t count,
 //                               const std::vector<std::vector<const Value*>>&,
-//                               Value& output);
+//                               const std::vector<std::vector<bool>>& native,
+//                               bool native_output, Value& output,
+//                               bool* output_native);
+//   // A native-layout value in the plain layout (same values).
+//   StatusOr<Value> ToPlain(const Value&);
+// A native value is only ever read by ForwardChain: before any other step
+// reads it, and before it is returned as a graph output, the executor turns
+// it plain (once, in place).
 //
 // Forward: steps in plan order; with Keep::kLastUse a value is freed after its
 // last reader (peak memory about the widest cut of the graph) and chains run
@@ -76,11 +85,21 @@ absl::Status CheckFeed(const ValueInfo& info, const Tensor& t);
 
 enum class Keep { kLastUse, kValues, kForBackward };
 
-// Whether backend B runs chains of steps (ChainLengths / ForwardChain above).
+// A backend's chains (PlanChains above), per plan step s: length[s] = 0 when
+// step s runs alone, n >= 1 when steps [s, s + n) may run as one ForwardChain
+// call (n = 1: one step, for its layouts); each intermediate output is read by
+// the next step only. native_output[s]: every reader of that chain's output is
+// a chain that takes it in the native layout, so it may stay there.
+struct ChainPlan {
+  std::vector<int> length;
+  std::vector<bool> native_output;
+};
+
+// Whether backend B runs chains of steps (PlanChains / ForwardChain above).
 template <typename B, typename = void>
 struct HasForwardChains : std::false_type {};
 template <typename B>
-struct HasForwardChains<B, std::void_t<decltype(&B::ChainLengths)>>
+struct HasForwardChains<B, std::void_t<decltype(&B::PlanChains)>>
     : std::true_type {};
 
 template <typename B>
@@ -106,7 +125,7 @@ class Executor {
         backend_(backend),
         initializers_(std::move(initializers)) {
     if constexpr (HasForwardChains<B>::value) {
-      chain_lengths_ = backend_.ChainLengths(plan_);
+      chains_ = backend_.PlanChains(plan_);
     }
   }
 
@@ -131,16 +150,20 @@ class Executor {
       OC_ASSIGN_OR_RETURN(acts.ref[id],
                           backend_.BindFeed(info, it->second, acts.owned[id]));
     }
+    // Which values a chain left in the backend's native layout (kLastUse).
+    std::vector<bool> native(n, false);
     for (size_t s = 0; s < plan_.steps().size();) {
       size_t count = 1;
-      if (keep == Keep::kLastUse && s < chain_lengths_.size() &&
-          chain_lengths_[s] > 1) {
+      bool chained = false;
+      if (keep == Keep::kLastUse && s < chains_.length.size() &&
+          chains_.length[s] > 0) {
         OC_ASSIGN_OR_RETURN(
-            const bool chained,
-            RunChain(s, static_cast<size_t>(chain_lengths_[s]), acts));
-        if (chained) count = static_cast<size_t>(chain_lengths_[s]);
+            chained,
+            RunChain(s, static_cast<size_t>(chains_.length[s]), acts, native));
+        if (chained) count = static_cast<size_t>(chains_.length[s]);
       }
-      if (count == 1) {
+      if (!chained) {
+        OC_RETURN_IF_ERROR(MakePlain(plan_.steps()[s].inputs, acts, native));
         OC_RETURN_IF_ERROR(RunStep(s, keep == Keep::kForBackward, acts));
       }
       for (size_t t = s; t < s + count && keep == Keep::kLastUse; ++t) {
@@ -154,7 +177,7 @@ class Executor {
       }
       s += count;
     }
-    return absl::OkStatus();
+    return MakePlain(plan_.output_ids(), acts, native);
   }
 
   // Re-runs `steps` (ascending) over the values of a complete forward pass.
@@ -270,15 +293,18 @@ class Executor {
   // Steps [first, first + count) as one backend call (ForwardChain); false
   // when the backend declined them.
   absl::StatusOr<bool> RunChain(size_t first, size_t count,
-                                Activations<B>& acts) const {
+                                Activations<B>& acts,
+                                std::vector<bool>& native) const {
     if constexpr (HasForwardChains<B>::value) {
       const Value absent;
       std::vector<std::vector<const Value*>> inputs(count);
+      std::vector<std::vector<bool>> native_inputs(count);
       for (size_t i = 0; i < count; ++i) {
         const PlanStep& step = plan_.steps()[first + i];
         const int previous =
             i == 0 ? -1 : plan_.steps()[first + i - 1].outputs[0];
         for (int id : step.inputs) {
+          native_inputs[i].push_back(id >= 0 && id != previous && native[id]);
           if (id >= 0 && id == previous) {
             inputs[i].push_back(nullptr);
           } else if (id < 0) {
@@ -294,10 +320,11 @@ class Executor {
       }
       const PlanStep& last = plan_.steps()[first + count - 1];
       Value output;
-      bool chained = false;
+      bool chained = false, output_native = false;
       OC_RETURN_IF_ERROR(CatchAllocationFailure(last.node->Describe(), [&]() {
-        absl::StatusOr<bool> r =
-            backend_.ForwardChain(plan_, first, count, inputs, output);
+        absl::StatusOr<bool> r = backend_.ForwardChain(
+            plan_, first, count, inputs, native_inputs,
+            chains_.native_output[first], output, &output_native);
         if (!r.ok()) return r.status();
         chained = *r;
         return absl::OkStatus();
@@ -306,10 +333,26 @@ class Executor {
       const int id = last.outputs[0];
       acts.owned[id] = std::move(output);
       acts.ref[id] = &acts.owned[id];
+      native[id] = output_native;
       return true;
     } else {
       return false;
     }
+  }
+
+  // The values `ids` that a chain left in the native layout, made plain.
+  absl::Status MakePlain(const std::vector<int>& ids, Activations<B>& acts,
+                         std::vector<bool>& native) const {
+    if constexpr (HasForwardChains<B>::value) {
+      for (int id : ids) {
+        if (id < 0 || !native[id]) continue;
+        OC_ASSIGN_OR_RETURN(Value plain, backend_.ToPlain(*acts.ref[id]));
+        acts.owned[id] = std::move(plain);
+        acts.ref[id] = &acts.owned[id];
+        native[id] = false;
+      }
+    }
+    return absl::OkStatus();
   }
 
   absl::Status RunStep(size_t s, bool keep_context,
@@ -354,7 +397,7 @@ class Executor {
   const ExecutionPlan& plan_;
   B& backend_;
   std::vector<const Value*> initializers_;
-  std::vector<int> chain_lengths_;  // empty: the backend has no chains
+  ChainPlan chains_;  // empty: the backend has no chains
 };
 
 }  // namespace onnx_crypt

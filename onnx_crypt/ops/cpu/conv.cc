@@ -34,6 +34,7 @@
 
 #if defined(ONNX_CRYPT_HAVE_DNNL)
 #include "onnx_crypt/ops/cpu/conv_dnnl.h"
+#include "onnx_crypt/ops/cpu/layout_dnnl.h"
 #endif
 
 namespace onnx_crypt::cpu {
@@ -320,6 +321,34 @@ absl::Status Forward(const Node& node, const TensorRefs& inputs,
 
 }  // namespace
 
+absl::StatusOr<Tensor> ChangeChannelsLayout(const Tensor& x, bool to_nhwc) {
+  if (x.dtype() != DType::kFloat32 || x.shape().size() != 4) {
+    return absl::InternalError(
+        absl::StrCat("channels layout change of ", x.DebugString(),
+                     ": needs a float32 N x C x H x W tensor"));
+  }
+  const Shape& d = x.shape();
+  Tensor y = Tensor::Uninitialized(DType::kFloat32, d);
+#if defined(ONNX_CRYPT_HAVE_DNNL)
+  OC_RETURN_IF_ERROR(DnnlChangeLayout(d[0], d[1], d[2], d[3], to_nhwc,
+                                      x.data<float>(),
+                                      y.mutable_data<float>()));
+#else
+  const float* from = x.data<float>();
+  float* to = y.mutable_data<float>();
+  const int64_t c = d[1], hw = d[2] * d[3];
+  for (int64_t n = 0; n < d[0]; ++n) {
+    for (int64_t k = 0; k < c; ++k) {
+      for (int64_t p = 0; p < hw; ++p) {
+        const int64_t nchw = (n * c + k) * hw + p, nhwc = (n * hw + p) * c + k;
+        to[to_nhwc ? nhwc : nchw] = from[to_nhwc ? nchw : nhwc];
+      }
+    }
+  }
+#endif
+  return y;
+}
+
 absl::StatusOr<bool> ConvForwardFused(const Node& node,
                                       const TensorRefs& inputs,
                                       const ConvEpilogue& epilogue, Tensor* y) {
@@ -333,6 +362,12 @@ absl::StatusOr<bool> ConvForwardFused(const Node& node,
   OC_ASSIGN_OR_RETURN(ConvPlan plan, MakePlan(node, x, w, &b));
   const Shape shape = plan.geom.OutputShape(plan.out_channels);
   DnnlConvEpilogue e;
+  if ((epilogue.x_nhwc || epilogue.y_nhwc) &&
+      (plan.geom.spatial_rank != 2 || x.shape().size() != 4)) {
+    return false;
+  }
+  e.src_nhwc = epilogue.x_nhwc;
+  e.dst_nhwc = epilogue.y_nhwc;
   Shape y_shape = shape;
   if (epilogue.pool != nullptr &&
       epilogue.pool->op_type == "GlobalAveragePool") {

@@ -25,6 +25,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "oneapi/dnnl/dnnl.hpp"
+#include "onnx_crypt/ops/cpu/layout_dnnl.h"
 #include "onnx_crypt/ops/cpu/layout_pools.h"
 #include "onnx_crypt/ops/cpu/parallel.h"
 #include "onnx_crypt/ops/cpu/pool_two_by_two.h"
@@ -37,11 +38,6 @@ namespace {
 using dnnl::memory;
 using Dims = memory::dims;
 using Tag = memory::format_tag;
-
-dnnl::engine& CpuDnnlEngine() {
-  static dnnl::engine* engine = new dnnl::engine(dnnl::engine::kind::cpu, 0);
-  return *engine;
-}
 
 // One argument of a primitive: the layout our tensor has, the layout the
 // primitive wants, and the reorder between them when they differ.
@@ -70,6 +66,8 @@ struct Prepared {
   DnnlPool pool = DnnlPool::kNone;
   enum class DstLayout { kNchw, kNhwc, kOther } dst_layout = DstLayout::kOther;
   dnnl::reorder dst_to_nchw;
+  memory::desc nchw_dst;     // what dst_to_nchw writes
+  bool pooled_nhwc = false;  // the pooled values are written NHWC
   // Whether the fused primitive has the implementation and layouts of the
   // plain one (false: not used).
   bool matches_plain = true;
@@ -83,6 +81,8 @@ struct EpilogueKind {
   bool relu = false;
   float relu_alpha = 0.0f;
   DnnlPool pool = DnnlPool::kNone;
+  // The user layouts (DnnlConvEpilogue); not steps of the epilogue.
+  bool src_nhwc = false, dst_nhwc = false;
   bool any() const {
     return scale_shift || addend || relu || pool != DnnlPool::kNone;
   }
@@ -184,8 +184,8 @@ void Execute(const Prepared& p, const std::vector<const void*>& pointers,
       const float* values = static_cast<const float*>(v.get_data_handle());
       bool nhwc = p.dst_layout == Prepared::DstLayout::kNhwc;
       if (p.dst_layout == Prepared::DstLayout::kOther) {
-        memory plain(a.user, e,
-                     ThreadBuffer(p.args.size() + 1, a.user.get_size()));
+        memory plain(p.nchw_dst, e,
+                     ThreadBuffer(p.args.size() + 1, p.nchw_dst.get_size()));
         p.dst_to_nchw.execute(stream,
                               {{DNNL_ARG_FROM, v}, {DNNL_ARG_TO, plain}});
         stream.wait();
@@ -196,13 +196,28 @@ void Execute(const Prepared& p, const std::vector<const void*>& pointers,
       }
       const memory::dims d = a.user.dims();
       if (p.pool == DnnlPool::kGlobalAverage) {
+        // N x C x 1 x 1: the same bytes in either layout.
         GlobalMean(values, nhwc, d[0], d[1], d[2] * d[3], epilogue->pooled);
-      } else if (p.pool == DnnlPool::kMax) {
-        PoolTwoByTwo(values, nhwc, d[0], d[1], d[2], d[3], epilogue->pooled,
-                     MaxOfFour());
+        continue;
+      }
+      // Pooled NHWC from NHWC values directly; from NCHW values (a primitive
+      // that chose NCHW) through an NCHW buffer and a layout change.
+      const bool nhwc_out = p.pooled_nhwc && nhwc;
+      const int64_t pooled_size = d[0] * d[1] * (d[2] / 2) * (d[3] / 2);
+      float* pooled = p.pooled_nhwc && !nhwc
+                          ? static_cast<float*>(ThreadBuffer(
+                                p.args.size() + 2, sizeof(float) * pooled_size))
+                          : epilogue->pooled;
+      if (p.pool == DnnlPool::kMax) {
+        PoolTwoByTwo(values, nhwc, d[0], d[1], d[2], d[3], pooled, MaxOfFour(),
+                     nhwc_out);
       } else {
-        PoolTwoByTwo(values, nhwc, d[0], d[1], d[2], d[3], epilogue->pooled,
-                     MeanOfFour());
+        PoolTwoByTwo(values, nhwc, d[0], d[1], d[2], d[3], pooled, MeanOfFour(),
+                     nhwc_out);
+      }
+      if (pooled != epilogue->pooled) {
+        ChangeLayout(d[0], d[1], d[2] / 2, d[3] / 2, true, pooled,
+                     epilogue->pooled);
       }
       continue;
     }
@@ -297,6 +312,7 @@ dnnl::convolution_forward::primitive_desc ForwardDesc(
 }
 
 constexpr int64_t kChunkBytes = int64_t{1} << 20;
+constexpr int64_t kThreadedChunkBytes = int64_t{64} << 20;
 constexpr size_t kWeightsSlot = 7;  // ThreadBuffer slot past every argument's
 
 enum Kind : int64_t { kForward = 1, kBackwardData = 2, kBackwardWeights = 3 };
@@ -305,8 +321,12 @@ std::unique_ptr<Prepared> Create(Kind kind, const DnnlConvShape& s, bool bias,
                                  const EpilogueKind& epilogue) {
   const Geometry r = MakeGeometry(s);
   auto p = std::make_unique<Prepared>();
-  const memory::desc src = Plain(r.src, r.act_tag);
-  const memory::desc dst = Plain(r.dst, r.act_tag);
+  // The user layouts: plain, or NHWC where the caller asks (forward only).
+  const memory::desc src =
+      Plain(r.src, epilogue.src_nhwc ? Tag::acdb : r.act_tag);
+  const memory::desc dst =
+      Plain(r.dst, epilogue.dst_nhwc ? Tag::acdb : r.act_tag);
+  const memory::desc nchw_dst = Plain(r.dst, r.act_tag);
   const memory::desc wei = Plain(r.weights, r.weights_tag);
   const memory::desc b = Plain(r.bias, Tag::a);
   if (kind == kForward) {
@@ -315,15 +335,17 @@ std::unique_ptr<Prepared> Create(Kind kind, const DnnlConvShape& s, bool bias,
     if (epilogue.pool != DnnlPool::kNone) {
       // Where the pooling reads the values (2-D only: the caller checks).
       p->pool = epilogue.pool;
-      if (pd.dst_desc() == dst) {
+      p->pooled_nhwc = epilogue.dst_nhwc;
+      if (pd.dst_desc() == nchw_dst) {
         p->dst_layout = Prepared::DstLayout::kNchw;
       } else if (r.dst.size() == 4 &&
                  pd.dst_desc() == Plain(r.dst, Tag::acdb)) {
         p->dst_layout = Prepared::DstLayout::kNhwc;
       } else {
         dnnl::engine& e = CpuDnnlEngine();
+        p->nchw_dst = nchw_dst;
         p->dst_to_nchw = dnnl::reorder(
-            dnnl::reorder::primitive_desc(e, pd.dst_desc(), e, dst));
+            dnnl::reorder::primitive_desc(e, pd.dst_desc(), e, nchw_dst));
       }
     }
     if (epilogue.any()) {
@@ -416,28 +438,34 @@ const Prepared& Get(Kind kind, const DnnlConvShape& s, bool bias,
     key.insert(key.end(), {epilogue.scale_shift, epilogue.addend, epilogue.relu,
                            alpha_bits, static_cast<int64_t>(epilogue.pool)});
   }
+  if (epilogue.src_nhwc || epilogue.dst_nhwc) {
+    key.insert(key.end(), {-1, epilogue.src_nhwc, epilogue.dst_nhwc});
+  }
   absl::MutexLock lock(&mu);
   std::unique_ptr<Prepared>& slot = (*cache)[key];
   if (slot == nullptr) slot = Create(kind, s, bias, epilogue);
   return *slot;
 }
 
-absl::Status FromDnnl(const dnnl::error& e, const char* what) {
-  return absl::InternalError(absl::StrCat("oneDNN ", what, ": ", e.what(),
-                                          " (status ",
-                                          static_cast<int>(e.status), ")"));
-}
-
-// Images per forward call: src and dst of one call, and the reordered copies
-// of both, stay within about kChunkBytes (near L2) instead of streaming the
-// whole batch through memory three times (5% faster on resnet_small and
-// bn_cnn at batch 256 than one call per batch; 256 KB was slower again).
+// Images per forward call. At one thread: src and dst of one call, and the
+// reordered copies of both, stay within about kChunkBytes (near L2) instead of
+// streaming the whole batch through memory three times (5% faster on
+// resnet_small and bn_cnn at batch 256 than one call per batch; 256 KB was
+// slower again). With more threads, chunks of up to kThreadedChunkBytes (the
+// whole batch of the bundled models): each call is one OpenMP parallel region,
+// and the CLI's workers wait passively (base/openblas_env.h), so every region
+// pays for waking them. At 2 threads on 2 idle cores, one call per batch ran
+// resnet_small 2.0x, bn_cnn 1.8x and lenet5 1.6x faster than 1 MB chunks
+// (tools/bench/results/forward_cpu.md); the cap bounds the reorder buffers of
+// big images.
 int64_t ForwardChunk(const DnnlConvShape& s) {
   const WindowGeometry& g = s.geom;
   const int64_t per_image =
       static_cast<int64_t>(sizeof(float)) * 2 *
       (g.channels * g.InSize() + s.out_channels * g.OutSize());
-  return std::clamp<int64_t>(kChunkBytes / std::max<int64_t>(1, per_image), 1,
+  const int64_t bytes =
+      omp_get_max_threads() > 1 ? kThreadedChunkBytes : kChunkBytes;
+  return std::clamp<int64_t>(bytes / std::max<int64_t>(1, per_image), 1,
                              std::max<int64_t>(1, g.batch));
 }
 
@@ -511,6 +539,8 @@ EpilogueKind KindOf(const DnnlConvEpilogue& e) {
   k.relu = e.relu;
   k.relu_alpha = e.relu ? e.relu_alpha : 0.0f;
   k.pool = e.pool;
+  k.src_nhwc = e.src_nhwc;
+  k.dst_nhwc = e.dst_nhwc;
   return k;
 }
 

@@ -54,6 +54,12 @@ struct DnnlConvEpilogue {
   bool relu = false;
   float relu_alpha = 0.0f;
   DnnlPool pool = DnnlPool::kNone;  // 2-D convolutions only
+  // 2-D convolutions only: X, and Y with the addend (and with a pool its
+  // pooled values), laid out channels-last (N x H x W x C, the layout the
+  // primitive itself prefers) instead of N x C x H x W, so that no reorder
+  // runs before or after the primitive. The layouts change no value.
+  bool src_nhwc = false;
+  bool dst_nhwc = false;
 };
 
 // The convolution and its epilogue in one pass (oneDNN post-ops). Runs only

@@ -16,6 +16,7 @@ namespace onnx_crypt::cpu {
 namespace {
 
 std::atomic<int64_t> fused_chains{0};
+std::atomic<int64_t> channels_last_chains{0};
 
 bool Is(const Node* node, const char* type) {
   return node != nullptr && node->domain.empty() && node->op_type == type;
@@ -46,13 +47,20 @@ size_t ConvChainLength(const std::vector<const Node*>& nodes) {
 
 absl::StatusOr<bool> ForwardConvChain(const std::vector<const Node*>& nodes,
                                       const std::vector<TensorRefs>& inputs,
-                                      Tensor* y) {
-  if (nodes.size() < 2 || inputs.size() != nodes.size()) return false;
+                                      const ChainLayouts& layouts, Tensor* y,
+                                      bool* y_nhwc) {
+  if (nodes.empty() || inputs.size() != nodes.size()) return false;
+  if (inputs[0].empty() || inputs[0][0] == nullptr) return false;
+  const bool four_d = inputs[0][0]->shape().size() == 4;
+  if (nodes.size() == 1 && !layouts.x_nhwc && !layouts.y_nhwc) return false;
   ConvEpilogue epilogue;
+  epilogue.x_nhwc = layouts.x_nhwc;
+  epilogue.y_nhwc = layouts.y_nhwc && four_d;
   // BatchNormalization's checks read X's type and shape only: a 1 x C
   // stand-in serves them (ConvForwardFused then checks that C is the Conv's
   // output channel count).
   Tensor bn_x;
+  bool addend_nhwc = false;
   for (size_t i = 1; i < nodes.size(); ++i) {
     const Node& node = *nodes[i];
     const TensorRefs& in = inputs[i];
@@ -73,6 +81,7 @@ absl::StatusOr<bool> ForwardConvChain(const std::vector<const Node*>& nodes,
         return false;
       }
       epilogue.addend = in[0] != nullptr ? in[0] : in[1];
+      addend_nhwc = layouts.addend_nhwc;
     } else if (node.op_type == "Relu") {
       if (in.size() != 1 || in[0] != nullptr) return false;
       epilogue.relu = true;
@@ -90,14 +99,34 @@ absl::StatusOr<bool> ForwardConvChain(const std::vector<const Node*>& nodes,
       return false;
     }
   }
+  Tensor addend;  // the addend in the output's layout, where it was not
+  if (epilogue.addend != nullptr && addend_nhwc != epilogue.y_nhwc) {
+    if (epilogue.addend->dtype() != DType::kFloat32 ||
+        epilogue.addend->shape().size() != 4) {
+      return false;
+    }
+    OC_ASSIGN_OR_RETURN(
+        addend, ChangeChannelsLayout(*epilogue.addend, epilogue.y_nhwc));
+    epilogue.addend = &addend;
+  }
   OC_ASSIGN_OR_RETURN(const bool fused,
                       ConvForwardFused(*nodes[0], inputs[0], epilogue, y));
-  if (fused) fused_chains.fetch_add(1, std::memory_order_relaxed);
-  return fused;
+  if (!fused) return false;
+  if (nodes.size() > 1) fused_chains.fetch_add(1, std::memory_order_relaxed);
+  if (epilogue.x_nhwc || epilogue.y_nhwc || addend_nhwc) {
+    channels_last_chains.fetch_add(1, std::memory_order_relaxed);
+  }
+  *y_nhwc = epilogue.y_nhwc && !(epilogue.pool != nullptr &&
+                                 epilogue.pool->op_type == "GlobalAveragePool");
+  return true;
 }
 
 int64_t FusedConvChainCount() {
   return fused_chains.load(std::memory_order_relaxed);
+}
+
+int64_t ChannelsLastChainCount() {
+  return channels_last_chains.load(std::memory_order_relaxed);
 }
 
 }  // namespace onnx_crypt::cpu

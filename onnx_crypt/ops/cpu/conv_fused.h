@@ -44,19 +44,41 @@ namespace onnx_crypt::cpu {
 // only by the next node, as its data input.
 size_t ConvChainLength(const std::vector<const Node*>& nodes);
 
-// Runs the chain `nodes` (a prefix ConvChainLength accepted); inputs[i] are
-// node i's inputs, with null for the previous node's output. Sets *y to the
-// last node's output and returns true, or returns false and does nothing
-// when this chain cannot be fused for these inputs (types, shapes, oneDNN's
-// choice of kernel).
+// Channels-last activations between chains. oneDNN's convolutions want N x H x
+// W x C; a chain whose output is read only by other chains (as a Conv's X or
+// an Add's other operand) can hand it over in that order and save the two
+// reorders of every Conv in between (ChainLayouts in engine/cpu_engine.h
+// decides where). The tensors keep their N x C x H x W shapes; only the order
+// of the data differs, so no value changes.
+struct ChainLayouts {
+  bool x_nhwc = false;       // the Conv's X is channels-last
+  bool addend_nhwc = false;  // the Add's other operand is
+  bool y_nhwc = false;       // the output is wanted channels-last
+};
+
+// Runs the chain `nodes` (a prefix ConvChainLength accepted, or a lone Conv,
+// which only changes the layouts); inputs[i] are node i's inputs, with null
+// for the previous node's output. Sets *y to the last node's output and
+// *y_nhwc to whether it is channels-last (as `layouts` asked, for a 2-D Conv
+// whose output has H x W; a global pool's N x C x 1 x 1 is reported plain),
+// and returns true; or returns false and does nothing when this chain cannot
+// be fused for these inputs (types, shapes, oneDNN's choice of kernel). An
+// addend in the other layout than the output's is converted first.
 absl::StatusOr<bool> ForwardConvChain(const std::vector<const Node*>& nodes,
                                       const std::vector<TensorRefs>& inputs,
-                                      Tensor* y);
+                                      const ChainLayouts& layouts, Tensor* y,
+                                      bool* y_nhwc);
 
-// How many chains ForwardConvChain has run fused in this process (for tests
-// and benchmarks: a fused path that silently never runs would pass any
-// comparison).
+// How many chains of two or more steps ForwardConvChain has run fused in this
+// process, and how many of its runs read or wrote a channels-last tensor
+// (for tests and benchmarks: a fused path that silently never runs would pass
+// any comparison).
 int64_t FusedConvChainCount();
+int64_t ChannelsLastChainCount();
+
+// x (float32, N x C x H x W) with its data reordered to channels-last
+// (`to_nhwc`) or back to N x C x H x W; same shape, same values.
+absl::StatusOr<Tensor> ChangeChannelsLayout(const Tensor& x, bool to_nhwc);
 
 // The per-channel coefficients of BatchNormalization's float32 forward
 // (batch_normalization.cc): Y = a[c] * X + b[c]. Errors as its forward's.
@@ -70,10 +92,14 @@ absl::Status BatchNormFloatCoefficients(const Node& node,
 // types are not float32 or the fused primitive does not match the plain one.
 struct ConvEpilogue {
   std::vector<float> scale, shift;  // empty, or one per output channel
-  const Tensor* addend = nullptr;   // Y's shape
+  const Tensor* addend = nullptr;   // Y's shape and layout
   bool relu = false;
   float relu_alpha = 0.0f;
   const Node* pool = nullptr;  // a MaxPool or AveragePool node, or null
+  // 2-D Conv only: X's data, and Y's (with the addend's), in channels-last
+  // order (ChainLayouts); the tensors' shapes stay N x C x H x W.
+  bool x_nhwc = false;
+  bool y_nhwc = false;
 };
 absl::StatusOr<bool> ConvForwardFused(const Node& node,
                                       const TensorRefs& inputs,

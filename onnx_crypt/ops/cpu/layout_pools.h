@@ -1,5 +1,6 @@
 // Pools over a block laid out either count x channels x spatial (NCHW) or
-// count x spatial x channels (NHWC), written in NCHW: what a fused Conv chain
+// count x spatial x channels (NHWC), written in NCHW (or, for the 2 x 2 pool
+// of an NHWC block, NHWC too): what a fused Conv chain
 // (conv_dnnl.cc) runs on the convolution's output buffer in whichever layout
 // oneDNN chose, so that the output never takes the round trip back to NCHW.
 // Each output is computed in the same order as the plain pool kernels
@@ -23,11 +24,13 @@ void GlobalMean(const float* x, bool nhwc, int64_t count, int64_t channels,
                 int64_t size, float* y);
 
 // 2 x 2, stride 2 pooling of a count x channels x h x w block (`nhwc`: laid
-// out count x h x w x channels) into count x channels x (h / 2) x (w / 2),
+// out count x h x w x channels) into count x channels x (h / 2) x (w / 2)
+// (`nhwc_out`, for an NHWC block only: count x (h / 2) x (w / 2) x channels),
 // each output from its own taps in MaxOfFour's / MeanOfFour's order.
 template <typename Window>
 void PoolTwoByTwo(const float* x, bool nhwc, int64_t count, int64_t channels,
-                  int64_t h, int64_t w, float* y, const Window& window) {
+                  int64_t h, int64_t w, float* y, const Window& window,
+                  bool nhwc_out = false) {
   const int64_t oh = h / 2, ow = w / 2;
   if (!nhwc) {
     WindowGeometry g;
@@ -39,24 +42,28 @@ void PoolTwoByTwo(const float* x, bool nhwc, int64_t count, int64_t channels,
     ForEachTwoByTwo(g, x, y, window);
     return;
   }
-  ParallelFor(count * oh, GrainFor(4 * ow * channels),
-              [&](int64_t begin, int64_t end) {
-                const Window fn = window;
-                for (int64_t ni = begin; ni < end; ++ni) {
-                  const int64_t n = ni / oh, i = ni % oh;
-                  const float* r0 = x + ((n * h + 2 * i) * w) * channels;
-                  const float* r1 = r0 + w * channels;
-                  float* yn = y + n * channels * oh * ow + i * ow;
-                  for (int64_t j = 0; j < ow; ++j) {
-                    const float* a = r0 + 2 * j * channels;
-                    const float* b = r1 + 2 * j * channels;
-                    for (int64_t c = 0; c < channels; ++c) {
-                      yn[c * oh * ow + j] =
-                          fn(a[c], a[channels + c], b[c], b[channels + c]);
-                    }
-                  }
-                }
-              });
+  ParallelFor(
+      count * oh, GrainFor(4 * ow * channels), [&](int64_t begin, int64_t end) {
+        const Window fn = window;
+        for (int64_t ni = begin; ni < end; ++ni) {
+          const int64_t n = ni / oh, i = ni % oh;
+          const float* r0 = x + ((n * h + 2 * i) * w) * channels;
+          const float* r1 = r0 + w * channels;
+          // Output (c, j) of this row: yn[c * c_step + j * j_step].
+          const int64_t c_step = nhwc_out ? 1 : oh * ow;
+          const int64_t j_step = nhwc_out ? channels : 1;
+          float* yn =
+              y + n * channels * oh * ow + i * (nhwc_out ? ow * channels : ow);
+          for (int64_t j = 0; j < ow; ++j) {
+            const float* a = r0 + 2 * j * channels;
+            const float* b = r1 + 2 * j * channels;
+            for (int64_t c = 0; c < channels; ++c) {
+              yn[c * c_step + j * j_step] =
+                  fn(a[c], a[channels + c], b[c], b[channels + c]);
+            }
+          }
+        }
+      });
 }
 
 }  // namespace onnx_crypt::cpu

@@ -24,13 +24,38 @@ import warnings as _warnings
 from typing import Any as _Any, Callable as _Callable, Dict as _Dict, List as _List
 from typing import Optional as _Optional, Tuple as _Tuple, Union as _Union
 
-# Kernel runtime settings, made before the extension loads oneDNN's OpenMP
-# (the CLI makes the same one by re-executing itself): passive OpenMP workers
-# sleep between parallel regions instead of spinning against the engine's own
-# threads. A value the caller set is kept. The fast float32 kernels (oneDNN)
-# choose their instruction set themselves, so no OPENBLAS_CORETYPE is needed.
+
+def _cores_free() -> bool:
+    """Whether every core this process may use is free of other processes' runnable threads
+    (the least of three looks at /proc/stat's procs_running, a millisecond apart). The CLI's
+    rule (CoresFreeForThreads in onnx_crypt/base/openblas_env.cc) with --threads at its
+    default, all cores: at import the thread count of later calls is unknown."""
+    try:
+        cores = len(_os.sched_getaffinity(0))
+        least = None
+        for look in range(3):
+            if look:
+                _time.sleep(0.001)
+            with open("/proc/stat") as f:
+                running = next(int(line.split()[1]) for line in f
+                               if line.startswith("procs_running"))
+            least = running - 1 if least is None else min(least, running - 1)
+        return least + cores <= cores  # others + threads (all cores) <= cores
+    except (OSError, StopIteration, ValueError, AttributeError):
+        return False
+
+
+# Kernel runtime settings, made before the extension loads oneDNN's OpenMP (the CLI makes
+# the same choice by re-executing itself; openblas_env.cc measures why): OpenMP workers spin
+# briefly between parallel regions (GOMP_SPINCOUNT=300000) when the cores are free, and sleep
+# (OMP_WAIT_POLICY=PASSIVE) when other processes keep them busy. A value the caller set is
+# kept; speed changes, results do not. The fast float32 kernels (oneDNN) choose their
+# instruction set themselves, so no OPENBLAS_CORETYPE is needed.
 if "OMP_WAIT_POLICY" not in _os.environ and "GOMP_SPINCOUNT" not in _os.environ:
-    _os.environ["OMP_WAIT_POLICY"] = "PASSIVE"
+    if _cores_free():
+        _os.environ["GOMP_SPINCOUNT"] = "300000"
+    else:
+        _os.environ["OMP_WAIT_POLICY"] = "PASSIVE"
 
 import numpy as _np
 
