@@ -7,6 +7,8 @@ Resize, CenterCrop, ToTensor and Normalize on the same files must give the same 
 and arrays (to float32 rounding). The Fashion-MNIST preset must give back the arrays of
 tools/data/fmnist_test.npz from those images written as PNGs, and the bundled LeNet-5 must score
 on the .npz through `onnx-crypt eval` ($ONNX_CRYPT_CLI, default build/tools/onnx-crypt).
+The command line (images_cli.py) runs as `python images.py` by path, which imports images_cli.py
+from beside it: neither the compiled module nor __init__ is imported there either.
 """
 import importlib.util
 import json
