@@ -56,7 +56,7 @@
 // (ExecutionPlan::StepsDownstreamOf) over kept values; every other value is
 // reused, so the result equals a full forward bit for bit. RerunOver does the
 // same into a separate overlay, leaving the kept values as they were (a
-// trial).
+// trial); it runs the backend's chains where all the steps of one are re-run.
 //
 // Not thread-safe; one executor per engine.
 #ifndef ONNX_CRYPT_ENGINE_EXECUTOR_H_
@@ -210,17 +210,38 @@ class Executor {
     overlay.ref = base.ref;
     overlay.contexts.clear();
     overlay.complete = false;
-    for (int s : steps) {
-      OC_RETURN_IF_ERROR(RunStep(static_cast<size_t>(s), false, overlay));
-      for (int id : plan_.steps()[s].inputs) {
-        if (id >= 0 && plan_.last_reader(id) == s &&
-            B::Defined(overlay.owned[id])) {
-          overlay.owned[id] = Value();
-          overlay.ref[id] = nullptr;
+    // Chains run as in a kLastUse forward where all their steps are re-run
+    // (a chain's intermediates are read by its next step alone).
+    std::vector<bool> native(plan_.num_values(), false);
+    for (size_t k = 0; k < steps.size();) {
+      const int s = steps[k];
+      size_t count = 1;
+      bool chained = false;
+      const size_t length = static_cast<size_t>(s) < chains_.length.size()
+                                ? static_cast<size_t>(chains_.length[s])
+                                : 0;
+      if (length > 0 && k + length <= steps.size() &&
+          steps[k + length - 1] == s + static_cast<int>(length) - 1) {
+        OC_ASSIGN_OR_RETURN(chained, RunChain(static_cast<size_t>(s), length,
+                                              overlay, native));
+        if (chained) count = length;
+      }
+      if (!chained) {
+        OC_RETURN_IF_ERROR(MakePlain(plan_.steps()[s].inputs, overlay, native));
+        OC_RETURN_IF_ERROR(RunStep(static_cast<size_t>(s), false, overlay));
+      }
+      for (int t = s; t < s + static_cast<int>(count); ++t) {
+        for (int id : plan_.steps()[t].inputs) {
+          if (id >= 0 && plan_.last_reader(id) == t &&
+              B::Defined(overlay.owned[id])) {
+            overlay.owned[id] = Value();
+            overlay.ref[id] = nullptr;
+          }
         }
       }
+      k += count;
     }
-    return absl::OkStatus();
+    return MakePlain(plan_.output_ids(), overlay, native);
   }
 
   // Loss of the first graph output against `labels`, then dL/dv for every
