@@ -34,11 +34,6 @@ using cpu::FastKernelsAvailable;
 using cpu::FusedConvChainCount;
 using cpu::SetFastKernelsEnabled;
 
-Tensor Float(const Shape& shape, uint64_t seed, double lo = -1.0,
-             double hi = 1.0) {
-  return RandomTensor(shape, seed, lo, hi).CastTo(DType::kFloat32);
-}
-
 Node Conv(const std::string& x, const std::string& w, const std::string& y,
           int64_t stride = 1, const std::string& b = "") {
   std::vector<std::string> in = {x, w};
@@ -65,7 +60,7 @@ Graph HandOverGraph(bool c_output) {
   g.opsets[""] = 13;
   auto init = [&g](const std::string& name, const Shape& shape, uint64_t seed,
                    double lo, double hi) {
-    g.initializers[name] = Float(shape, seed, lo, hi);
+    g.initializers[name] = RandomFloat(shape, seed, lo, hi);
     g.initializer_order.push_back(name);
   };
   init("wa", {16, 16, 3, 3}, 1, -0.2, 0.2);
@@ -137,20 +132,6 @@ Graph HandOverGraph(bool c_output) {
   return g;
 }
 
-bool BitEqual(const Tensor& a, const Tensor& b) {
-  return a.shape() == b.shape() && a.nbytes() == b.nbytes() &&
-         std::memcmp(a.raw(), b.raw(), a.nbytes()) == 0;
-}
-
-double MaxAbsDiff(const Tensor& a, const Tensor& b) {
-  double m = 0.0;
-  for (int64_t i = 0; i < a.numel(); ++i) {
-    m = std::max(m, std::fabs(static_cast<double>(a.data<float>()[i]) -
-                              b.data<float>()[i]));
-  }
-  return m;
-}
-
 void Check(int threads, int64_t batch, bool c_output) {
   if (!FastKernelsAvailable()) GTEST_SKIP() << "oneDNN is not built in";
   SCOPED_TRACE(::testing::Message() << "threads " << threads << ", batch "
@@ -159,7 +140,7 @@ void Check(int threads, int64_t batch, bool c_output) {
       CpuEngine::Create(HandOverGraph(c_output), threads);
   ASSERT_TRUE(engine.ok()) << engine.status();
   SetFastKernelsEnabled(true);
-  const Feeds feeds = {{"x", Float({batch, 16, 16, 16}, 20)}};
+  const Feeds feeds = {{"x", RandomFloat({batch, 16, 16, 16}, 20)}};
   const int64_t fused_before = FusedConvChainCount();
   const int64_t last_before = ChannelsLastChainCount();
   absl::StatusOr<std::vector<Tensor>> run = (*engine)->Run(feeds);

@@ -30,11 +30,6 @@ using cpu::FastKernelsAvailable;
 using cpu::FusedConvChainCount;
 using cpu::SetFastKernelsEnabled;
 
-Tensor Float(const Shape& shape, uint64_t seed, double lo = -1.0,
-             double hi = 1.0) {
-  return RandomTensor(shape, seed, lo, hi).CastTo(DType::kFloat32);
-}
-
 Node ConvNode(const std::string& x, const std::string& w, const std::string& b,
               const std::string& y) {
   std::vector<std::string> in = {x, w};
@@ -53,14 +48,14 @@ Graph ChainGraph(Chain chain, int64_t channels, const std::string& pool = "") {
   Graph g;
   g.opsets[""] = 13;
   const int64_t c = channels;
-  g.initializers["w"] = Float({c, c, 3, 3}, 1, -0.3, 0.3);
-  g.initializers["b"] = Float({c}, 2);
-  g.initializers["scale"] = Float({c}, 3, 0.5, 1.5);
-  g.initializers["shift"] = Float({c}, 4);
-  g.initializers["mean"] = Float({c}, 5);
-  g.initializers["var"] = Float({c}, 6, 0.2, 2.0);
-  g.initializers["fc_w"] = Float({10, c}, 7);
-  g.initializers["fc_b"] = Float({10}, 8);
+  g.initializers["w"] = RandomFloat({c, c, 3, 3}, 1, -0.3, 0.3);
+  g.initializers["b"] = RandomFloat({c}, 2);
+  g.initializers["scale"] = RandomFloat({c}, 3, 0.5, 1.5);
+  g.initializers["shift"] = RandomFloat({c}, 4);
+  g.initializers["mean"] = RandomFloat({c}, 5);
+  g.initializers["var"] = RandomFloat({c}, 6, 0.2, 2.0);
+  g.initializers["fc_w"] = RandomFloat({10, c}, 7);
+  g.initializers["fc_b"] = RandomFloat({10}, 8);
   g.initializer_order = {"w",    "b",   "scale", "shift",
                          "mean", "var", "fc_w",  "fc_b"};
   ValueInfo x;
@@ -106,20 +101,6 @@ Graph ChainGraph(Chain chain, int64_t channels, const std::string& pool = "") {
   return g;
 }
 
-bool BitEqual(const Tensor& a, const Tensor& b) {
-  return a.shape() == b.shape() && a.nbytes() == b.nbytes() &&
-         std::memcmp(a.raw(), b.raw(), a.nbytes()) == 0;
-}
-
-double MaxAbsDiff(const Tensor& a, const Tensor& b) {
-  double m = 0.0;
-  for (int64_t i = 0; i < a.numel(); ++i) {
-    m = std::max(m, std::fabs(static_cast<double>(a.data<float>()[i]) -
-                              b.data<float>()[i]));
-  }
-  return m;
-}
-
 struct Outputs {
   Tensor fused, unfused, reference;
 };
@@ -157,7 +138,7 @@ void CheckChain(Chain chain, int threads, int64_t batch,
       CpuEngine::Create(ChainGraph(chain, 16, pool), threads);
   ASSERT_TRUE(engine.ok()) << engine.status();
   SetFastKernelsEnabled(true);
-  const Feeds feeds = {{"x", Float({batch, 16, size, size}, 9)}};
+  const Feeds feeds = {{"x", RandomFloat({batch, 16, size, size}, 9)}};
   Outputs first = RunAll(**engine, feeds);
   ASSERT_TRUE(first.fused.defined());
   EXPECT_TRUE(BitEqual(first.fused, first.unfused));
@@ -238,7 +219,7 @@ TEST(ConvChainTest, KeepsValuesReadElsewhere) {
   ASSERT_TRUE(engine.ok()) << engine.status();
   const int64_t before = FusedConvChainCount();
   absl::StatusOr<std::vector<Tensor>> run =
-      (*engine)->Run({{"x", Float({2, 16, 28, 28}, 9)}});
+      (*engine)->Run({{"x", RandomFloat({2, 16, 28, 28}, 9)}});
   ASSERT_TRUE(run.ok()) << run.status();
   EXPECT_EQ(FusedConvChainCount(), before);
   ASSERT_EQ(run->size(), 2u);

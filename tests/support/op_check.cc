@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <memory>
 #include <numeric>
 
@@ -105,6 +106,24 @@ double Objective(const std::vector<Tensor>& outputs,
 }
 
 }  // namespace
+
+Tensor RandomFloat(const Shape& shape, uint64_t seed, double lo, double hi) {
+  return RandomTensor(shape, seed, lo, hi).CastTo(DType::kFloat32);
+}
+
+bool BitEqual(const Tensor& a, const Tensor& b) {
+  return a.shape() == b.shape() && a.nbytes() == b.nbytes() &&
+         std::memcmp(a.raw(), b.raw(), a.nbytes()) == 0;
+}
+
+double MaxAbsDiff(const Tensor& a, const Tensor& b) {
+  double m = 0.0;
+  for (int64_t i = 0; i < a.numel(); ++i) {
+    m = std::max(m, std::fabs(static_cast<double>(a.data<float>()[i]) -
+                              b.data<float>()[i]));
+  }
+  return m;
+}
 
 Tensor RandomTensor(const Shape& shape, uint64_t seed, double lo, double hi) {
   Tensor t(DType::kFloat64, shape);

@@ -54,6 +54,14 @@ Tensor Int64Tensor(const Shape& shape, const std::vector<int64_t>& values);
 // kink.
 Tensor DistinctTensor(const Shape& shape, uint64_t seed);
 
+// RandomTensor cast to float32.
+Tensor RandomFloat(const Shape& shape, uint64_t seed, double lo = -1.0,
+                   double hi = 1.0);
+// Same shape and the same bytes.
+bool BitEqual(const Tensor& a, const Tensor& b);
+// The largest |a - b| over two float32 tensors of one shape.
+double MaxAbsDiff(const Tensor& a, const Tensor& b);
+
 // A case with the default tolerances.
 OpCase Case(const std::string& label, Node node, std::vector<Tensor> inputs,
             std::vector<int> check_inputs);
