@@ -222,8 +222,8 @@ class Executor {
                                 : 0;
       if (length > 0 && k + length <= steps.size() &&
           steps[k + length - 1] == s + static_cast<int>(length) - 1) {
-        OC_ASSIGN_OR_RETURN(chained, RunChain(static_cast<size_t>(s), length,
-                                              overlay, native));
+        OC_ASSIGN_OR_RETURN(
+            chained, RunChain(static_cast<size_t>(s), length, overlay, native));
         if (chained) count = length;
       }
       if (!chained) {
