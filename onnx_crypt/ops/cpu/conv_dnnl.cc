@@ -26,9 +26,7 @@
 #include "absl/synchronization/mutex.h"
 #include "oneapi/dnnl/dnnl.hpp"
 #include "onnx_crypt/ops/cpu/layout_dnnl.h"
-#include "onnx_crypt/ops/cpu/layout_pools.h"
 #include "onnx_crypt/ops/cpu/parallel.h"
-#include "onnx_crypt/ops/cpu/pool_two_by_two.h"
 #include "onnx_crypt/ops/cpu/threads_dnnl.h"
 
 namespace onnx_crypt::cpu {
@@ -195,30 +193,8 @@ void Execute(const Prepared& p, const std::vector<const void*>& pointers,
         stream.wait();
       }
       const memory::dims d = a.user.dims();
-      if (p.pool == DnnlPool::kGlobalAverage) {
-        // N x C x 1 x 1: the same bytes in either layout.
-        GlobalMean(values, nhwc, d[0], d[1], d[2] * d[3], epilogue->pooled);
-        continue;
-      }
-      // Pooled NHWC from NHWC values directly; from NCHW values (a primitive
-      // that chose NCHW) through an NCHW buffer and a layout change.
-      const bool nhwc_out = p.pooled_nhwc && nhwc;
-      const int64_t pooled_size = d[0] * d[1] * (d[2] / 2) * (d[3] / 2);
-      float* pooled = p.pooled_nhwc && !nhwc
-                          ? static_cast<float*>(ThreadBuffer(
-                                p.args.size() + 2, sizeof(float) * pooled_size))
-                          : epilogue->pooled;
-      if (p.pool == DnnlPool::kMax) {
-        PoolTwoByTwo(values, nhwc, d[0], d[1], d[2], d[3], pooled, MaxOfFour(),
-                     nhwc_out);
-      } else {
-        PoolTwoByTwo(values, nhwc, d[0], d[1], d[2], d[3], pooled, MeanOfFour(),
-                     nhwc_out);
-      }
-      if (pooled != epilogue->pooled) {
-        ChangeLayout(d[0], d[1], d[2] / 2, d[3] / 2, true, pooled,
-                     epilogue->pooled);
-      }
+      PoolConvOutput(values, nhwc, d[0], d[1], d[2], d[3], p.pool,
+                     p.pooled_nhwc, p.args.size() + 2, epilogue->pooled);
       continue;
     }
     if (a.reordered && a.output) {

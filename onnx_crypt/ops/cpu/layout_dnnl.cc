@@ -8,6 +8,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "onnx_crypt/ops/cpu/layout_pools.h"
+#include "onnx_crypt/ops/cpu/pool_two_by_two.h"
 #include "onnx_crypt/ops/cpu/threads_dnnl.h"
 
 namespace onnx_crypt::cpu {
@@ -64,6 +66,29 @@ absl::Status DnnlChangeLayout(int64_t n, int64_t c, int64_t h, int64_t w,
     return FromDnnl(e, "layout change");
   }
   return absl::OkStatus();
+}
+
+void PoolConvOutput(const float* values, bool nhwc, int64_t n, int64_t c,
+                    int64_t h, int64_t w, DnnlPool pool, bool pooled_nhwc,
+                    size_t slot, float* pooled) {
+  if (pool == DnnlPool::kGlobalAverage) {
+    // N x C x 1 x 1: the same bytes in either layout.
+    GlobalMean(values, nhwc, n, c, h * w, pooled);
+    return;
+  }
+  // Pooled NHWC from NHWC values directly; from NCHW values (a primitive that
+  // chose NCHW) through an NCHW buffer and a layout change.
+  const bool nhwc_out = pooled_nhwc && nhwc;
+  float* out = pooled_nhwc && !nhwc
+                   ? static_cast<float*>(ThreadBuffer(
+                         slot, sizeof(float) * n * c * (h / 2) * (w / 2)))
+                   : pooled;
+  if (pool == DnnlPool::kMax) {
+    PoolTwoByTwo(values, nhwc, n, c, h, w, out, MaxOfFour(), nhwc_out);
+  } else {
+    PoolTwoByTwo(values, nhwc, n, c, h, w, out, MeanOfFour(), nhwc_out);
+  }
+  if (out != pooled) ChangeLayout(n, c, h / 2, w / 2, true, out, pooled);
 }
 
 }  // namespace onnx_crypt::cpu
