@@ -60,11 +60,18 @@ class Engine {
   virtual absl::StatusOr<std::vector<Tensor>> Run(const Feeds& feeds) = 0;
 
   // Incremental re-execution. RunAndKeep is Run that also keeps every value
-  // (and a copy of the feeds). After SetInitializerValues, RerunChanged
-  // re-runs only the steps downstream of the named initializers, reusing every
-  // other kept value, and returns the outputs: bit for bit what Run would
-  // return now. FailedPrecondition before any RunAndKeep; NotFound for a name
-  // that is not an initializer.
+  // (and a copy of the feeds, and what a backward pass needs). After
+  // SetInitializerValues, RerunChanged re-runs only the steps downstream of
+  // the named initializers and of every initializer changed since the kept
+  // run, reusing every other kept value, and returns the outputs: bit for bit
+  // what Run would return now. FailedPrecondition before any RunAndKeep;
+  // NotFound for a name that is not an initializer.
+  //
+  // A slot knows which initializers differ from what it ran with (values
+  // written and written back do not count): RunAndKeep (and
+  // LossAndGradients with a keep_slot) on feeds equal to the kept ones
+  // re-runs only the steps downstream of those, so a loop that changes a few
+  // values between kept runs pays for what they change, with the same results.
   //
   // Kept runs live in kKeptSlots slots, so that the values of two sample sets
   // (all owner samples and a screening subset, say) can be kept at once; the
@@ -84,8 +91,9 @@ class Engine {
 
   // Trials over the kept values. For each trial, its edits are applied on
   // top of the engine's current initializers, only the steps downstream of the
-  // edited initializers are re-run, reading every other value from the last
-  // RunAndKeep (or LossAndGradients) into `slot`, and the graph outputs
+  // edited initializers (and of those changed since the kept run) are re-run,
+  // reading every other value from the last RunAndKeep (or
+  // LossAndGradients) into `slot`, and the graph outputs
   // are returned: bit for bit what SetInitializerValues followed by Run would
   // return. Afterwards the initializers and the kept values are exactly as
   // before, so trials are independent of each other and of their order (a
@@ -101,8 +109,9 @@ class Engine {
   // Runs the graph, takes the mean cross-entropy of the first output (N x C)
   // against `labels` (N class indices), and returns dL/dθ for each initializer
   // named in `params` (float32/64). With a `keep_slot` (not kNoSlot), the
-  // forward values (and a copy of the feeds) are kept in that slot as
-  // RunAndKeep keeps them, for RerunChanged and RunTrials.
+  // forward pass is that slot's RunAndKeep (incremental on equal feeds, and
+  // kept for RerunChanged and RunTrials): the backward pass then reads the
+  // kept values.
   static constexpr int kNoSlot = -1;
   virtual absl::StatusOr<LossResult> LossAndGradients(
       const Feeds& feeds, absl::Span<const int64_t> labels,

@@ -21,7 +21,9 @@
 #ifndef ONNX_CRYPT_ENGINE_PLANNED_ENGINE_H_
 #define ONNX_CRYPT_ENGINE_PLANNED_ENGINE_H_
 
+#include <algorithm>
 #include <cstring>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -64,11 +66,7 @@ class PlannedEngine : public Engine {
                                                  int slot) override {
     typename B::CallScope scope;
     OC_ASSIGN_OR_RETURN(Kept * kept, Slot(slot));
-    // The kept values may point into the feeds: keep a copy of them too.
-    kept->acts = Activations<B>();
-    kept->feeds = feeds;
-    OC_RETURN_IF_ERROR(
-        executor_->Forward(kept->feeds, Keep::kValues, kept->acts));
+    OC_RETURN_IF_ERROR(Refresh(*kept, feeds));
     return Outputs(kept->acts, "RunAndKeep");
   }
 
@@ -84,8 +82,15 @@ class PlannedEngine : public Engine {
       }
       ids.push_back(id);
     }
-    OC_RETURN_IF_ERROR(
-        executor_->Rerun(plan_->StepsDownstreamOf(ids), kept->acts));
+    const std::vector<int> changed = ChangedSince(*kept);
+    ids.insert(ids.end(), changed.begin(), changed.end());
+    const absl::Status status =
+        executor_->Rerun(plan_->StepsDownstreamOf(ids), kept->acts);
+    if (!status.ok()) {
+      *kept = Kept();  // partly re-run: no longer a kept run
+      return status;
+    }
+    kept->before.clear();
     return Outputs(kept->acts, "RerunChanged");
   }
 
@@ -97,6 +102,8 @@ class PlannedEngine : public Engine {
       return absl::FailedPreconditionError(
           "RunTrials needs the values of a kept run (RunAndKeep)");
     }
+    // Initializers changed since the kept run are re-run by every trial.
+    const std::vector<int> changed = ChangedSince(*kept);
     std::vector<std::vector<Tensor>> results;
     results.reserve(trials.size());
     for (const Trial& trial : trials) {
@@ -127,6 +134,7 @@ class PlannedEngine : public Engine {
       }
       std::vector<Tensor> outputs;
       if (status.ok()) {
+        ids.insert(ids.end(), changed.begin(), changed.end());
         Activations<B> overlay;
         status = executor_->RerunOver(plan_->StepsDownstreamOf(ids), kept->acts,
                                       overlay);
@@ -186,7 +194,20 @@ class PlannedEngine : public Engine {
     }
     Tensor& t = it->second;
     OC_RETURN_IF_ERROR(CheckInitializerWrite(name, t, indices, values));
-    return WriteChecked(plan_->value_id(name), t, indices, values);
+    const int id = plan_->value_id(name);
+    // Each kept run remembers what it ran with, element by element (before
+    // the write: a failed write may have changed part of it).
+    const size_t elem = DTypeSize(t.dtype());
+    for (Kept& kept : kept_) {
+      if (!kept.acts.complete) continue;
+      std::map<int64_t, uint64_t>& was = kept.before[id];
+      for (int64_t i : indices) {
+        uint64_t bits = 0;
+        std::memcpy(&bits, t.raw() + i * elem, std::min(elem, sizeof bits));
+        was.emplace(i, bits);  // the first write since the run counts
+      }
+    }
+    return WriteChecked(id, t, indices, values);
   }
 
   absl::StatusOr<Tensor> GetInitializer(
@@ -243,15 +264,13 @@ class PlannedEngine : public Engine {
       param_ids.push_back(id);
     }
     const std::vector<bool> needs = plan_->GradientNeeds(param_ids);
-    Activations<B> acts;
-    // Kept values may point into the feeds: they then read the kept copy.
-    const Feeds* fed = &feeds;
+    Activations<B> local;
+    Activations<B>& acts = kept != nullptr ? kept->acts : local;
     if (kept != nullptr) {
-      kept->acts = Activations<B>();
-      kept->feeds = feeds;
-      fed = &kept->feeds;
+      OC_RETURN_IF_ERROR(Refresh(*kept, feeds));
+    } else {
+      OC_RETURN_IF_ERROR(executor_->Forward(feeds, Keep::kForBackward, acts));
     }
-    OC_RETURN_IF_ERROR(executor_->Forward(*fed, Keep::kForBackward, acts));
     LossResult result;
     OC_ASSIGN_OR_RETURN(result.output,
                         backend_->ToHost(*acts.ref[plan_->output_ids()[0]]));
@@ -261,10 +280,6 @@ class PlannedEngine : public Engine {
                                          needs, all));
     grads->clear();
     for (int id : param_ids) grads->push_back(std::move(all[id]));
-    if (kept != nullptr) {
-      acts.contexts.clear();  // trials and re-runs need the values only
-      kept->acts = std::move(acts);
-    }
     return result;
   }
 
@@ -307,11 +322,68 @@ class PlannedEngine : public Engine {
   std::unique_ptr<B> backend_;
   std::unique_ptr<ExecutionPlan> plan_;
   std::unique_ptr<Executor<B>> executor_;
-  // A kept run: its feeds and values, for RerunChanged and RunTrials.
+  // A kept run: its feeds, values and op contexts (all a backward pass
+  // needs), and for every initializer element written since it ran, the
+  // bits it ran with (per initializer id, per element).
   struct Kept {
     Feeds feeds;
     Activations<B> acts;
+    std::map<int, std::map<int64_t, uint64_t>> before;
   };
+  // The initializers (ascending ids) that now differ from what `kept` ran
+  // with. Values written and written back do not count: a loop that moves
+  // between states re-runs only what differs.
+  std::vector<int> ChangedSince(const Kept& kept) const {
+    std::vector<int> ids;
+    for (const auto& [id, was] : kept.before) {
+      const Tensor& t = *plan_->initializer(id);
+      const size_t elem = DTypeSize(t.dtype());
+      for (const auto& [i, bits] : was) {
+        uint64_t now = 0;
+        std::memcpy(&now, t.raw() + i * elem, std::min(elem, sizeof now));
+        if (now != bits || elem > sizeof now) {
+          ids.push_back(id);
+          break;
+        }
+      }
+    }
+    return ids;
+  }
+  // Brings `kept` up to date for `feeds`. A complete kept run on equal feeds
+  // re-runs only the steps downstream of the initializers changed since (bit
+  // for bit a full forward pass); anything else runs a full forward pass on a
+  // copy of the feeds (the kept values may point into them).
+  absl::Status Refresh(Kept& kept, const Feeds& feeds) {
+    absl::Status status;
+    if (kept.acts.complete && !kept.acts.contexts.empty() &&
+        SameFeeds(kept.feeds, feeds)) {
+      status = executor_->Rerun(plan_->StepsDownstreamOf(ChangedSince(kept)),
+                                kept.acts);
+    } else {
+      kept = Kept();
+      kept.feeds = feeds;
+      status = executor_->Forward(kept.feeds, Keep::kForBackward, kept.acts);
+    }
+    if (!status.ok()) {
+      kept = Kept();
+      return status;
+    }
+    kept.before.clear();
+    return absl::OkStatus();
+  }
+  static bool SameFeeds(const Feeds& a, const Feeds& b) {
+    if (a.size() != b.size()) return false;
+    for (auto i = a.begin(), j = b.begin(); i != a.end(); ++i, ++j) {
+      if (i->first != j->first || i->second.dtype() != j->second.dtype() ||
+          i->second.shape() != j->second.shape() ||
+          i->second.nbytes() != j->second.nbytes() ||
+          std::memcmp(i->second.raw(), j->second.raw(), i->second.nbytes()) !=
+              0) {
+        return false;
+      }
+    }
+    return true;
+  }
   absl::StatusOr<Kept*> Slot(int slot) {
     if (slot < 0 || slot >= kKeptSlots) {
       return absl::InvalidArgumentError(absl::StrCat(

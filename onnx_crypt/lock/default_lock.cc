@@ -29,7 +29,9 @@
 //      ones, in order, join if a trial of the chosen set plus it lowers the
 //      accuracy by at least kAdditiveShare of what it did alone, up to
 //      `values_per_round` values, the budget or the target. The chosen set is
-//      locked, and one trial on all of S measures the locked model exactly.
+//      locked and the locked model measured on all of S, re-running only what
+//      the new values change in the kept run the next gradient pass reads
+//      (Engine::RunAndKeep), so that pass needs no forward pass of its own.
 //   5. Stop when the accuracy on S is at or below the target ("target"), or
 //      when the budget of `max_values` is spent or a round has nothing to lock
 //      ("budget").
@@ -196,10 +198,8 @@ absl::Status DefaultLockRounds(LockContext& ctx, SampleMeasure start,
       result.stop_reason = "budget";
       break;
     }
-    // Screen every candidate on the screening subset, then confirm the most
-    // harmful few on all samples, and combine those.
     // Screen every candidate and combine the most harmful on the screening
-    // set, then measure the chosen set on all owner samples.
+    // set, then lock the chosen set and measure it on all owner samples.
     OC_ASSIGN_OR_RETURN(const SampleMeasure screen_before,
                         KeepScreenValues(ctx, current));
     OC_ASSIGN_OR_RETURN(const std::vector<DefaultTrial> screened,
@@ -209,15 +209,6 @@ absl::Status DefaultLockRounds(LockContext& ctx, SampleMeasure start,
         CombineTrials(
             ctx, screened, screen_before, result.target_accuracy,
             ctx.config.max_values - static_cast<int>(result.changes.size())));
-    if (ctx.screen_is_subset) {
-      Trial all;
-      for (const LockCandidate& c : choice.chosen) {
-        all.push_back(EditOf(ctx, c.tensor, c.index, c.value));
-      }
-      OC_ASSIGN_OR_RETURN(const std::vector<SampleMeasure> m,
-                          MeasureTrials(ctx, {all}));
-      choice.measure = m[0];
-    }
     OC_ASSIGN_OR_RETURN(
         const int taken,
         LockBest(ctx, choice.chosen, result.rounds, &locked, &result.changes));
@@ -225,8 +216,14 @@ absl::Status DefaultLockRounds(LockContext& ctx, SampleMeasure start,
       result.stop_reason = "budget";
       break;
     }
-    // The chosen set's trial measured exactly this state.
-    current = choice.measure;
+    if (ctx.screen_is_subset) {
+      // Re-runs what the locked values change, in the slot the next
+      // gradient pass reads: that pass then starts from these values.
+      OC_ASSIGN_OR_RETURN(current, MeasureSamples(ctx));
+    } else {
+      // The chosen set's screening trial measured exactly this state.
+      current = choice.measure;
+    }
     OC_RETURN_IF_ERROR(ReportRound(ctx.config, result, current));
   }
   result.sample_accuracy_after = current.accuracy;

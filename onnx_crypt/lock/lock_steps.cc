@@ -157,7 +157,8 @@ absl::StatusOr<SampleMeasure> MeasureOutput(const LockContext& ctx,
 }
 
 absl::StatusOr<SampleMeasure> MeasureSamples(const LockContext& ctx) {
-  OC_ASSIGN_OR_RETURN(std::vector<Tensor> outs, ctx.engine.Run(ctx.feeds));
+  OC_ASSIGN_OR_RETURN(std::vector<Tensor> outs,
+                      ctx.engine.RunAndKeep(ctx.feeds, 0));
   return MeasureOutput(ctx, ctx.labels, outs[0]);
 }
 

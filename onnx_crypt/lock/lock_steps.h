@@ -162,8 +162,11 @@ struct SampleMeasure {
 absl::StatusOr<SampleMeasure> MeasureOutput(const LockContext& ctx,
                                             const std::vector<int64_t>& labels,
                                             const Tensor& out);
-// Runs the owner samples through the engine as it is now. A NaN or infinite
-// loss (a saturated model) is reported as 1e300, the largest loss.
+// Runs the owner samples through the engine as it is now, keeping their
+// values in slot 0 (the gradient pass's slot: it re-runs only what changed
+// since, so the next gradient pass on S does not repeat this forward pass).
+// A NaN or infinite loss (a saturated model) is reported as 1e300, the
+// largest loss.
 absl::StatusOr<SampleMeasure> MeasureSamples(const LockContext& ctx);
 
 // The edit that sets element `index` of eligible tensor `tensor` to `value`.

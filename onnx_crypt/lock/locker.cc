@@ -56,8 +56,9 @@ absl::StatusOr<LockResult> LockModel(Engine& engine, const Feeds& samples,
   LockResult result;
 
   // Labels: given, or the original model's own predictions.
+  // Kept in slot 0: the first gradient pass reads these values.
   Feeds feeds = samples;
-  OC_ASSIGN_OR_RETURN(std::vector<Tensor> outs0, engine.Run(feeds));
+  OC_ASSIGN_OR_RETURN(std::vector<Tensor> outs0, engine.RunAndKeep(feeds, 0));
   if (outs0.empty() || outs0[0].rank() != 2) {
     return absl::InvalidArgumentError(
         "the first model output must be [batch, classes]");

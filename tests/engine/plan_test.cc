@@ -377,5 +377,74 @@ TEST(TrialTest, TrialsEqualFullForwardsAndChangeNothing) {
   }
 }
 
+// On every bundled model: kept runs follow SetInitializerValues. After values
+// change, a trial on a slot that was not re-run, RunAndKeep and
+// LossAndGradients on equal feeds (which re-run only what the writes change)
+// and RerunChanged naming nothing all equal a fresh engine's full passes bit
+// for bit (loss, first output and every gradient); other feeds into a slot run
+// in full.
+TEST(IncrementalTest, KeptRunsFollowInitializerWrites) {
+  Dataset owner;
+  std::vector<BundledModel> bundled;
+  ASSERT_NO_FATAL_FAILURE(LoadBundled(&owner, &bundled));
+  const Tensor x = SliceRows(owner.inputs.at("x"), 0, 16);
+  const Tensor x2 = SliceRows(owner.inputs.at("x"), 16, 24);
+  const int64_t* y = owner.y.data<int64_t>();
+  const std::vector<int64_t> labels(y, y + 16);
+  for (const BundledModel& m : bundled) {
+    SCOPED_TRACE(m.path);
+    const std::string input = m.graph.inputs[0].name;
+    std::vector<std::string> params;
+    for (const EligibleTensor& e : m.eligible) params.push_back(e.name);
+    absl::StatusOr<std::unique_ptr<CpuEngine>> inc = CpuEngine::Create(m.graph);
+    absl::StatusOr<std::unique_ptr<CpuEngine>> full =
+        CpuEngine::Create(m.graph);
+    ASSERT_TRUE(inc.ok() && full.ok());
+    ASSERT_TRUE((*inc)->LossAndGradients({{input, x}}, labels, params, 0).ok());
+    ASSERT_TRUE((*inc)->RunAndKeep({{input, x2}}, 1).ok());
+    auto change = [&](const std::string& name, int64_t index, float value) {
+      const Tensor v = Tensor::FromVector<float>({1}, {value});
+      ASSERT_TRUE((*inc)->SetInitializerValues(name, {index}, v).ok());
+      ASSERT_TRUE((*full)->SetInitializerValues(name, {index}, v).ok());
+    };
+    auto expect_gradients = [&](const Tensor& xs, int64_t rows) {
+      const std::vector<int64_t> ys(labels.begin(), labels.begin() + rows);
+      absl::StatusOr<LossResult> got =
+          (*inc)->LossAndGradients({{input, xs}}, ys, params, 0);
+      absl::StatusOr<LossResult> want =
+          (*full)->LossAndGradients({{input, xs}}, ys, params);
+      ASSERT_TRUE(got.ok() && want.ok()) << got.status() << want.status();
+      EXPECT_EQ(got->loss, want->loss);
+      EXPECT_TRUE(SameBits(got->output, want->output));
+      for (const std::string& p : params)
+        EXPECT_TRUE(SameBits(got->grads.at(p), want->grads.at(p))) << p;
+    };
+    // A middle tensor, then the last and the first (the whole graph).
+    change(params[params.size() / 2], 0, 2.5f);
+    const Trial trial = {
+        {params.back(), 1, Tensor::FromVector<float>({1}, {-3.0f})}};
+    absl::StatusOr<std::vector<std::vector<Tensor>>> tried =
+        (*inc)->RunTrials({trial}, 1);
+    ASSERT_TRUE(tried.ok()) << tried.status();
+    change(params.back(), 1, -3.0f);
+    const std::vector<Tensor> want2 = *(*full)->Run({{input, x2}});
+    EXPECT_TRUE(SameBits((*tried)[0][0], want2[0]));
+    change(params.back(), 1, 0.5f);
+    expect_gradients(x, 16);
+    absl::StatusOr<std::vector<Tensor>> kept =
+        (*inc)->RunAndKeep({{input, x2}}, 1);
+    ASSERT_TRUE(kept.ok()) << kept.status();
+    EXPECT_TRUE(SameBits(kept->at(0), (*full)->Run({{input, x2}})->at(0)));
+    change(params.front(), 2, -1.5f);
+    absl::StatusOr<std::vector<Tensor>> rerun = (*inc)->RerunChanged({}, 0);
+    ASSERT_TRUE(rerun.ok()) << rerun.status();
+    EXPECT_TRUE(SameBits(rerun->at(0), (*full)->Run({{input, x}})->at(0)));
+    expect_gradients(x, 16);
+    // Other feeds into slot 0: a full pass.
+    change(params.front(), 3, 1.25f);
+    expect_gradients(x2, 8);
+  }
+}
+
 }  // namespace
 }  // namespace onnx_crypt

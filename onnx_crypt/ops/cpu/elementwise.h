@@ -66,13 +66,27 @@ absl::Status UnaryBackward(const Node& node, const TensorRefs& inputs,
   const Tensor dy = GradOrZeros(grad_outputs[0], y);
   OC_DISPATCH_FLOAT(x.dtype(), node, {
     Tensor dx = Tensor::Uninitialized(x.dtype(), x.shape());
-    const DF dfn = df;
-    const int64_t n = x.numel();
-    const T* __restrict px = x.data<T>();
-    const T* __restrict py = y.data<T>();
-    const T* __restrict pdy = dy.data<T>();
-    T* __restrict pdx = dx.mutable_data<T>();
-    for (int64_t i = 0; i < n; ++i) pdx[i] = pdy[i] * dfn(px[i], py[i]);
+    const T* px = x.data<T>();
+    const T* py = y.data<T>();
+    const T* pdy = dy.data<T>();
+    T* pdx = dx.mutable_data<T>();
+    // As in UnaryForward: local copies, split over the kernel threads
+    // (exact). The derivative and the upstream gradient are named values of
+    // their own: written as one product, GCC kept a compare-and-branch per
+    // element (Relu's backward was 7 % of a lock); like this it vectorizes.
+    ParallelFor(x.numel(), GrainFor(1), [&](int64_t begin, int64_t end) {
+      const DF dfn = df;
+      const int64_t n = end - begin;
+      const T* __restrict rx = px + begin;
+      const T* __restrict ry = py + begin;
+      const T* __restrict rdy = pdy + begin;
+      T* __restrict rdx = pdx + begin;
+      for (int64_t i = 0; i < n; ++i) {
+        const T d = dfn(rx[i], ry[i]);
+        const T g = rdy[i];
+        rdx[i] = g * d;
+      }
+    });
     grad_inputs[0] = std::move(dx);
   });
   return absl::OkStatus();

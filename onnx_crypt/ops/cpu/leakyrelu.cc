@@ -32,11 +32,16 @@ absl::Status LeakyReluBackward(const Node& node, const TensorRefs& inputs,
                                const std::vector<bool>& need_grad,
                                std::vector<Tensor>& grad_inputs) {
   const double alpha = node.GetFloat("alpha", 0.01f);
-  return UnaryBackward(node, inputs, outputs, grad_outputs, need_grad,
-                       grad_inputs, [alpha](auto x, auto y) {
-                         using T = decltype(x);
-                         return x > 0 ? T{1} : static_cast<T>(alpha);
-                       });
+  // The float slope is converted once, outside the loop (which then
+  // vectorizes); the same value as converting it per element.
+  const float alpha_f = static_cast<float>(alpha);
+  return UnaryBackward(
+      node, inputs, outputs, grad_outputs, need_grad, grad_inputs,
+      [alpha, alpha_f](auto x, auto y) {
+        using T = decltype(x);
+        const T a = std::is_same_v<T, float> ? alpha_f : static_cast<T>(alpha);
+        return x > 0 ? T{1} : a;
+      });
 }
 
 }  // namespace
