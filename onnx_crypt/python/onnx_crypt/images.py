@@ -105,12 +105,24 @@ import dataclasses
 import hashlib
 import math
 import os
-import secrets
 import sys
-import zipfile
 
 import numpy as np
 from PIL import Image, ImageOps
+
+if __package__:  # onnx_crypt.images
+    from . import images_npz as _npz
+else:  # loaded by file path (python images.py, or importlib): the sibling file, by path too
+    import importlib.util as _util
+
+    _spec = _util.spec_from_file_location(
+        "onnx_crypt_images_npz", os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                              "images_npz.py"))
+    _npz = _util.module_from_spec(_spec)
+    _spec.loader.exec_module(_npz)
+
+ImageFolderError = _npz.ImageFolderError
+ImageFolderError.__module__ = __name__  # raised and documented as this module's
 
 __all__ = [
     "DEFAULT_EXTENSIONS",
@@ -137,13 +149,6 @@ CHANNELS = ("RGB", "BGR", "L")
 LAYOUTS = ("NCHW", "NHWC")
 
 _BILINEAR = getattr(Image, "Resampling", Image).BILINEAR
-_ZIP_DATE = (1980, 1, 1, 0, 0, 0)  # fixed member timestamps: the same arrays give the same bytes
-
-
-class ImageFolderError(ValueError):
-    """The images cannot become a data set; the message names the file or folder."""
-
-
 @dataclasses.dataclass(frozen=True)
 class _Options:
     size: tuple = None      # (W, H) or None
@@ -499,91 +504,6 @@ def folder_to_arrays(folder, *, preset=None, size=None, resize=None, crop=None, 
     return r.x, r.y, r.class_names
 
 
-def _check_output(output, paths):
-    out = os.path.abspath(os.fspath(output))
-    parent = os.path.dirname(out)
-    if os.path.isdir(out):
-        raise ImageFolderError(f"{output}: is a folder; name the .npz file to write")
-    if not os.path.isdir(parent):
-        raise ImageFolderError(f"{output}: the folder {parent} does not exist")
-    real = os.path.realpath(out)
-    if os.path.exists(out):
-        for p in paths:
-            if os.path.realpath(p) == real:
-                raise ImageFolderError(f"{output}: is one of the input images; refusing to "
-                                       "overwrite it")
-    return out
-
-
-def _write_npz(path, arrays, compress):
-    """Writes arrays to path through a temporary file in the same folder and os.replace."""
-    folder, base = os.path.split(path)
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0) | getattr(
-        os, "O_CLOEXEC", 0)
-    for _ in range(100):
-        tmp = os.path.join(folder, f".{base}.{secrets.token_hex(6)}.tmp")
-        try:
-            fd = os.open(tmp, flags, 0o666)  # the umask applies, as for any new file
-            break
-        except FileExistsError:
-            continue
-    else:
-        raise ImageFolderError(f"{path}: cannot create a temporary file in {folder}")
-    method = zipfile.ZIP_DEFLATED if compress else zipfile.ZIP_STORED
-    try:
-        with os.fdopen(fd, "wb") as f:
-            with zipfile.ZipFile(f, "w", compression=method) as zf:
-                for name in sorted(arrays):
-                    info = zipfile.ZipInfo(name + ".npy", date_time=_ZIP_DATE)
-                    info.compress_type = method
-                    info.external_attr = 0o644 << 16
-                    array = np.ascontiguousarray(arrays[name])
-                    # force_zip64: the size is not known before streaming (numpy does the same).
-                    with zf.open(info, "w", force_zip64=True) as member:
-                        np.lib.format.write_array(member, array, allow_pickle=False)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
-
-
-def _summary(folder, output, r, per_class):
-    counts = ([int(n) for n in np.bincount(r.y, minlength=len(r.class_names))]
-              if r.y is not None else [])
-    o = r.opts
-    summary = {
-        "folder": os.fspath(folder),
-        "output": None if output is None else os.fspath(output),
-        "samples": int(r.x.shape[0]),
-        "x_shape": list(r.x.shape),
-        "labeled": r.y is not None,
-        "class_names": r.class_names,
-        "class_counts": counts,
-        "skipped_files": r.skipped,
-        "options": {
-            "size": list(o.size) if o.size else None,
-            "resize": o.resize,
-            "crop": list(o.crop) if o.crop else None,
-            "mean": list(o.mean) if o.mean else None,
-            "std": list(o.std) if o.std else None,
-            "channels": o.channels,
-            "layout": o.layout,
-            "scale": o.scale,
-            "exif_transpose": o.exif_transpose,
-        },
-        "torchvision": _torchvision_text(o),
-        "short_classes": ([name for name, n in zip(r.class_names, counts) if n < per_class]
-                          if per_class is not None and r.y is not None else []),
-        "files": [os.path.relpath(p, folder) for p in r.paths],
-    }
-    return summary
-
-
 def folder_to_npz(folder, output, *, compress=False, **options):
     """folder_to_arrays(folder, **options), written to `output` as an .npz (x, and y if labeled).
 
@@ -602,43 +522,19 @@ def folder_to_npz(folder, output, *, compress=False, **options):
     holder = {}
 
     def check(paths):
-        holder["out"] = _check_output(output, paths)
+        holder["out"] = _npz.check_output(output, paths)
 
     r = _build(folder, _before_decode=check, **options)
     arrays = {"x": r.x}
     if r.y is not None:
         arrays["y"] = r.y
-    _write_npz(holder["out"], arrays, compress)
-    return _summary(folder, output, r, options.get("per_class"))
-
-
-def _torchvision_text(o):
-    steps = []
-    if o.exif_transpose:
-        steps.append("T.Lambda(ImageOps.exif_transpose)")
-    if o.size is not None:
-        steps.append(f"T.Resize(({o.size[1]}, {o.size[0]}))")
-    elif o.resize is not None:
-        steps.append(f"T.Resize({o.resize})")
-    if o.crop is not None:
-        steps.append(f"T.CenterCrop(({o.crop[1]}, {o.crop[0]}))")
-    steps.append("T.ToTensor()")
-    if o.scale != 255.0:
-        steps.append(f"T.Lambda(lambda t: t * 255 / {o.scale!r})")
-    if o.mean is not None:
-        steps.append(f"T.Normalize({list(o.mean)}, {list(o.std)})")
-    if o.channels == "BGR":
-        steps.append("T.Lambda(lambda t: t.flip(0))")
-    if o.layout == "NHWC":
-        steps.append("T.Lambda(lambda t: t.permute(1, 2, 0))")
-    mode = "L" if o.channels == "L" else "RGB"
-    return (f"loader: Image.open(path).convert({mode!r}); transform: "
-            f"T.Compose([{', '.join(steps)}])")
+    _npz.write_npz(holder["out"], arrays, compress)
+    return _npz.summary(folder, output, r, options.get("per_class"))
 
 
 def torchvision_equivalent(**options):
     """The torchvision loader and transform that give the same arrays as these options, as text."""
-    return _torchvision_text(_resolve_options(**options))
+    return _npz.torchvision_text(_resolve_options(**options))
 
 
 # --- command line: images_cli.py ----------------------------------------------------------------
