@@ -27,7 +27,10 @@
 //   4. Select. The candidate that lowers the screening accuracy the most is
 //      chosen (equal accuracies: the larger loss). Then the next most harmful
 //      ones, in order, join if a trial of the chosen set plus it lowers the
-//      accuracy by at least kAdditiveShare of what it did alone, up to
+//      accuracy by at least kAdditiveShare of what it did alone (on an
+//      accuracy plateau, where a candidate alone leaves the accuracy as it was:
+//      if the set's accuracy does not rise and its loss rises by at least
+//      kAdditiveShare of the candidate's own loss increase), up to
 //      `values_per_round` values, the budget or the target. The chosen set is
 //      locked and the locked model measured on all of S, re-running only what
 //      the new values change in the kept run the next gradient pass reads
@@ -105,16 +108,29 @@ absl::StatusOr<RoundChoice> CombineTrials(
     }
     const LockCandidate& c = trials[k].candidate;
     const double alone = before.accuracy - trials[k].measure.accuracy;
-    if (alone <= 0 || bits.count(FloatBits(c.value)) > 0) continue;
+    // On an accuracy plateau (c alone leaves the accuracy as it was) its
+    // effect is its loss increase.
+    const double alone_loss = trials[k].measure.loss - before.loss;
+    const bool plateau = alone == 0 && alone_loss > 0;
+    if ((alone <= 0 && !plateau) || bits.count(FloatBits(c.value)) > 0) {
+      continue;
+    }
     Trial more = together;
     more.push_back(EditOf(ctx, c.tensor, c.index, c.value));
     OC_ASSIGN_OR_RETURN(const std::vector<SampleMeasure> m,
                         ScreenTrials(ctx, {more}));
-    // What c can still add is bounded by the way left to the target.
-    const double expected =
-        std::min(alone, choice.measure.accuracy - std::max(target, 0.0));
-    if (choice.measure.accuracy - m[0].accuracy < kAdditiveShare * expected) {
-      continue;
+    if (plateau) {
+      if (m[0].accuracy > choice.measure.accuracy ||
+          m[0].loss - choice.measure.loss < kAdditiveShare * alone_loss) {
+        continue;
+      }
+    } else {
+      // What c can still add is bounded by the way left to the target.
+      const double expected =
+          std::min(alone, choice.measure.accuracy - std::max(target, 0.0));
+      if (choice.measure.accuracy - m[0].accuracy < kAdditiveShare * expected) {
+        continue;
+      }
     }
     choice.chosen.push_back(c);
     choice.measure = m[0];

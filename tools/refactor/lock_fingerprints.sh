@@ -7,7 +7,9 @@
 # refactor). Against the #13 record (git history at a3a45bc) all six locked models are
 # byte-identical and the keys differ by that new field only (cleared and re-encoded: checked for
 # the five small locks before the GEMM switch, and for lenet5 after it). The pre-#11 record
-# (commit de6f27b's binary) is at 94c3064. `--check` compares against the record and exits 1 on
+# (commit de6f27b's binary) is at 94c3064. mlp_softmax and wide_10m were recorded again on
+# 2026-12-04 for the fast loop's plateau rule (a behaviour change; every other line unchanged).
+# `--check` compares against the record and exits 1 on
 # any difference. It takes about 6 minutes on 2 idle cores.
 # Usage: tools/refactor/lock_fingerprints.sh [--check] [--cli PATH] [--threads N]
 set -euo pipefail
@@ -20,7 +22,7 @@ while (($#)); do
     --check) CHECK=1 ;;
     --cli) CLI="$2"; shift ;;
     --threads) THREADS="$2"; shift ;;
-    -h|--help) sed -n '2,12p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,14p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "lock_fingerprints.sh: unknown argument '$1'" >&2; exit 2 ;;
   esac
   shift
