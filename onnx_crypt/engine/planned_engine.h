@@ -82,15 +82,7 @@ class PlannedEngine : public Engine {
       }
       ids.push_back(id);
     }
-    const std::vector<int> changed = ChangedSince(*kept);
-    ids.insert(ids.end(), changed.begin(), changed.end());
-    const absl::Status status =
-        executor_->Rerun(plan_->StepsDownstreamOf(ids), kept->acts);
-    if (!status.ok()) {
-      *kept = Kept();  // partly re-run: no longer a kept run
-      return status;
-    }
-    kept->before.clear();
+    OC_RETURN_IF_ERROR(RerunKept(*kept, std::move(ids)));
     return Outputs(kept->acts, "RerunChanged");
   }
 
@@ -197,14 +189,11 @@ class PlannedEngine : public Engine {
     const int id = plan_->value_id(name);
     // Each kept run remembers what it ran with, element by element (before
     // the write: a failed write may have changed part of it).
-    const size_t elem = DTypeSize(t.dtype());
     for (Kept& kept : kept_) {
       if (!kept.acts.complete) continue;
       std::map<int64_t, uint64_t>& was = kept.before[id];
       for (int64_t i : indices) {
-        uint64_t bits = 0;
-        std::memcpy(&bits, t.raw() + i * elem, std::min(elem, sizeof bits));
-        was.emplace(i, bits);  // the first write since the run counts
+        was.emplace(i, ElementBits(t, i));  // the first write since counts
       }
     }
     return WriteChecked(id, t, indices, values);
@@ -337,11 +326,10 @@ class PlannedEngine : public Engine {
     std::vector<int> ids;
     for (const auto& [id, was] : kept.before) {
       const Tensor& t = *plan_->initializer(id);
-      const size_t elem = DTypeSize(t.dtype());
+      // Elements wider than 8 bytes are not compared: they count as changed.
+      const bool wide = DTypeSize(t.dtype()) > sizeof(uint64_t);
       for (const auto& [i, bits] : was) {
-        uint64_t now = 0;
-        std::memcpy(&now, t.raw() + i * elem, std::min(elem, sizeof now));
-        if (now != bits || elem > sizeof now) {
+        if (wide || ElementBits(t, i) != bits) {
           ids.push_back(id);
           break;
         }
@@ -354,22 +342,38 @@ class PlannedEngine : public Engine {
   // for bit a full forward pass); anything else runs a full forward pass on a
   // copy of the feeds (the kept values may point into them).
   absl::Status Refresh(Kept& kept, const Feeds& feeds) {
-    absl::Status status;
     if (kept.acts.complete && !kept.acts.contexts.empty() &&
         SameFeeds(kept.feeds, feeds)) {
-      status = executor_->Rerun(plan_->StepsDownstreamOf(ChangedSince(kept)),
-                                kept.acts);
-    } else {
-      kept = Kept();
-      kept.feeds = feeds;
-      status = executor_->Forward(kept.feeds, Keep::kForBackward, kept.acts);
+      return RerunKept(kept, {});
     }
+    kept = Kept();
+    kept.feeds = feeds;
+    const absl::Status status =
+        executor_->Forward(kept.feeds, Keep::kForBackward, kept.acts);
+    if (!status.ok()) kept = Kept();
+    return status;
+  }
+  // Re-runs, in place, the steps of `kept` downstream of `ids` and of the
+  // initializers changed since its run; it is then up to date. On an error
+  // it is no longer a kept run (partly re-run).
+  absl::Status RerunKept(Kept& kept, std::vector<int> ids) {
+    const std::vector<int> changed = ChangedSince(kept);
+    ids.insert(ids.end(), changed.begin(), changed.end());
+    const absl::Status status =
+        executor_->Rerun(plan_->StepsDownstreamOf(ids), kept.acts);
     if (!status.ok()) {
       kept = Kept();
       return status;
     }
     kept.before.clear();
     return absl::OkStatus();
+  }
+  // The bits of element `i` of `t` (its first 8 bytes).
+  static uint64_t ElementBits(const Tensor& t, int64_t i) {
+    const size_t elem = DTypeSize(t.dtype());
+    uint64_t bits = 0;
+    std::memcpy(&bits, t.raw() + i * elem, std::min(elem, sizeof bits));
+    return bits;
   }
   static bool SameFeeds(const Feeds& a, const Feeds& b) {
     if (a.size() != b.size()) return false;
