@@ -6,10 +6,15 @@
 // model, and the result lists every locked value in the order it was locked.
 //
 // Round r of the lock:
-//   1. Rank. The engine computes g = dL/dθ on S (keeping the forward values)
-//      and scores every eligible value θ_j that is not locked yet by its
-//      "range gain", the first-order loss increase of moving θ_j to the end
-//      of its tensor's original range [min_t, max_t] in the direction of g_j:
+//   0. Screening set. When S has more than 2 · kScreenSamples samples, the
+//      round works on a subset of kScreenSamples of the samples that the
+//      current state still classifies correctly, a different subset each
+//      round (ScreenOnCorrectSamples); otherwise on S itself.
+//   1. Rank. The engine computes g = dL/dθ on the screening set (keeping the
+//      forward values) and scores every eligible value θ_j that is not locked
+//      yet by its "range gain", the first-order loss increase of moving θ_j to
+//      the end of its tensor's original range [min_t, max_t] in the direction
+//      of g_j:
 //          score_j = |g_j| · (g_j > 0 ? max_t − θ_j : θ_j − min_t).
 //      The ranking keeps the `candidates` best scores overall plus the
 //      `per_tensor_candidates` best of each tensor (ties: tensor order, then
@@ -21,9 +26,8 @@
 //      [min_t, min(tail_lo, θ_j)] otherwise. The extreme itself is never used
 //      (lock_steps.h lists every condition a value must meet).
 //   3. Try. Each candidate is a trial (Engine::RunTrials) on the screening
-//      set (a 64-sample subset of S, or S itself when S is small; see
-//      kScreenSamples): only the steps downstream of the changed tensor are
-//      re-run over kept values, and nothing in the engine changes.
+//      set: only the steps downstream of the changed tensor are re-run over
+//      kept values, and nothing in the engine changes.
 //   4. Select. The candidate that lowers the screening accuracy the most is
 //      chosen (equal accuracies: the larger loss). Then the next most harmful
 //      ones, in order, join if a trial of the chosen set plus it lowers the
@@ -31,10 +35,11 @@
 //      accuracy plateau, where a candidate alone leaves the accuracy as it was:
 //      if the set's accuracy does not rise and its loss rises by at least
 //      kAdditiveShare of the candidate's own loss increase), up to
-//      `values_per_round` values, the budget or the target. The chosen set is
-//      locked and the locked model measured on all of S, re-running only what
-//      the new values change in the kept run the next gradient pass reads
-//      (Engine::RunAndKeep), so that pass needs no forward pass of its own.
+//      `values_per_round` values, the budget or the target (on a subset, the
+//      screening accuracy that stands for it). The chosen set is locked and
+//      the locked model measured on all of S, re-running only what the new
+//      values change (Engine::RunAndKeep); the next round's subset is drawn
+//      from this run.
 //   5. Stop when the accuracy on S is at or below the target ("target"), or
 //      when the budget of `max_values` is spent or a round has nothing to lock
 //      ("budget").
@@ -48,6 +53,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "onnx_crypt/base/status.h"
+#include "onnx_crypt/engine/loss.h"
 #include "onnx_crypt/lock/lock_steps.h"
 #include "onnx_crypt/lock/random.h"
 
@@ -158,6 +164,40 @@ absl::StatusOr<std::vector<DefaultTrial>> SortedTrials(
   return trials;
 }
 
+// When the screening set is a subset of S: makes it up to kScreenSamples of
+// the owner samples the engine's current state still classifies correctly
+// (every k-th of them, the first one shifted by the round, so that rounds see
+// different samples), and returns the screening accuracy that stands for
+// `target` on S (the target's count of correct samples over the set's share
+// of them). The samples already misclassified carry most of the loss and of
+// its gradient once a few values are locked; ranking and screening on the
+// ones left to flip keep each round's values aimed at those. When the set is
+// S itself, it stays so and `target` is returned.
+absl::StatusOr<double> ScreenOnCorrectSamples(LockContext& ctx, int round,
+                                              double target) {
+  if (!ctx.screen_is_subset) return target;
+  OC_ASSIGN_OR_RETURN(const std::vector<Tensor> outs,
+                      ctx.engine.RunAndKeep(ctx.feeds, 0));
+  const std::vector<int64_t> pred = ArgmaxRows(outs[0]);
+  std::vector<int64_t> correct;
+  for (size_t i = 0; i < pred.size(); ++i) {
+    if (pred[i] == ctx.labels[i]) correct.push_back(static_cast<int64_t>(i));
+  }
+  const int64_t n = static_cast<int64_t>(correct.size());
+  std::vector<int64_t> rows;
+  if (n <= kScreenSamples) {
+    rows = correct;
+  } else {
+    const int64_t stride = n / kScreenSamples;
+    for (int64_t i = 0; i < kScreenSamples; ++i) {
+      rows.push_back(correct[i * stride + (round - 1) % stride]);
+    }
+  }
+  ScreenOnRows(ctx, rows);
+  return std::min(1.0, target * static_cast<double>(pred.size()) /
+                           static_cast<double>(std::max<int64_t>(n, 1)));
+}
+
 }  // namespace
 
 namespace {
@@ -178,8 +218,14 @@ absl::Status DefaultLockRounds(LockContext& ctx, SampleMeasure start,
       break;
     }
     ++result.rounds;
-    // The gradient pass keeps its forward values: every trial below re-runs
-    // only what is downstream of its edits.
+    // The round's screening set; the gradient pass on it keeps its forward
+    // values, and every trial below re-runs only what is downstream of its
+    // edits.
+    OC_ASSIGN_OR_RETURN(
+        const double screen_target,
+        ScreenOnCorrectSamples(ctx, result.rounds, result.target_accuracy));
+    OC_ASSIGN_OR_RETURN(const SampleMeasure screen_before,
+                        KeepScreenValues(ctx, current));
     OC_ASSIGN_OR_RETURN(const RankResult ranked,
                         RankUnlockedValues(ctx, locked));
     if (ranked.top.empty()) {
@@ -216,14 +262,13 @@ absl::Status DefaultLockRounds(LockContext& ctx, SampleMeasure start,
     }
     // Screen every candidate and combine the most harmful on the screening
     // set, then lock the chosen set and measure it on all owner samples.
-    OC_ASSIGN_OR_RETURN(const SampleMeasure screen_before,
-                        KeepScreenValues(ctx, current));
+
     OC_ASSIGN_OR_RETURN(const std::vector<DefaultTrial> screened,
                         SortedTrials(candidates, ctx));
     OC_ASSIGN_OR_RETURN(
         RoundChoice choice,
         CombineTrials(
-            ctx, screened, screen_before, result.target_accuracy,
+            ctx, screened, screen_before, screen_target,
             ctx.config.max_values - static_cast<int>(result.changes.size())));
     OC_ASSIGN_OR_RETURN(
         const int taken,

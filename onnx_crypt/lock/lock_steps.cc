@@ -162,6 +162,13 @@ absl::StatusOr<SampleMeasure> MeasureSamples(const LockContext& ctx) {
   return MeasureOutput(ctx, ctx.labels, outs[0]);
 }
 
+void ScreenOnRows(LockContext& ctx, const std::vector<int64_t>& rows) {
+  ctx.screen.labels.clear();
+  for (int64_t r : rows) ctx.screen.labels.push_back(ctx.labels[r]);
+  ctx.screen.feeds = GatherSamples(ctx.feeds, rows);
+  ctx.screen.slot = 1;
+}
+
 void MakeScreenSet(LockContext& ctx) {
   const int64_t n = SampleCount(ctx.feeds);
   ctx.screen_is_subset = n > 2 * kScreenSamples;
@@ -172,13 +179,8 @@ void MakeScreenSet(LockContext& ctx) {
   }
   const int64_t stride = n / kScreenSamples;
   std::vector<int64_t> rows;
-  ctx.screen.labels.clear();
-  for (int64_t i = 0; i < kScreenSamples; ++i) {
-    rows.push_back(i * stride);
-    ctx.screen.labels.push_back(ctx.labels[i * stride]);
-  }
-  ctx.screen.feeds = GatherSamples(ctx.feeds, rows);
-  ctx.screen.slot = 1;
+  for (int64_t i = 0; i < kScreenSamples; ++i) rows.push_back(i * stride);
+  ScreenOnRows(ctx, rows);
 }
 
 InitializerEdit EditOf(const LockContext& ctx, size_t tensor, int64_t index,
@@ -253,8 +255,11 @@ absl::StatusOr<RankResult> RankUnlockedValues(const LockContext& ctx,
   request.diversify_seed = config.seed;
   request.k = std::max(config.candidates, config.values_per_round);
   request.k_per_param = config.per_tensor_candidates;
-  request.keep_slot = 0;
-  return RankByRangeGain(ctx.engine, ctx.feeds, ctx.labels, ctx.names, request);
+  // The screening set's kept run (slot 0 when the set is S itself).
+  request.keep_slot = ctx.screen.slot;
+  const bool all = !ctx.screen_is_subset;
+  return RankByRangeGain(ctx.engine, all ? ctx.feeds : ctx.screen.feeds,
+                         ctx.screen.labels, ctx.names, request);
 }
 
 absl::StatusOr<int> LockBest(const LockContext& ctx,

@@ -153,6 +153,10 @@ struct LockContext {
 // Fills ctx.screen from ctx.feeds and ctx.labels (see kScreenSamples).
 void MakeScreenSet(LockContext& ctx);
 
+// Makes ctx.screen the owner samples at `rows` (indices into S, in the order
+// given), in slot 1. For a loop that chooses its own screening subset.
+void ScreenOnRows(LockContext& ctx, const std::vector<int64_t>& rows);
+
 // Accuracy and mean cross-entropy on the owner samples.
 struct SampleMeasure {
   double accuracy = 0, loss = 0;
@@ -232,7 +236,9 @@ bool HigherScoreFirst(const LockCandidate& a, const LockCandidate& b);
 
 // The fast loop's ranking: the first-order range-gain scores of
 // lock/ranking.h over every eligible value that is not locked yet (and, for a
-// diversified variant, not left out by PositionExcluded). It returns the best
+// diversified variant, not left out by PositionExcluded), with the gradient
+// on the screening set ctx.screen, whose kept run it reads (call
+// KeepScreenValues first when the set is a subset). It returns the best
 // `candidates` overall plus the best `per_tensor_candidates` of each tensor,
 // best first.
 absl::StatusOr<RankResult> RankUnlockedValues(const LockContext& ctx,

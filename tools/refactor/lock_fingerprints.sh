@@ -8,7 +8,8 @@
 # byte-identical and the keys differ by that new field only (cleared and re-encoded: checked for
 # the five small locks before the GEMM switch, and for lenet5 after it). The pre-#11 record
 # (commit de6f27b's binary) is at 94c3064. mlp_softmax and wide_10m were recorded again on
-# 2026-12-04 for the fast loop's plateau rule (a behaviour change; every other line unchanged).
+# 2026-12-04 for the fast loop's plateau rule, and all five fast-loop lines on 2026-12-07 for its
+# screening on the still-correct samples (behaviour changes; the hardened lines are unchanged).
 # `--check` compares against the record and exits 1 on
 # any difference. It takes about 6 minutes on 2 idle cores.
 # Usage: tools/refactor/lock_fingerprints.sh [--check] [--cli PATH] [--threads N]
