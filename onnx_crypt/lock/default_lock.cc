@@ -25,9 +25,11 @@
 //      on the gradient's side: [max(tail_hi, θ_j), max_t] when g_j > 0 and
 //      [min_t, min(tail_lo, θ_j)] otherwise. The extreme itself is never used
 //      (lock_steps.h lists every condition a value must meet).
-//   3. Try. Each candidate is a trial (Engine::RunTrials) on the screening
-//      set: only the steps downstream of the changed tensor are re-run over
-//      kept values, and nothing in the engine changes.
+//   3. Try. Each candidate, best score first, is a trial (Engine::RunTrials)
+//      on the screening set: only the steps downstream of the changed tensor
+//      are re-run over kept values, and nothing in the engine changes. A
+//      candidate that alone reaches the target (on a subset, the screening
+//      accuracy that stands for it) ends the trials.
 //   4. Select. The candidate that lowers the screening accuracy the most is
 //      chosen (equal accuracies: the larger loss). Then the next most harmful
 //      ones, in order, join if a trial of the chosen set plus it lowers the
@@ -146,19 +148,20 @@ absl::StatusOr<RoundChoice> CombineTrials(
   return choice;
 }
 
-// Screens one trial per candidate, and returns the candidates with their
-// measures, most harmful first (stable: equal trials keep their order).
+// Screens one trial per candidate, in the given (score) order, and returns
+// the candidates tried with their measures, most harmful first (stable: equal
+// trials keep their order). A candidate that alone brings the screening
+// accuracy to `stop_at` or below ends the screening: the round needs no more.
 absl::StatusOr<std::vector<DefaultTrial>> SortedTrials(
-    const std::vector<LockCandidate>& candidates, const LockContext& ctx) {
-  std::vector<Trial> single;
-  for (const LockCandidate& c : candidates) {
-    single.push_back({EditOf(ctx, c.tensor, c.index, c.value)});
-  }
-  OC_ASSIGN_OR_RETURN(const std::vector<SampleMeasure> measures,
-                      ScreenTrials(ctx, single));
+    const std::vector<LockCandidate>& candidates, const LockContext& ctx,
+    double stop_at) {
   std::vector<DefaultTrial> trials;
-  for (size_t k = 0; k < candidates.size(); ++k) {
-    trials.push_back({candidates[k], measures[k]});
+  for (const LockCandidate& c : candidates) {
+    OC_ASSIGN_OR_RETURN(
+        const std::vector<SampleMeasure> measure,
+        ScreenTrials(ctx, {{EditOf(ctx, c.tensor, c.index, c.value)}}));
+    trials.push_back({c, measure[0]});
+    if (measure[0].accuracy <= stop_at) break;
   }
   std::stable_sort(trials.begin(), trials.end(), HurtsMore);
   return trials;
@@ -260,11 +263,11 @@ absl::Status DefaultLockRounds(LockContext& ctx, SampleMeasure start,
       result.stop_reason = "budget";
       break;
     }
-    // Screen every candidate and combine the most harmful on the screening
-    // set, then lock the chosen set and measure it on all owner samples.
-
+    // Screen the candidates (until one alone reaches the target) and combine
+    // the most harmful on the screening set, then lock the chosen set and
+    // measure it on all owner samples.
     OC_ASSIGN_OR_RETURN(const std::vector<DefaultTrial> screened,
-                        SortedTrials(candidates, ctx));
+                        SortedTrials(candidates, ctx, screen_target));
     OC_ASSIGN_OR_RETURN(
         RoundChoice choice,
         CombineTrials(

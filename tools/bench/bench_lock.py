@@ -17,7 +17,10 @@ the speed ratio (PyTorch seconds / onnx-crypt seconds; > 1 means onnx-crypt is f
 for both binaries prints the forward-equivalents per round: (lock seconds / rounds) divided by
 the seconds of one forward pass over the owner samples (`onnx-crypt eval`, same threads).
 
-Usage: bench_lock.py [--models M.onnx ...] [--threads 1 2] [--base-cli PATH] [--out FILE.md]
+Each lock runs --repeat times (default 3), interleaved with its peer, and the best seconds count.
+
+Usage: bench_lock.py [--models M.onnx ...] [--threads 1 2] [--repeat N] [--base-cli PATH]
+                     [--out FILE.md]
 """
 import argparse
 import os
@@ -150,6 +153,8 @@ def main():
     ap.add_argument("--models", nargs="*")
     ap.add_argument("--threads", type=int, nargs="+", default=[1, 2])
     ap.add_argument("--base-cli", help="an onnx-crypt built from an earlier commit")
+    ap.add_argument("--repeat", type=int, default=3,
+                    help="runs of each lock; the best seconds count (default 3)")
     ap.add_argument("--out", default=os.path.join(ROOT, "tools", "bench", "results",
                                                   "lock_cpu.md"))
     a = ap.parse_args()
@@ -165,8 +170,15 @@ def main():
         for m in models:
             for th in a.threads:
                 torch.set_num_threads(th)
-                ours = cli_lock(CLI, m, th, tmp)
-                n, secs, reached = torch_lock(m, x, y)
+                # Best of --repeat for both, interleaved (a single run swings by a third on
+                # this shared machine); the locks are deterministic, so only the seconds vary.
+                ours, secs = None, float("inf")
+                for _ in range(a.repeat):
+                    r = cli_lock(CLI, m, th, tmp)
+                    if ours is None or r["seconds"] < ours["seconds"]:
+                        ours = r
+                    n, s, reached = torch_lock(m, x, y)
+                    secs = min(secs, s)
                 ok = "yes" if ours["stop_reason"] == "target" else "no"
                 rows.append(f"| {os.path.basename(m)} | {th} | {ours['locked_values']} | "
                             f"{ours['seconds']:.2f} | {ok} | {n} | {secs:.2f} | "
@@ -182,7 +194,8 @@ def main():
                                    f"| {f:.4f} | {r['seconds'] / r['rounds'] / f:.1f} |")
                     print(fe_rows[-1], flush=True)
     head = (f"Lock seconds on the CPU ({platform.machine()}, {os.cpu_count()} cores), 256 owner "
-            f"samples, default options, target chance + 0.02 for both; PyTorch "
+            f"samples, default options, target chance + 0.02 for both, best of {a.repeat} runs "
+            f"each; PyTorch "
             f"{torch.__version__}. onnx-crypt's seconds include loading and writing files; the "
             "PyTorch loop's exclude them. Made by `tools/bench/bench_lock.py`.\n\n")
     fe_head = ("\n\nForward-equivalents per lock round: (lock seconds / rounds) / seconds of one "
