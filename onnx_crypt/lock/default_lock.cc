@@ -55,7 +55,6 @@
 
 #include "absl/strings/str_cat.h"
 #include "onnx_crypt/base/status.h"
-#include "onnx_crypt/engine/loss.h"
 #include "onnx_crypt/lock/lock_steps.h"
 #include "onnx_crypt/lock/random.h"
 
@@ -179,26 +178,12 @@ absl::StatusOr<std::vector<DefaultTrial>> SortedTrials(
 absl::StatusOr<double> ScreenOnCorrectSamples(LockContext& ctx, int round,
                                               double target) {
   if (!ctx.screen_is_subset) return target;
-  OC_ASSIGN_OR_RETURN(const std::vector<Tensor> outs,
-                      ctx.engine.RunAndKeep(ctx.feeds, 0));
-  const std::vector<int64_t> pred = ArgmaxRows(outs[0]);
-  std::vector<int64_t> correct;
-  for (size_t i = 0; i < pred.size(); ++i) {
-    if (pred[i] == ctx.labels[i]) correct.push_back(static_cast<int64_t>(i));
-  }
-  const int64_t n = static_cast<int64_t>(correct.size());
-  std::vector<int64_t> rows;
-  if (n <= kScreenSamples) {
-    rows = correct;
-  } else {
-    const int64_t stride = n / kScreenSamples;
-    for (int64_t i = 0; i < kScreenSamples; ++i) {
-      rows.push_back(correct[i * stride + (round - 1) % stride]);
-    }
-  }
+  int64_t correct = 0;
+  OC_ASSIGN_OR_RETURN(const std::vector<int64_t> rows,
+                      CorrectRows(ctx, 0, round, &correct));
   ScreenOnRows(ctx, rows);
-  return std::min(1.0, target * static_cast<double>(pred.size()) /
-                           static_cast<double>(std::max<int64_t>(n, 1)));
+  return std::min(1.0, target * static_cast<double>(ctx.labels.size()) /
+                           static_cast<double>(std::max<int64_t>(correct, 1)));
 }
 
 }  // namespace
