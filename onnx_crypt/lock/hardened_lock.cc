@@ -170,6 +170,11 @@ constexpr int kAllSlot[3] = {0, 2, 3};
 constexpr int kScreenSlot[3] = {1, 4, 5};
 constexpr int kGradSlot[3] = {6, 7, 8};
 
+// A state that classifies fewer of S correctly than this (a locked state far
+// below its target, say) takes its gradient on all of S: a handful of samples,
+// or none, would leave most positions with no gradient to rank by.
+constexpr int64_t kMinGradientSamples = 4;
+
 // A simulated repair screened on the 64-sample subset that recovers more than
 // the repair target plus this is taken as failed without the full run: the
 // subset's best of 16 settings has a standard error of about 0.05, so the
@@ -399,14 +404,16 @@ absl::StatusOr<LockResult> HardenedLock(LockContext& ctx, SampleMeasure start,
     // Each state's gradient, on the samples it still classifies correctly
     // when S is larger than the screening set.
     auto gradient_in = [&](int state) -> absl::StatusOr<LossResult> {
-      if (!ctx.screen_is_subset) {
+      int64_t correct = 0;
+      std::vector<int64_t> rows;
+      if (ctx.screen_is_subset) {
+        OC_ASSIGN_OR_RETURN(
+            rows, CorrectRows(ctx, kAllSlot[state], result.rounds, &correct));
+      }
+      if (correct < kMinGradientSamples) {
         return engine.LossAndGradients(ctx.feeds, ctx.labels, ctx.names,
                                        kAllSlot[state]);
       }
-      int64_t correct = 0;
-      OC_ASSIGN_OR_RETURN(
-          const std::vector<int64_t> rows,
-          CorrectRows(ctx, kAllSlot[state], result.rounds, &correct));
       std::vector<int64_t> labels;
       for (int64_t r : rows) labels.push_back(ctx.labels[r]);
       return engine.LossAndGradients(GatherSamples(ctx.feeds, rows), labels,
