@@ -76,7 +76,7 @@ class Engine {
   // Kept runs live in kKeptSlots slots, so that the values of two sample sets
   // (all owner samples and a screening subset, say) can be kept at once; the
   // calls without a slot use slot 0.
-  static constexpr int kKeptSlots = 9;
+  static constexpr int kKeptSlots = 6;
   virtual absl::StatusOr<std::vector<Tensor>> RunAndKeep(const Feeds& feeds,
                                                          int slot) = 0;
   virtual absl::StatusOr<std::vector<Tensor>> RerunChanged(

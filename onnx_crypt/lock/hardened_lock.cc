@@ -25,11 +25,7 @@
 // positions are chosen so that the model also stays broken in those reset
 // states. Each round keeps three states of the locked set: the locked values,
 // zeros, and the tensor medians of the original values. It takes gradients in
-// each state (when S has more than 2 · kScreenSamples samples, on up to
-// kScreenSamples of those that the state still classifies correctly, a
-// different subset each round: CorrectRows; the samples already wrong would
-// dominate the loss and its gradient) and scores every position that is not
-// locked yet in two ways:
+// each state and scores every position that is not locked yet in two ways:
 //     locked state: |g_j| · (v̄_j − θ_j), with v̄_j three quarters of the way
 //                   from θ_j to the bound on the gradient's side;
 //     reset states: g⁰_j · (0 − θ_j) + gᵐ_j · (med_t − θ_j).
@@ -67,7 +63,6 @@
 #include "cuda/position_hash.h"
 #include "onnx_crypt/attack/attack.h"
 #include "onnx_crypt/base/status.h"
-#include "onnx_crypt/engine/samples.h"
 #include "onnx_crypt/lock/lock_steps.h"
 #include "onnx_crypt/lock/random.h"
 #include "onnx_crypt/lock/ranking.h"
@@ -165,15 +160,9 @@ absl::Status ApplyState(Engine& engine, const std::vector<LockChange>& changes,
 }
 
 // The engine's kept-run slots for the three states of the locked set, on all
-// owner samples, on the screening subset, and on each state's gradient subset.
+// owner samples and on the screening subset.
 constexpr int kAllSlot[3] = {0, 2, 3};
 constexpr int kScreenSlot[3] = {1, 4, 5};
-constexpr int kGradSlot[3] = {6, 7, 8};
-
-// A state that classifies fewer of S correctly than this (a locked state far
-// below its target, say) takes its gradient on all of S: a handful of samples,
-// or none, would leave most positions with no gradient to rank by.
-constexpr int64_t kMinGradientSamples = 4;
 
 // A simulated repair screened on the 64-sample subset that recovers more than
 // the repair target plus this is taken as failed without the full run: the
@@ -369,8 +358,7 @@ absl::StatusOr<LockResult> HardenedLock(LockContext& ctx, SampleMeasure start,
         -(m[0].loss + m[1].loss + m[2].loss));
   };
   // The gradient pass in the locked state, when the repair simulation of the
-  // round's start already made it (with its values kept in slot 0); the
-  // round uses it when its gradients are on all of S.
+  // round's start already made it (with its values kept in slot 0).
   std::optional<LossResult> g_lock_kept;
   // Whether result.repair_accuracy is the screening subset's figure.
   bool repair_screened = false;
@@ -401,38 +389,26 @@ absl::StatusOr<LockResult> HardenedLock(LockContext& ctx, SampleMeasure start,
     ++result.rounds;
     // Gradients in the three states (all the same while nothing is locked),
     // each keeping its values for the trials in that state.
-    // Each state's gradient, on the samples it still classifies correctly
-    // when S is larger than the screening set.
-    auto gradient_in = [&](int state) -> absl::StatusOr<LossResult> {
-      int64_t correct = 0;
-      std::vector<int64_t> rows;
-      if (ctx.screen_is_subset) {
-        OC_ASSIGN_OR_RETURN(
-            rows, CorrectRows(ctx, kAllSlot[state], result.rounds, &correct));
-      }
-      if (correct < kMinGradientSamples) {
-        return engine.LossAndGradients(ctx.feeds, ctx.labels, ctx.names,
-                                       kAllSlot[state]);
-      }
-      std::vector<int64_t> labels;
-      for (int64_t r : rows) labels.push_back(ctx.labels[r]);
-      return engine.LossAndGradients(GatherSamples(ctx.feeds, rows), labels,
-                                     ctx.names, kGradSlot[state]);
-    };
     LossResult g_lock;
-    if (g_lock_kept.has_value() && !ctx.screen_is_subset) {
+    if (g_lock_kept.has_value()) {
       g_lock = std::move(*g_lock_kept);
     } else {
-      OC_ASSIGN_OR_RETURN(g_lock, gradient_in(0));
+      OC_ASSIGN_OR_RETURN(
+          g_lock, engine.LossAndGradients(ctx.feeds, ctx.labels, ctx.names,
+                                          kAllSlot[0]));
     }
     LossResult g_zero, g_median;
     if (!changes.empty()) {
       OC_RETURN_IF_ERROR(
           ApplyState(engine, changes, medians, LockState::kZero));
-      OC_ASSIGN_OR_RETURN(g_zero, gradient_in(1));
+      OC_ASSIGN_OR_RETURN(
+          g_zero, engine.LossAndGradients(ctx.feeds, ctx.labels, ctx.names,
+                                          kAllSlot[1]));
       OC_RETURN_IF_ERROR(
           ApplyState(engine, changes, medians, LockState::kMedian));
-      OC_ASSIGN_OR_RETURN(g_median, gradient_in(2));
+      OC_ASSIGN_OR_RETURN(
+          g_median, engine.LossAndGradients(ctx.feeds, ctx.labels, ctx.names,
+                                            kAllSlot[2]));
       OC_RETURN_IF_ERROR(
           ApplyState(engine, changes, medians, LockState::kLocked));
     }

@@ -55,7 +55,7 @@ struct LockConfig {
   // The budget of locked values. It is a safety limit: the target (and for
   // the hardened lock, the failed simulated repair) usually stops the loop
   // first. 1024 since the hardened lock became the default: mlp_softmax needs
-  // 698 values (484 before its gradients moved to the still-correct samples).
+  // 484 values.
   int max_values = 1024;
   double target_accuracy = -1.0;  // < 0: chance (1/C) + 0.02
   uint64_t seed = 0;

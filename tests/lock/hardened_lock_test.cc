@@ -95,13 +95,13 @@ TEST(HardenedLockTest, DeterministicInRangeDistinctAndInsideTheBulk) {
             a.result.sample_accuracy_before - 0.05);
 }
 
-// The default hardened lock on all 256 owner samples takes each state's
-// gradient on the samples it still classifies correctly. On mlp_softmax the
-// locked state reaches 0 % long before the reset states reach their target;
-// its gradient then comes from all samples, and the lock goes on to meet
-// every target (it stopped at 556 values, both reset states at 20 %, when
-// an empty subset left it nothing to rank).
-TEST(HardenedLockTest, MeetsItsTargetsWhenTheLockedStateHasNoCorrectSample) {
+// The default hardened lock on all 256 owner samples of mlp_softmax, whose
+// locked state falls far below its target long before the reset states reach
+// theirs, goes on until every target is met, by its own measures. (A variant
+// that took each state's gradient on the samples it still classified
+// correctly stopped here at 556 values with both reset states at 20 %, when
+// the locked state's subset was empty: experiments/correct_sample_gradients.)
+TEST(HardenedLockTest, MeetsItsTargetsOnAFullyConnectedModel) {
   LockConfig config;
   config.harden = true;
   const LockRun run = LockBundled("mlp_softmax", config);

@@ -27,9 +27,9 @@ array must have its input's dtype and shape, batch first. --output NAME: the cla
 output, when the model has several (default: the first); logits [N, C] or [N, 1, C].
 By default the lock is the hardened one. Locked values stay inside the bulk of the weights
 (below the Q quantile, default 0.999, of |w|, per-tensor z-score and per-row robust z-score), so
-no outlier statistic points at them. Each round computes gradients in three states of the
-values locked so far (locked, all reset to 0, all reset to their tensor's median), each on up to
-64 of the samples that state still classifies correctly when there are more than 128, tries up to M (default 16) of the best first-order candidates of each kind in all three states,
+no outlier statistic points at them. Each round computes gradients on the samples in three
+states of the values locked so far (locked, all reset to 0, all reset to their tensor's median),
+tries up to M (default 16) of the best first-order candidates of each kind in all three states,
 each with a re-run of only what lies downstream of it (screened on a 64-sample subset when there
 are more than 128 samples), and locks up to K (default 4) that keep all three states broken and
 whose effects add up when tried together. Once the sample accuracy is at most A (default: chance
@@ -37,7 +37,7 @@ whose effects add up when tried together. Once the sample accuracy is at most A 
 adaptive attacker's saliency repair on the samples (the top k values by |g*w| or |g| reset to 0
 or to the tensor median, k = 1, 2, 5 and 10 times the locked count), and locking goes on until
 every such repair stays at or below R, or N values are locked (default 1024, a safety budget).
-The bundled CNNs stop after 12-40 values, the fully connected mlp_softmax after 698; a lock
+The bundled CNNs stop after 24-196 values, the fully connected mlp_softmax after 484; a lock
 that stops at the budget warns and prints how far its simulated repair got. See tools/bench/results/robustness/REPORT.md for what the attacks reach.
 --fast: the fast loop of earlier versions instead: values pushed into their tensor's tails until
 the sample accuracy is at most A (3-12 values on the CNNs, several times faster), but

@@ -82,8 +82,8 @@ absl::StatusOr<std::optional<std::string>> ReadPassphraseFlag(
 // reading a file is not parsing).
 
 // A safety budget: the lock usually stops first, when its own simulated
-// saliency repair fails (the hardened default: 12-40 values on the bundled
-// CNNs, 698 on mlp_softmax) or at the accuracy target (--fast: 3-12 values on
+// saliency repair fails (the hardened default: 24-196 values on the bundled
+// CNNs, 484 on mlp_softmax) or at the accuracy target (--fast: 3-12 values on
 // the CNNs); fully connected models, with no weight sharing, need a few
 // hundred.
 inline constexpr int kDefaultMaxValues = 1024;
