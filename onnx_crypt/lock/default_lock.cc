@@ -55,6 +55,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "onnx_crypt/base/status.h"
+#include "onnx_crypt/engine/loss.h"
 #include "onnx_crypt/lock/lock_steps.h"
 #include "onnx_crypt/lock/random.h"
 
@@ -168,22 +169,36 @@ absl::StatusOr<std::vector<DefaultTrial>> SortedTrials(
 
 // When the screening set is a subset of S: makes it up to kScreenSamples of
 // the owner samples the engine's current state still classifies correctly
-// (every k-th of them, the first one shifted by the round, so that rounds see
-// different samples), and returns the screening accuracy that stands for
-// `target` on S (the target's count of correct samples over the set's share
-// of them). The samples already misclassified carry most of the loss and of
-// its gradient once a few values are locked; ranking and screening on the
-// ones left to flip keep each round's values aimed at those. When the set is
-// S itself, it stays so and `target` is returned.
+// (read from the kept run on S in slot 0; every k-th of them, the first one
+// shifted by the round, so that rounds see different samples), and returns
+// the screening accuracy that stands for `target` on S (the target's count of
+// correct samples over the set's share of them). The samples already
+// misclassified carry most of the loss and of its gradient once a few values
+// are locked; ranking and screening on the ones left to flip keep each
+// round's values aimed at those. When the set is S itself, it stays so and
+// `target` is returned.
 absl::StatusOr<double> ScreenOnCorrectSamples(LockContext& ctx, int round,
                                               double target) {
   if (!ctx.screen_is_subset) return target;
-  int64_t correct = 0;
-  OC_ASSIGN_OR_RETURN(const std::vector<int64_t> rows,
-                      CorrectRows(ctx, 0, round, &correct));
+  OC_ASSIGN_OR_RETURN(const std::vector<Tensor> outs,
+                      ctx.engine.RunAndKeep(ctx.feeds, 0));
+  const std::vector<int64_t> pred = ArgmaxRows(outs[0]);
+  std::vector<int64_t> correct;
+  for (size_t i = 0; i < pred.size(); ++i) {
+    if (pred[i] == ctx.labels[i]) correct.push_back(static_cast<int64_t>(i));
+  }
+  const int64_t n = static_cast<int64_t>(correct.size());
+  std::vector<int64_t> rows = correct;
+  if (n > kScreenSamples) {
+    const int64_t stride = n / kScreenSamples;
+    rows.clear();
+    for (int64_t i = 0; i < kScreenSamples; ++i) {
+      rows.push_back(correct[i * stride + (round - 1) % stride]);
+    }
+  }
   ScreenOnRows(ctx, rows);
-  return std::min(1.0, target * static_cast<double>(ctx.labels.size()) /
-                           static_cast<double>(std::max<int64_t>(correct, 1)));
+  return std::min(1.0, target * static_cast<double>(pred.size()) /
+                           static_cast<double>(std::max<int64_t>(n, 1)));
 }
 
 }  // namespace

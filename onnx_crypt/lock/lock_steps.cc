@@ -169,26 +169,6 @@ void ScreenOnRows(LockContext& ctx, const std::vector<int64_t>& rows) {
   ctx.screen.slot = 1;
 }
 
-absl::StatusOr<std::vector<int64_t>> CorrectRows(const LockContext& ctx,
-                                                 int slot, int round,
-                                                 int64_t* correct) {
-  OC_ASSIGN_OR_RETURN(const std::vector<Tensor> outs,
-                      ctx.engine.RunAndKeep(ctx.feeds, slot));
-  const std::vector<int64_t> pred = ArgmaxRows(outs[0]);
-  std::vector<int64_t> right;
-  for (size_t i = 0; i < pred.size(); ++i) {
-    if (pred[i] == ctx.labels[i]) right.push_back(static_cast<int64_t>(i));
-  }
-  *correct = static_cast<int64_t>(right.size());
-  if (*correct <= kScreenSamples) return right;
-  const int64_t stride = *correct / kScreenSamples;
-  std::vector<int64_t> rows;
-  for (int64_t i = 0; i < kScreenSamples; ++i) {
-    rows.push_back(right[i * stride + (round - 1) % stride]);
-  }
-  return rows;
-}
-
 void MakeScreenSet(LockContext& ctx) {
   const int64_t n = SampleCount(ctx.feeds);
   ctx.screen_is_subset = n > 2 * kScreenSamples;

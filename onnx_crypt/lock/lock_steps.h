@@ -153,14 +153,6 @@ struct LockContext {
 // Fills ctx.screen from ctx.feeds and ctx.labels (see kScreenSamples).
 void MakeScreenSet(LockContext& ctx);
 
-// Up to kScreenSamples rows of S that the engine's current state classifies
-// correctly (its kept run on S in `slot`, refreshed): every k-th of them, the
-// first one shifted by `round` (counted from 1), so that rounds see different
-// samples. `*correct` is how many of S it classifies correctly.
-absl::StatusOr<std::vector<int64_t>> CorrectRows(const LockContext& ctx,
-                                                 int slot, int round,
-                                                 int64_t* correct);
-
 // Makes ctx.screen the owner samples at `rows` (indices into S, in the order
 // given), in slot 1. For a loop that chooses its own screening subset.
 void ScreenOnRows(LockContext& ctx, const std::vector<int64_t>& rows);
