@@ -288,7 +288,8 @@ dnnl::convolution_forward::primitive_desc ForwardDesc(
 }
 
 constexpr int64_t kChunkBytes = int64_t{1} << 20;
-constexpr int64_t kThreadedChunkBytes = int64_t{64} << 20;
+constexpr int64_t kSpinningChunkBytes = int64_t{8} << 20;
+constexpr int64_t kSleepingChunkBytes = int64_t{64} << 20;
 constexpr size_t kWeightsSlot = 7;  // ThreadBuffer slot past every argument's
 
 enum Kind : int64_t { kForward = 1, kBackwardData = 2, kBackwardWeights = 3 };
@@ -427,20 +428,26 @@ const Prepared& Get(Kind kind, const DnnlConvShape& s, bool bias,
 // reordered copies of both, stay within about kChunkBytes (near L2) instead of
 // streaming the whole batch through memory three times (5% faster on
 // resnet_small and bn_cnn at batch 256 than one call per batch; 256 KB was
-// slower again). With more threads, chunks of up to kThreadedChunkBytes (the
-// whole batch of the bundled models): each call is one OpenMP parallel region,
-// and the CLI's workers wait passively (base/openblas_env.h), so every region
-// pays for waking them. At 2 threads on 2 idle cores, one call per batch ran
-// resnet_small 2.0x, bn_cnn 1.8x and lenet5 1.6x faster than 1 MB chunks
-// (tools/bench/results/forward_cpu.md); the cap bounds the reorder buffers of
-// big images.
+// slower again). With more threads each call is one OpenMP parallel region
+// (or several). When the workers sleep between regions (WorkersSleep), every
+// region pays for waking them, and one call per batch (kSleepingChunkBytes,
+// the whole batch of the bundled models) ran resnet_small 2.0x, bn_cnn 1.8x
+// and lenet5 1.6x faster than 1 MB chunks at 2 threads. When they spin, chunks
+// of kSpinningChunkBytes keep a chunk's output in cache for the fused pool
+// (layout_pools.h): at 2 threads on 2 idle cores, batch 256, best of 3
+// (7 Dec 2026), samples/s against one call per batch: wide_10m 6,901 ->
+// 7,798, bn_cnn 14,869 -> 16,222 (16,648 in a second run), lenet5 110,478 ->
+// 109,706, resnet_small 4,590 -> 4,456 (4,451 -> 4,438 in the second run).
+// The chunk never changes a value: each image's outputs are computed alike in
+// any chunk (FusedMatchesPlain checks the primitives' kinds).
 int64_t ForwardChunk(const DnnlConvShape& s) {
   const WindowGeometry& g = s.geom;
   const int64_t per_image =
       static_cast<int64_t>(sizeof(float)) * 2 *
       (g.channels * g.InSize() + s.out_channels * g.OutSize());
-  const int64_t bytes =
-      omp_get_max_threads() > 1 ? kThreadedChunkBytes : kChunkBytes;
+  const int64_t bytes = omp_get_max_threads() == 1 ? kChunkBytes
+                        : WorkersSleep()           ? kSleepingChunkBytes
+                                                   : kSpinningChunkBytes;
   return std::clamp<int64_t>(bytes / std::max<int64_t>(1, per_image), 1,
                              std::max<int64_t>(1, g.batch));
 }

@@ -79,7 +79,9 @@ absl::StatusOr<GemmPlan> MakePlan(const Node& node, const TensorRefs& inputs) {
 template <typename T>
 void GemmForward(const GemmPlan& p, const Tensor& a, const Tensor& b,
                  const Tensor& c, Tensor& y) {
-  y = Tensor(a.dtype(), {p.m, p.n});
+  // Every element is written below: by the C term, or by the product with
+  // beta 0 (BLAS does not read Y then).
+  y = Tensor::Uninitialized(a.dtype(), {p.m, p.n});
   T* yd = y.mutable_data<T>();
   const T beta = static_cast<T>(p.beta);
   const bool use_c = c.defined() && beta != T(0);

@@ -10,6 +10,7 @@
 #define ONNX_CRYPT_OPS_CPU_LAYOUT_POOLS_H_
 
 #include <cstdint>
+#include <vector>
 
 #include "onnx_crypt/ops/cpu/parallel.h"
 #include "onnx_crypt/ops/cpu/pool_two_by_two.h"
@@ -42,28 +43,37 @@ void PoolTwoByTwo(const float* x, bool nhwc, int64_t count, int64_t channels,
     ForEachTwoByTwo(g, x, y, window);
     return;
   }
-  ParallelFor(
-      count * oh, GrainFor(4 * ow * channels), [&](int64_t begin, int64_t end) {
-        const Window fn = window;
-        for (int64_t ni = begin; ni < end; ++ni) {
-          const int64_t n = ni / oh, i = ni % oh;
-          const float* r0 = x + ((n * h + 2 * i) * w) * channels;
-          const float* r1 = r0 + w * channels;
-          // Output (c, j) of this row: yn[c * c_step + j * j_step].
-          const int64_t c_step = nhwc_out ? 1 : oh * ow;
-          const int64_t j_step = nhwc_out ? channels : 1;
-          float* yn =
-              y + n * channels * oh * ow + i * (nhwc_out ? ow * channels : ow);
-          for (int64_t j = 0; j < ow; ++j) {
-            const float* a = r0 + 2 * j * channels;
-            const float* b = r1 + 2 * j * channels;
-            for (int64_t c = 0; c < channels; ++c) {
-              yn[c * c_step + j * j_step] =
-                  fn(a[c], a[channels + c], b[c], b[channels + c]);
-            }
-          }
-        }
-      });
+  // One output row (n, i) at a time: its ow x channels outputs computed
+  // across the channels (contiguous taps), then, for an NCHW output, moved
+  // from that NHWC tile to each channel's row of ow values (contiguous
+  // writes instead of one scattered write per output).
+  ParallelFor(count * oh, GrainFor(4 * ow * channels),
+              [&](int64_t begin, int64_t end) {
+                const Window fn = window;
+                std::vector<float> tile(nhwc_out ? 0 : ow * channels);
+                for (int64_t ni = begin; ni < end; ++ni) {
+                  const int64_t n = ni / oh, i = ni % oh;
+                  const float* r0 = x + ((n * h + 2 * i) * w) * channels;
+                  const float* r1 = r0 + w * channels;
+                  float* row =
+                      nhwc_out ? y + (n * oh + i) * ow * channels : tile.data();
+                  for (int64_t j = 0; j < ow; ++j) {
+                    const float* __restrict a = r0 + 2 * j * channels;
+                    const float* __restrict b = r1 + 2 * j * channels;
+                    float* __restrict yj = row + j * channels;
+                    for (int64_t c = 0; c < channels; ++c) {
+                      yj[c] = fn(a[c], a[channels + c], b[c], b[channels + c]);
+                    }
+                  }
+                  if (nhwc_out) continue;
+                  float* yn = y + n * channels * oh * ow + i * ow;
+                  for (int64_t c = 0; c < channels; ++c) {
+                    float* __restrict yc = yn + c * oh * ow;
+                    for (int64_t j = 0; j < ow; ++j)
+                      yc[j] = row[j * channels + c];
+                  }
+                }
+              });
 }
 
 }  // namespace onnx_crypt::cpu

@@ -2,10 +2,23 @@
 // reallocated (rounded up to 64 bytes) only when a call needs more.
 #include "onnx_crypt/ops/cpu/threads_dnnl.h"
 
+#include <strings.h>
+
 #include <cstdlib>
+#include <cstring>
 #include <memory>
 
 namespace onnx_crypt::cpu {
+
+bool WorkersSleep() {
+  static const bool sleep = [] {
+    const char* policy = std::getenv("OMP_WAIT_POLICY");
+    const char* spins = std::getenv("GOMP_SPINCOUNT");
+    return (policy != nullptr && strcasecmp(policy, "passive") == 0) ||
+           (spins != nullptr && std::strcmp(spins, "0") == 0);
+  }();
+  return sleep;
+}
 
 void* ThreadBuffer(size_t slot, size_t bytes) {
   struct Free {

@@ -19,6 +19,12 @@ namespace onnx_crypt::cpu {
 // buffer stays valid until the same thread asks for a larger one in its slot.
 void* ThreadBuffer(size_t slot, size_t bytes);
 
+// Whether the OpenMP workers sleep between parallel regions
+// (OMP_WAIT_POLICY=PASSIVE, which base/openblas_env.cc and the Python module
+// choose when other processes keep the cores busy; or GOMP_SPINCOUNT=0) rather
+// than spin for a while: then every region pays for waking them. Read once.
+bool WorkersSleep();
+
 // The OpenMP workers do not inherit the caller's denormal mode (CallScope in
 // engine/cpu_engine.cc sets FTZ/DAZ on the calling thread): give it to them for
 // one call and restore theirs after.
