@@ -424,22 +424,16 @@ const Prepared& Get(Kind kind, const DnnlConvShape& s, bool bias,
   return *slot;
 }
 
-// Images per forward call. At one thread: src and dst of one call, and the
-// reordered copies of both, stay within about kChunkBytes (near L2) instead of
-// streaming the whole batch through memory three times (5% faster on
-// resnet_small and bn_cnn at batch 256 than one call per batch; 256 KB was
-// slower again). With more threads each call is one OpenMP parallel region
-// (or several). When the workers sleep between regions (WorkersSleep), every
-// region pays for waking them, and one call per batch (kSleepingChunkBytes,
-// the whole batch of the bundled models) ran resnet_small 2.0x, bn_cnn 1.8x
-// and lenet5 1.6x faster than 1 MB chunks at 2 threads. When they spin, chunks
-// of kSpinningChunkBytes keep a chunk's output in cache for the fused pool
-// (layout_pools.h): at 2 threads on 2 idle cores, batch 256, best of 3
-// (7 Dec 2026), samples/s against one call per batch: wide_10m 6,901 ->
-// 7,798, bn_cnn 14,869 -> 16,222 (16,648 in a second run), lenet5 110,478 ->
-// 109,706, resnet_small 4,590 -> 4,456 (4,451 -> 4,438 in the second run).
-// The chunk never changes a value: each image's outputs are computed alike in
-// any chunk (FusedMatchesPlain checks the primitives' kinds).
+// Images per forward call. At one thread: src and dst of one call and their
+// reordered copies stay within about kChunkBytes (near L2): 5% faster on
+// resnet_small and bn_cnn at batch 256 than one call per batch. With more
+// threads each call is an OpenMP region. Sleeping workers (WorkersSleep) pay
+// a wake-up per region: one call per batch (kSleepingChunkBytes) ran
+// resnet_small 2.0x, bn_cnn 1.8x, lenet5 1.6x faster than 1 MB chunks. Spinning
+// ones take kSpinningChunkBytes, whose output the fused pool reads from cache
+// (2 threads, 7 Dec 2026, samples/s vs one call per batch: wide_10m 6,901 ->
+// 7,798, bn_cnn 14,869 -> 16,222, lenet5 and resnet_small within noise).
+// No chunk changes a value (FusedMatchesPlain checks the primitives' kinds).
 int64_t ForwardChunk(const DnnlConvShape& s) {
   const WindowGeometry& g = s.geom;
   const int64_t per_image =
