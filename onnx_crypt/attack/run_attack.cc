@@ -4,6 +4,7 @@
 // as JSON-ready fields.
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <set>
 #include <utility>
 
@@ -53,7 +54,10 @@ absl::StatusOr<Labelled> LoadLabelled(const Graph& graph,
   return out;
 }
 
-std::string Num(double v) { return absl::StrFormat("%.6g", v); }
+// A JSON number; JSON has no NaN or infinity (a diverged fine-tune's loss).
+std::string Num(double v) {
+  return std::isfinite(v) ? absl::StrFormat("%.6g", v) : "null";
+}
 std::string Str(const std::string& s) {
   std::string out = "\"";
   for (char c : s) {

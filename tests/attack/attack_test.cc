@@ -359,6 +359,19 @@ TEST(AttackCliTest, JsonLineHasAccuracyAndParameters) {
   EXPECT_NE(repair.find("\"samples\":64,"), std::string::npos) << repair;
 }
 
+// A fine-tune that diverges (an absurd SGD step) ends with a NaN loss; JSON has
+// no NaN, so the field is null and the line stays valid JSON.
+TEST(AttackCliTest, DivergedFineTuneWritesNullLoss) {
+  const std::string line = LastLine(RunCli(
+      "attack finetune " + ModelPath() + " --data " + testing::DataDir() +
+      "/fmnist_train1pct.npz --limit 64 --optimizer sgd --lr 1e30 --epochs 1 "
+      "--eval-data " +
+      testing::DataDir() + "/fmnist_test.npz --eval-limit 200 --json"));
+  EXPECT_NE(line.find("\"final_train_loss\":null,"), std::string::npos) << line;
+  EXPECT_EQ(line.find("nan"), std::string::npos) << line;
+  EXPECT_EQ(line.find("inf"), std::string::npos) << line;
+}
+
 // --reinit re-initializes exactly the named tensors (PyTorch's bound
 // 1/sqrt(fan_in)) and keeps every other value; with zero epochs nothing else
 // happens, so the written model shows the re-initialization alone.
