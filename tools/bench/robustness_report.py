@@ -86,16 +86,17 @@ def run_json(args, log):
 
 
 def key_info(cli, key):
-    """The tensors a key touches and the locked model's fingerprint (from `onnx-crypt key`)."""
+    """{tensor: values locked} in the key's order, and the locked model's fingerprint (from
+    `onnx-crypt key`)."""
     out = subprocess.run([cli, "key", key], check=True, capture_output=True, text=True).stdout
-    touched, fingerprint, in_list = [], None, False
+    touched, fingerprint, in_list = {}, None, False
     for line in out.splitlines():
         if line.startswith("model fingerprint (locked):"):
             fingerprint = line.split(":", 1)[1].strip()
         elif line.startswith("tensors touched:"):
             in_list = True
         elif in_list and line.startswith("  "):
-            touched.append(line.split()[0])
+            touched[line.split()[0]] = int(line.rsplit(":", 1)[1].split()[0])
     return touched, fingerprint
 
 
@@ -184,7 +185,9 @@ def reinit_bound(r, path, plan):
 def git_commit():
     p = subprocess.run(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"], capture_output=True,
                        text=True)
-    dirty = subprocess.run(["git", "-C", ROOT, "status", "--porcelain", "--untracked-files=no"],
+    # The report's own outputs do not count as changes.
+    dirty = subprocess.run(["git", "-C", ROOT, "status", "--porcelain", "--untracked-files=no",
+                            "--", ".", ":!tools/bench/results"],
                            capture_output=True, text=True).stdout.strip()
     return p.stdout.strip() + ("+changes" if dirty else "")
 
@@ -201,12 +204,13 @@ def measure_model(r, name, tmp, quick):
         lk, kk = os.path.join(tmp, f"{name}-{label}.onnx"), os.path.join(tmp, f"{name}-{label}.key")
         info = r.lock(path, lk, kk, extra)
         touched, fingerprint = key_info(r.cli, kk)
-        info.update({"flags": extra, "touched": touched, "locked_fingerprint": fingerprint})
+        info.update({"flags": extra, "touched": list(touched), "touched_counts": touched,
+                     "locked_fingerprint": fingerprint})
         print(f"{name}: {label} lock, {info['locked_values']} values in {info['seconds']:.1f} s",
               file=sys.stderr)
         p = plan if label in ("fast", "default") else SMALL
         entries[label] = {"lock": info,
-                          "attacks": sweep(r, lk, kk, info["locked_values"], p, touched)}
+                          "attacks": sweep(r, lk, kk, info["locked_values"], p, list(touched))}
     out = {"clean": r.attack("prune", path, "--fraction", "0")["accuracy"], "entries": entries,
            "cnn": any(t == "Conv" for _, _, t in layers_of(path)),
            "eval_samples": entries["fast"]["attacks"]["prune"][0]["eval_samples"],
@@ -295,13 +299,19 @@ def load_torch(paths):
     return out
 
 
-def same_lock(torch_lock, lock):
-    """The PyTorch suite records the lock's JSON line: the same count, rounds, loss and sample
-    accuracy (to the printed digits) and the same seed mean the same locked values."""
-    if not torch_lock:
-        return False
-    keys = ("locked_values", "rounds", "loss_after", "sample_accuracy_after", "seed", "harden")
-    return all(torch_lock.get(k) == lock.get(k) for k in keys)
+def same_lock(t, lock):
+    """How the PyTorch suite's record `t` matches the lock measured here: "lock line" when its
+    recorded lock JSON line has the same count, rounds, loss, sample accuracy (to the printed
+    digits), seed and loop; "per-tensor counts" when it has no lock line (it attacked given
+    files) but the values it found per tensor in the key are this lock's; None otherwise."""
+    if t.get("lock"):
+        keys = ("locked_values", "rounds", "loss_after", "sample_accuracy_after", "seed",
+                "harden")
+        return "lock line" if all(t["lock"].get(k) == lock.get(k) for k in keys) else None
+    counts = t["attack"].get("truth", {}).get("tensors")
+    if counts and counts == lock.get("touched_counts"):
+        return "per-tensor counts"
+    return None
 
 
 def torch_rows(t):
@@ -424,7 +434,7 @@ def write_report(out, models, torch, seconds):
         a, lk = m["entries"]["default"]["attacks"], m["entries"]["default"]["lock"]
         ft, rows = finetune_best(a), targets(m)
         t = torch.get(name)
-        tr = torch_rows(t) if t and same_lock(t.get("lock"), lk) else None
+        tr = torch_rows(t) if t and same_lock(t, lk) else None
         L.append(
             f"| {name} | {m['measured']} ({m['commit']}) | {lk['locked_values']} | "
             f"{pct(a['prune'][0]['accuracy_before'])} | {pct(best_repair(a)['accuracy'])} | "
@@ -453,16 +463,17 @@ def model_section(out, name, m, t):
          "|---|---|---|---|"]
     L += [f"| {esc(a)} | {esc(b)} | {c} | {verdict(d)} |" for a, b, c, d in targets(m)]
     L.append("")
-    if t and same_lock(t.get("lock"), lk):
-        L += [f"PyTorch suite on the same lock (`{t['source']}`):", "",
+    match = same_lock(t, lk) if t else None
+    if match:
+        L += [f"PyTorch suite on the same lock (`{t['source']}`; matched by its {match}):", "",
               "| target (issue #14), default lock | PyTorch attack | bound | met |",
               "|---|---|---|---|"]
         L += [f"| {esc(a)} | {esc(b)} | {c} | {verdict(d)} |" for a, b, c, d in torch_rows(t)]
         L.append("")
     elif t:
-        L += [f"The PyTorch suite's record (`{t['source']}`) is of another lock "
-              f"({t['lock']['locked_values']} values, loss {t['lock']['loss_after']}); it is not "
-              "shown. Rerun tools/bench/torch_attack_report.py.", ""]
+        L += [f"The PyTorch suite's record (`{t['source']}`, {t['attack']['locked_count']} "
+              "values) does not match this lock; it is not shown. Rerun "
+              "tools/bench/torch_attack_report.py on this lock.", ""]
     else:
         L += ["The PyTorch suite has not been run on this model's default lock.", ""]
     png = plot_model(out, name, m)
