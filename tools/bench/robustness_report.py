@@ -1,24 +1,20 @@
 #!/usr/bin/env python3
 """Robustness report (issue #14): locks every bundled model with the default lock and with
-`--fast`, attacks each locked model as an infringer would with onnx-crypt's own attacks
-(`onnx-crypt attack`: prune, clip, saliency repair, fine-tuning from the locked model, from
-scratch and from "re-initialize the touched tensors", outlier search), and writes a Markdown
-report with every number beside its target, PNG plots, and beside them the PyTorch attack suite's
-figures on the same default lock (tools/bench/torch_attack_report.py, an attacker that does not
-use our engine), checked to be the same lock.
+`--fast`, attacks each as an infringer would with `onnx-crypt attack` (prune, clip, saliency
+repair, fine-tuning from the locked model, from scratch and from "re-initialize the touched
+tensors", outliers), and writes Markdown with every number beside its target, plots, and the
+PyTorch suite's figures (tools/bench/torch_attack_report.py, not our engine) where its record
+is of the same lock. LeNet-5 gets the full grid and smaller budgets (--max-values); the others
+a smaller grid on 2,000 test images. --quick: LeNet-5, a CI-size grid (a smoke run).
 
-LeNet-5 gets the full grid and the default lock at several budgets (--max-values); the other
-models a smaller grid on the first 2,000 test images (2 shared cores). --quick: LeNet-5 only, a
-CI-size grid on 1,000 test images (a smoke run, not a measurement).
-
-Usage: robustness_report.py [--quick] [--cli build/tools/onnx-crypt] [--models lenet5 ...]
-                            [--out tools/bench/results/robustness] [--torch-json F.json ...]
-                            [--from-json results.json]
+Usage: robustness_report.py [--quick] [--cli CLI] [--models lenet5 ...] [--out DIR]
+                            [--torch-json F.json ...] [--from-json results.json]
 Writes OUT/REPORT.md, OUT/*_attacks.png and OUT/results.json. With --models, the models not
 named keep their entries of an earlier results.json in OUT (each entry says when and at which
 commit it was measured). Exits 1 when a lock or an attack command fails."""
 import argparse
 import datetime
+import hashlib
 import json
 import os
 import subprocess
@@ -199,7 +195,9 @@ def measure_model(r, name, tmp, quick):
     locks = [("fast", ["--fast"]), ("default", ["--max-values", "24"] if quick else [])]
     if name == "lenet5" and not quick:
         locks += [(f"default@{b}", ["--max-values", str(b)]) for b in (16, 24, 32, 48)]
-    t0, entries = time.time(), {}
+    t0, entries, commit = time.time(), {}, git_commit()
+    with open(r.cli, "rb") as f:
+        cli_sha = hashlib.sha256(f.read()).hexdigest()
     for label, extra in locks:
         lk, kk = os.path.join(tmp, f"{name}-{label}.onnx"), os.path.join(tmp, f"{name}-{label}.key")
         info = r.lock(path, lk, kk, extra)
@@ -214,8 +212,8 @@ def measure_model(r, name, tmp, quick):
     out = {"clean": r.attack("prune", path, "--fraction", "0")["accuracy"], "entries": entries,
            "cnn": any(t == "Conv" for _, _, t in layers_of(path)),
            "eval_samples": entries["fast"]["attacks"]["prune"][0]["eval_samples"],
-           "measured": datetime.date.today().isoformat(), "commit": git_commit(),
-           "quick": quick}
+           "measured": datetime.date.today().isoformat(), "commit": commit,
+           "cli_sha256": cli_sha, "quick": quick}
     if name == "lenet5" and not quick:
         out["reinit"] = reinit_bound(r, path, plan)
     out["seconds"] = time.time() - t0
@@ -455,7 +453,9 @@ def model_section(out, name, m, t):
     lk = m["entries"]["default"]["lock"]
     L = [f"## {name}", "",
          f"Clean test accuracy {pct(m['clean'])} ({m['eval_samples']} test images); measured "
-         f"{m['measured']} at {m['commit']}{' (--quick)' if m.get('quick') else ''}. Default "
+         f"{m['measured']} at {m['commit']}"
+         + (f" (onnx-crypt binary sha256 {m['cli_sha256'][:12]}…)" if m.get("cli_sha256") else "")
+         + f"{' (--quick)' if m.get('quick') else ''}. Default "
          f"lock: {lk['locked_values']} values ({lk['locked_percent']:.4f} % of the parameters) in "
          f"{lk['rounds']} rounds, stop: {lk['stop_reason']}, its simulated repair on the owner "
          f"samples {pct(lk.get('repair_accuracy'))}; touched: {', '.join(lk['touched'])}.", "",
