@@ -332,11 +332,10 @@ def torch_rows(t):
             rows.append((label, pct(s[key]), f"≤ {pct(CHANCE + PRUNE_MARGIN)}",
                          s[key] <= CHANCE + PRUNE_MARGIN))
     if "distill" in a:
-        best = max(s["best_saliency"]["accuracy"], s.get("best_scan", {}).get("accuracy", 0),
-                   s.get("finetune_locked_best", 0), a["distill"]["best"])
-        copy = a["distill"]["labelled_copy_best"]
-        rows.append(("attacker's best vs a copy trained on the same labelled samples",
-                     f"{pct(best)} vs {pct(copy)}", "≤ the copy", best <= copy))
+        best, copy = a["distill"]["best"], a["distill"]["labelled_copy_best"]
+        rows.append(("distillation from the locked model vs a copy trained on the same "
+                     "labelled samples", f"{pct(best)} vs {pct(copy)}", "≤ the copy",
+                     best <= copy))
     return rows
 
 
