@@ -10,7 +10,8 @@
 # (commit de6f27b's binary) is at 94c3064. mlp_softmax and wide_10m were recorded again on
 # 2026-12-04 for the fast loop's plateau rule, and all five fast-loop lines on 2026-12-07 for its
 # screening on the still-correct samples, then resnet_small and wide_10m again for its early end of
-# the trials (behaviour changes; the hardened lines are unchanged).
+# the trials (behaviour changes; the hardened lines are unchanged), and lenet5-harden on 2026-12-08
+# when the hardened lock's values were kept inside their bulk interval (bn_cnn-harden unchanged).
 # `--check` compares against the record and exits 1 on
 # any difference. It takes about 2.5 minutes on 2 idle cores.
 # Usage: tools/refactor/lock_fingerprints.sh [--check] [--cli PATH] [--threads N]
@@ -24,7 +25,7 @@ while (($#)); do
     --check) CHECK=1 ;;
     --cli) CLI="$2"; shift ;;
     --threads) THREADS="$2"; shift ;;
-    -h|--help) sed -n '2,16p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,17p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "lock_fingerprints.sh: unknown argument '$1'" >&2; exit 2 ;;
   esac
   shift
