@@ -37,7 +37,7 @@ whose effects add up when tried together. Once the sample accuracy is at most A 
 adaptive attacker's saliency repair on the samples (the top k values by |g*w| or |g| reset to 0
 or to the tensor median, k = 1, 2, 5 and 10 times the locked count), and locking goes on until
 every such repair stays at or below R, or N values are locked (default 1024, a safety budget).
-The bundled CNNs stop after 24-196 values, the fully connected mlp_softmax after 484; a lock
+The bundled CNNs stop after 24-65 values, the fully connected mlp_softmax after 484; a lock
 that stops at the budget warns and prints how far its simulated repair got. See tools/bench/results/robustness/REPORT.md for what the attacks reach.
 --fast: the fast loop of earlier versions instead: values pushed into their tensor's tails until
 the sample accuracy is at most A (3-12 values on the CNNs, several times faster), but

@@ -82,7 +82,7 @@ absl::StatusOr<std::optional<std::string>> ReadPassphraseFlag(
 // reading a file is not parsing).
 
 // A safety budget: the lock usually stops first, when its own simulated
-// saliency repair fails (the hardened default: 24-196 values on the bundled
+// saliency repair fails (the hardened default: 24-65 values on the bundled
 // CNNs, 484 on mlp_softmax) or at the accuracy target (--fast: 3-12 values on
 // the CNNs); fully connected models, with no weight sharing, need a few
 // hundred.
