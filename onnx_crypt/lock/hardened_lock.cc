@@ -38,9 +38,11 @@
 // values the larger summed loss. Each candidate's value is
 //     v_j = θ'_j + u · (bound − θ'_j),
 // with u ~ U[0.5, 0.95) drawn by the seeded generator and θ'_j the point of
-// [lo_j, hi_j] nearest θ_j (θ_j itself unless it lies outside). The round locks
-// the best `values_per_round` (distinct bits) if a trial of all of them
-// together, in all three states, has a better key than the best alone;
+// [lo_j, hi_j] nearest θ_j (θ_j itself unless it lies outside), then rounded
+// to the tensor's storage type (float16 / bfloat16 rounding can cross a bound
+// by half a step). Positions whose interval is empty are never offered. The
+// round locks the best `values_per_round` (distinct bits) if a trial of all of
+// them together, in all three states, has a better key than the best alone;
 // otherwise the best alone. The chosen trial's measures are the new states'
 // measures.
 //
@@ -270,6 +272,9 @@ std::vector<LockCandidate> RankHardened(
         continue;
       }
       const auto [lo, hi] = BulkInterval(bulk[t], ctx.tails[t], limits, i);
+      // Its bounds come from three statistics; where they leave no interval
+      // (or a single point) there is no stealthy value for this position.
+      if (!(hi > lo)) continue;
       const double room = g[i] > 0 ? hi - w[i] : w[i] - lo;
       if (!(room > 0)) continue;
       LockCandidate c{t, i, std::abs(static_cast<double>(g[i])) * 0.75 * room};
