@@ -112,11 +112,11 @@ double QuantileOf(std::vector<double> v, double q) {
 
 // Every value of the hardened lock of resnet_small (its first 12) lies inside
 // the bulk interval that hardened_lock.cc documents, computed here from the
-// original
-// weights: |v| <= M, |v - mean_t| <= Z sd_t and |v - med_r| <= L s_r (s_r =
-// 1.4826 MAD of the row), with M, Z and L the stealth quantiles over all
-// eligible values of |w|, of the per-tensor z-score and of the per-row robust
-// z-score. A weight that already lay outside the interval, moved part of the
+// original weights: |v| <= M, |v - mean_t| <= Z sd_t and |v - med_r| <= L s_r
+// (s_r = 1.4826 MAD of the row), with M, Z and L the stealth quantiles over
+// all eligible values of |w|, of the per-tensor z-score and of the per-row
+// robust z-score. The statistics are recomputed here, not taken from
+// MakeDistributionStats, so that the test is an independent oracle. A weight that already lay outside the interval, moved part of the
 // way toward it, used to stay outside (resnet_small's default lock moved a
 // -2.13 weight to -0.86 in its third round, the 14th largest |w| of the
 // model; this test failed on it).

@@ -288,8 +288,13 @@ def load_torch(paths):
 
 
 def pick_torch(records, lock):
-    """The record of `lock` among a model's records, else the last one (shown as not matching)."""
-    return next((t for t in records if same_lock(t, lock)), records[-1] if records else None)
+    """(record, how it matched) for `lock` among a model's records; else (the last record, None),
+    shown as not matching, or (None, None) when there are none."""
+    for t in records:
+        match = same_lock(t, lock)
+        if match:
+            return t, match
+    return (records[-1] if records else None), None
 
 
 def same_lock(t, lock):
@@ -393,11 +398,13 @@ def write_report(out, models, torch, seconds):
          "scratch | top 0.1 % | prune / clip | lock s (fast) | targets met (engine) | "
          "PyTorch suite |",
          "|---|---|---:|---:|---:|---|---:|---|---:|---|---|"]
+    sections = []
     for name, m in models.items():
         a, lk = m["entries"]["default"]["attacks"], m["entries"]["default"]["lock"]
         ft, rows = finetune_best(a), targets(m)
-        t = pick_torch(torch.get(name, []), lk)
-        tr = torch_rows(t) if t and same_lock(t, lk) else None
+        t, match = pick_torch(torch.get(name, []), lk)
+        tr = torch_rows(t) if match else None
+        sections += model_section(out, name, m, rows, t, match, tr)
         L.append(
             f"| {name} | {m['measured']} ({m['commit']}) | {lk['locked_values']} | "
             f"{pct(a['prune'][0]['accuracy_before'])} | {pct(best_repair(a)['accuracy'])} | "
@@ -407,15 +414,13 @@ def write_report(out, models, torch, seconds):
             f"({m['entries']['fast']['lock']['seconds']:.1f}) | "
             f"{sum(r[3] for r in rows)} of {len(rows)} | "
             + (f"{sum(r[3] for r in tr)} of {len(tr)}" if tr else "not on this lock") + " |")
-    L.append("")
-    for name, m in models.items():
-        L += model_section(out, name, m, pick_torch(torch.get(name, []),
-                                                    m["entries"]["default"]["lock"]))
-    L += NOTES
+    L += [""] + sections + NOTES
     write_atomic(os.path.join(out, "REPORT.md"), "\n".join(L) + "\n")
 
 
-def model_section(out, name, m, t):
+def model_section(out, name, m, rows, t, match, torch_table):
+    """One model's section: `rows` its targets(), `t` the PyTorch record picked for its default
+    lock, `match` how it matched (None: not this lock), `torch_table` its torch_rows()."""
     lk = m["entries"]["default"]["lock"]
     L = [f"## {name}", "",
          f"Clean test accuracy {pct(m['clean'])} ({m['eval_samples']} test images); measured "
@@ -427,14 +432,13 @@ def model_section(out, name, m, t):
          f"samples {pct(lk.get('repair_accuracy'))}; touched: {', '.join(lk['touched'])}.", "",
          "| target (issue #14), default lock | onnx-crypt attack | bound | met |",
          "|---|---|---|---|"]
-    L += [f"| {esc(a)} | {esc(b)} | {c} | {verdict(d)} |" for a, b, c, d in targets(m)]
+    L += [f"| {esc(a)} | {esc(b)} | {c} | {verdict(d)} |" for a, b, c, d in rows]
     L.append("")
-    match = same_lock(t, lk) if t else None
     if match:
         L += [f"PyTorch suite on the same lock (`{t['source']}`; matched by its {match}):", "",
               "| target (issue #14), default lock | PyTorch attack | bound | met |",
               "|---|---|---|---|"]
-        L += [f"| {esc(a)} | {esc(b)} | {c} | {verdict(d)} |" for a, b, c, d in torch_rows(t)]
+        L += [f"| {esc(a)} | {esc(b)} | {c} | {verdict(d)} |" for a, b, c, d in torch_table]
         L.append("")
     elif t:
         L += [f"The PyTorch suite's record (`{t['source']}`, {t['attack']['locked_count']} "
