@@ -116,10 +116,10 @@ double QuantileOf(std::vector<double> v, double q) {
 // (s_r = 1.4826 MAD of the row), with M, Z and L the stealth quantiles over
 // all eligible values of |w|, of the per-tensor z-score and of the per-row
 // robust z-score. The statistics are recomputed here, not taken from
-// MakeDistributionStats, so that the test is an independent oracle. A weight that already lay outside the interval, moved part of the
-// way toward it, used to stay outside (resnet_small's default lock moved a
-// -2.13 weight to -0.86 in its third round, the 14th largest |w| of the
-// model; this test failed on it).
+// MakeDistributionStats, so that the test is an independent oracle. A weight
+// that already lay outside the interval, moved part of the way toward it, used
+// to stay outside (resnet_small's default lock moved a -2.13 weight to -0.86 in
+// its third round, the 14th largest |w| of the model; this test failed on it).
 TEST(HardenedLockTest, EveryLockedValueLiesInsideTheBulkInterval) {
   LockConfig config;
   config.harden = true;
